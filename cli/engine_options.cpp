@@ -1,0 +1,41 @@
+#include "cli/engine_options.h"
+
+#include <cctype>
+
+namespace po = boost::program_options;
+
+namespace llm {
+
+EngineConfig EngineFlags::resolve(const std::string& model_dir) const {
+  EngineConfig c = config;
+  c.model_dir = model_dir;
+  c.enable_prefix_caching = !no_prefix_caching;
+  return c;
+}
+
+void add_engine_options(po::options_description& d, EngineFlags& f) {
+  EngineConfig& c = f.config;
+  d.add_options()
+      ("max-num-seqs", po::value(&c.max_num_seqs)->default_value(c.max_num_seqs), "sequences per step")
+      ("max-num-batched-tokens", po::value(&c.max_num_batched_tokens)->default_value(c.max_num_batched_tokens), "tokens per step (prefill chunks + decodes)")
+      ("kv-cache-memory", po::value(&c.kv_cache_memory)->default_value(0), "bytes for the KV cache (0: a fraction of free memory)")
+      ("num-blocks", po::value(&c.num_blocks)->default_value(0), "exact number of KV blocks (overrides --kv-cache-memory)")
+      ("block-size", po::value(&c.block_size)->default_value(c.block_size), "tokens per KV block")
+      ("no-prefix-caching", po::bool_switch(&f.no_prefix_caching), "disable automatic prefix caching");
+}
+
+po::variables_map parse_flags(int argc, char** argv, const po::options_description& d) {
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, d), vm);
+  // LLM_MAX_NUM_SEQS -> max-num-seqs; variables naming no flag are ignored.
+  po::store(po::parse_environment(d, [&d](const std::string& env) -> std::string {
+              if (env.rfind("LLM_", 0) != 0) return "";
+              std::string name = env.substr(4);
+              for (char& ch : name) ch = ch == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+              return d.find_nothrow(name, false) ? name : "";
+            }),
+            vm);
+  return vm;
+}
+
+}  // namespace llm

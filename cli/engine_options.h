@@ -1,0 +1,25 @@
+// Command-line flags shared by every binary that runs an Engine (llm-serve, llm-batch), each
+// also readable from an LLM_-prefixed environment variable (LLM_MAX_NUM_SEQS=8).
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+
+#include "llm/engine.h"
+
+namespace llm {
+
+struct EngineFlags {
+  EngineConfig config;
+  bool no_prefix_caching = false;
+  // The config with the model directory and the switches applied.
+  EngineConfig resolve(const std::string& model_dir) const;
+};
+
+void add_engine_options(boost::program_options::options_description& d, EngineFlags& f);
+
+// Parses the command line, then the environment for flags not given there. Throws po::error.
+boost::program_options::variables_map parse_flags(int argc, char** argv,
+                                                  const boost::program_options::options_description& d);
+
+}  // namespace llm

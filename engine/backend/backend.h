@@ -1,0 +1,80 @@
+// Backend: owns device memory and runs the ops of a Llama-family decoder step. The model is
+// written once against this interface; CpuBackend and CudaBackend implement it.
+//
+// Conventions shared by every op:
+// - Activations are row-major [num_tokens, features]; the batch is flat ("varlen"): the tokens
+//   of all sequences in a step are concatenated, sequence s owning rows
+//   [query_start[s], query_start[s+1]).
+// - Linear weights are [out_features, in_features] as in Hugging Face checkpoints; matmul
+//   computes out = x . w^T.
+// - The fused projection output qkv is [num_tokens, (num_heads + 2 * num_kv_heads) * head_dim]:
+//   all query heads, then all key heads, then all value heads.
+// - The KV cache of one layer is two tensors [num_blocks, num_kv_heads, block_size, head_dim];
+//   token slot s lives in block s / block_size at offset s % block_size.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "engine/backend/tensor.h"
+#include "engine/model/safetensors_file.h"
+
+namespace llm {
+
+// Per-step attention metadata, in backend memory (i32 tensors) plus host-side sizes.
+struct AttentionBatch {
+  Tensor query_start;   // [num_seqs + 1]: row offsets of each sequence's new tokens
+  Tensor seq_lens;      // [num_seqs]: tokens in the cache after this step's write (context)
+  Tensor block_tables;  // [num_seqs, max_blocks_per_seq]: physical block ids, in order
+  int num_seqs = 0;
+  int max_seq_len = 0;  // the largest seq_lens entry (sizes scratch space)
+  int max_query_len = 0;
+};
+
+// Head geometry of one attention layer.
+struct AttentionShape {
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  int block_size = 0;
+  float scale = 0.f;  // softmax scale, 1/sqrt(head_dim)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // --- memory ---
+  virtual Buffer alloc(size_t bytes) = 0;
+  virtual void copy_from_host(Tensor dst, const void* src) = 0;
+  virtual void copy_to_host(void* dst, Tensor src) = 0;
+  // Copies a checkpoint tensor into `dst` (same element count), converting to dst's dtype.
+  virtual void upload(const TensorView& src, Tensor dst) = 0;
+  virtual void synchronize() = 0;
+
+  // --- ops ---
+  // out[t] = table[ids[t]]: token embedding, also used to gather hidden rows for the logits.
+  virtual void embedding(Tensor table, Tensor ids, Tensor out) = 0;
+  // out = rmsnorm(x) * weight over the last dimension.
+  virtual void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) = 0;
+  // residual += delta; out = rmsnorm(residual) * weight. One pass over the residual stream.
+  virtual void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) = 0;
+  // out[T, N] = x[T, K] . w[N, K]^T
+  virtual void matmul(Tensor x, Tensor w, Tensor out) = 0;
+  // Rotate-half RoPE in place on the query and key heads of qkv, at positions[t].
+  // cos_sin is [max_positions, head_dim / 2, 2] (cos, sin) precomputed from rope_theta.
+  virtual void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) = 0;
+  // Stores the key and value heads of qkv into the paged cache at slot_mapping[t].
+  virtual void kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
+                        const AttentionShape& shape) = 0;
+  // Causal attention of each new query token over its sequence's cached keys/values (which
+  // already include this step's tokens). out is [T, num_heads * head_dim].
+  virtual void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,
+                         const AttentionShape& shape, Tensor out) = 0;
+  // out[T, F] = silu(gate_up[:, :F]) * gate_up[:, F:]
+  virtual void silu_mul(Tensor gate_up, Tensor out) = 0;
+};
+
+}  // namespace llm

@@ -1,0 +1,355 @@
+#include "engine/llm_engine.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+
+#include "engine/backend/cpu_backend.h"
+#include "llm/error.h"
+
+namespace llm {
+namespace {
+
+constexpr int64_t kDefaultKvCap = int64_t{4} << 30;
+
+int64_t available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return int64_t{2} << 30;
+}
+
+void check_config(const EngineConfig& c) {
+  auto bad = [](const std::string& m) { throw Error(ErrorCode::kInvalidArgument, m); };
+  if (c.block_size < 1 || c.block_size > 1024) bad("block_size must be in [1, 1024]");
+  if (c.max_num_seqs < 1) bad("max_num_seqs must be >= 1");
+  if (c.max_num_batched_tokens < c.max_num_seqs) {
+    bad("max_num_batched_tokens (" + std::to_string(c.max_num_batched_tokens) +
+        ") must be >= max_num_seqs (" + std::to_string(c.max_num_seqs) + ")");
+  }
+  if (c.num_blocks < 0 || c.kv_cache_memory < 0) bad("num_blocks and kv_cache_memory must be >= 0");
+  if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1))
+    bad("kv_cache_fraction must be in (0, 1]");
+}
+
+// 53-bit mix of a request seed and the completion index, so the n completions of a seeded
+// request differ from each other but each is reproducible.
+uint64_t completion_seed(uint64_t seed, int index) {
+  uint64_t x = seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index + 1);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
+  return std::make_unique<LlmEngine>(config);
+}
+
+LlmEngine::LlmEngine(const EngineConfig& config)
+    : config_((check_config(config), config)),
+      checkpoint_(Checkpoint::open(config.model_dir)),
+      tokenizer_(Tokenizer::load(config.model_dir)) {
+  const ModelConfig& mc = checkpoint_.config();
+  backend_ = std::make_unique<CpuBackend>();
+  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, DType::kF32);
+
+  const int bs = config_.block_size;
+  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
+  int64_t num_blocks = config_.num_blocks;
+  if (num_blocks == 0) {
+    const size_t per_block = KvCache::bytes_per_block(mc, bs, DType::kF32);
+    const int64_t budget =
+        config_.kv_cache_memory > 0
+            ? config_.kv_cache_memory
+            : std::min<int64_t>(kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
+                                                                    available_memory_bytes()));
+    // More blocks than every sequence at full context would only feed the prefix cache.
+    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
+                                   2 * config_.max_num_seqs * blocks_per_context);
+  }
+  if (num_blocks < blocks_per_context && num_blocks < 1) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
+  }
+  config_.num_blocks = num_blocks;
+  kv_cache_ =
+      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, DType::kF32);
+  kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
+                                                 config_.enable_prefix_caching);
+  scheduler_ = std::make_unique<Scheduler>(
+      SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens}, *kv_manager_);
+  runner_ = std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_,
+                                          config_.max_num_batched_tokens, config_.max_num_seqs);
+  sampler_ = std::make_unique<Sampler>(mc.vocab_size);
+  eos_ids_ = mc.eos_token_ids;
+  output_ = std::make_unique<OutputProcessor>(eos_ids_);
+  stats_.kv_blocks_total = num_blocks;
+  thread_ = std::thread([this] { loop(); });
+}
+
+LlmEngine::~LlmEngine() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
+  const ModelConfig& mc = checkpoint_.config();
+  const SamplingParams& p = req.params;
+  p.validate(mc.vocab_size);
+  const int prompt_len = static_cast<int>(req.prompt_token_ids.size());
+  if (prompt_len == 0) throw Error(ErrorCode::kInvalidArgument, "the prompt is empty");
+  for (int32_t id : req.prompt_token_ids) {
+    if (id < 0 || id >= mc.vocab_size) {
+      throw Error(ErrorCode::kInvalidArgument, "prompt token id " + std::to_string(id) +
+                                                   " is outside the vocabulary [0, " +
+                                                   std::to_string(mc.vocab_size) + ")");
+    }
+  }
+  const int64_t total = static_cast<int64_t>(prompt_len) + p.max_tokens;
+  if (total > mc.max_position_embeddings) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "this model's maximum context length is " +
+                    std::to_string(mc.max_position_embeddings) + " tokens, but " +
+                    std::to_string(total) + " were requested (" + std::to_string(prompt_len) +
+                    " in the prompt, " + std::to_string(p.max_tokens) + " for the completion)");
+  }
+  const int64_t blocks = kv_manager_->blocks_needed(static_cast<int>(total));
+  if (blocks > config_.num_blocks) {
+    throw Error(ErrorCode::kInvalidArgument, "the request needs " + std::to_string(blocks) +
+                                                 " KV blocks but the whole cache has " +
+                                                 std::to_string(config_.num_blocks));
+  }
+  if (p.n > config_.max_num_seqs) {
+    throw Error(ErrorCode::kInvalidArgument, "n (" + std::to_string(p.n) +
+                                                 ") exceeds max_num_seqs (" +
+                                                 std::to_string(config_.max_num_seqs) + ")");
+  }
+
+  auto group = std::make_unique<RequestGroup>();
+  group->state = std::make_shared<RequestState>();
+  RequestState& st = *group->state;
+  st.params = p;
+  st.num_prompt_tokens = prompt_len;
+  std::lock_guard lock(mu_);
+  if (config_.max_queue > 0 &&
+      stats_.waiting + static_cast<int64_t>(inbox_.size()) >= config_.max_queue) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "the waiting queue is full (" + std::to_string(config_.max_queue) + " requests)");
+  }
+  st.id = req.id.empty() ? "req-" + std::to_string(next_request_number_++) : req.id;
+  st.stream = std::make_shared<RequestStream>(st.id, p.n);
+  std::random_device rd;
+  for (int i = 0; i < p.n; ++i) {
+    auto seq = std::make_unique<Sequence>();
+    seq->request = group->state;
+    seq->index = i;
+    seq->tokens = req.prompt_token_ids;
+    seq->tokens.reserve(static_cast<size_t>(total));
+    seq->num_prompt_tokens = prompt_len;
+    seq->rng.seed(p.seed ? completion_seed(*p.seed, i)
+                         : (static_cast<uint64_t>(rd()) << 32 | rd()));
+    seq->detokenizer.emplace(tokenizer_, req.prompt_token_ids);
+    seq->arrival = std::chrono::steady_clock::now();
+    group->seqs.push_back(std::move(seq));
+  }
+  auto stream = st.stream;
+  inbox_.push_back(std::move(group));
+  cv_.notify_all();
+  return stream;
+}
+
+void LlmEngine::abort(const std::string& request_id) {
+  {
+    std::lock_guard lock(mu_);
+    aborts_.push_back(request_id);
+  }
+  cv_.notify_all();
+}
+
+void LlmEngine::abort_all() {
+  {
+    std::lock_guard lock(mu_);
+    abort_all_ = true;
+  }
+  cv_.notify_all();
+}
+
+EngineStats LlmEngine::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void LlmEngine::loop() {
+  for (;;) {
+    std::vector<std::unique_ptr<RequestGroup>> inbox;
+    std::vector<std::string> aborts;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] {
+        return stopping_ || abort_all_ || !inbox_.empty() || !aborts_.empty() || scheduler_->has_work();
+      });
+      if (stopping_) break;
+      inbox.swap(inbox_);
+      aborts.swap(aborts_);
+      if (abort_all_) {
+        abort_all_ = false;
+        for (auto& g : inbox) aborts.push_back(g->state->id);
+        for (auto& [id, g] : groups_) aborts.push_back(id);
+      }
+    }
+    for (auto& g : inbox) admit(std::move(g));
+    for (const std::string& id : aborts) {
+      auto it = groups_.find(id);
+      if (it == groups_.end()) continue;
+      RequestGroup& g = *it->second;
+      // Finishing the last sequence erases the group: collect first.
+      std::vector<Sequence*> live;
+      for (auto& s : g.seqs) {
+        if (s->status != SeqStatus::kFinished) live.push_back(s.get());
+      }
+      for (Sequence* s : live) finish(s, FinishReason::kAbort, CompletionEvent{});
+    }
+    if (scheduler_->has_work()) run_step();
+    publish_stats();
+  }
+  // Shutting down: every open completion still gets its one finish event.
+  std::vector<Sequence*> live;
+  for (auto& [id, g] : groups_) {
+    for (auto& s : g->seqs) {
+      if (s->status != SeqStatus::kFinished) live.push_back(s.get());
+    }
+  }
+  for (Sequence* s : live) finish(s, FinishReason::kAbort, CompletionEvent{});
+  std::lock_guard lock(mu_);
+  for (auto& g : inbox_) {
+    for (auto& s : g->seqs) {
+      CompletionEvent ev;
+      ev.index = s->index;
+      ev.finish = FinishReason::kAbort;
+      ev.usage.prompt_tokens = s->num_prompt_tokens;
+      g->state->stream->push(std::move(ev));
+    }
+  }
+  inbox_.clear();
+}
+
+void LlmEngine::admit(std::unique_ptr<RequestGroup> group) {
+  RequestGroup& g = *group;
+  for (auto& s : g.seqs) {
+    s->seq_id = next_seq_id_++;
+    group_of_[s.get()] = &g;
+  }
+  scheduler_->add(g.seqs[0].get());
+  // With prefix caching, completions 1..n-1 start once completion 0 has filled the prompt's
+  // blocks, and then reuse them instead of computing the prompt n times.
+  for (size_t i = 1; i < g.seqs.size(); ++i) {
+    if (config_.enable_prefix_caching) {
+      g.seqs[i]->status = SeqStatus::kParked;
+      g.parked.push_back(g.seqs[i].get());
+    } else {
+      scheduler_->add(g.seqs[i].get());
+    }
+  }
+  const std::string id = g.state->id;
+  groups_[id] = std::move(group);
+}
+
+void LlmEngine::release_parked(RequestGroup& g) {
+  for (auto it = g.parked.rbegin(); it != g.parked.rend(); ++it)
+    scheduler_->add(*it, /*front=*/true);
+  g.parked.clear();
+}
+
+void LlmEngine::run_step() {
+  const SchedulerOutput out = scheduler_->schedule();
+  if (out.empty()) return;
+  entries_.clear();
+  const auto now = std::chrono::steady_clock::now();
+  for (const ScheduledSeq& s : out.scheduled) {
+    Sequence& q = *s.seq;
+    if (!q.first_scheduled) q.first_scheduled = now;
+    entries_.push_back({std::span<const int32_t>(q.tokens).subspan(
+                            static_cast<size_t>(q.num_computed), static_cast<size_t>(s.num_tokens)),
+                        q.num_computed, q.block_table, s.wants_logits});
+    const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
+                        q.num_computed == static_cast<int>(q.tokens.size()) - 1;
+    if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
+  }
+  const std::span<const float> logits = runner_->execute(entries_);
+  scheduler_->complete_step(out);
+  ++counters_.num_steps;
+
+  const int vocab = checkpoint_.config().vocab_size;
+  size_t row = 0;
+  for (const ScheduledSeq& s : out.scheduled) {
+    if (!s.wants_logits) continue;
+    Sequence& q = *s.seq;
+    const SamplingParams& p = q.request->params;
+    const std::span<const float> row_logits =
+        logits.subspan(row++ * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+    CompletionEvent ev;
+    ev.index = q.index;
+    LogprobEntry lp;
+    const SamplingContext ctx{
+        std::span<const int32_t>(q.tokens).first(static_cast<size_t>(q.num_prompt_tokens)),
+        std::span<const int32_t>(q.tokens).subspan(static_cast<size_t>(q.num_prompt_tokens)),
+        eos_ids_};
+    const int32_t token =
+        sampler_->sample(row_logits, p, ctx, q.rng, p.logprobs >= 0 ? &lp : nullptr);
+    q.tokens.push_back(token);
+    ++counters_.generation_tokens;
+    if (p.logprobs >= 0) ev.logprobs.push_back(std::move(lp));
+    RequestGroup& g = *group_of_.at(&q);
+    if (q.index == 0 && !g.parked.empty()) release_parked(g);
+    if (auto reason = output_->process(q, token, ev)) {
+      finish(&q, *reason, std::move(ev));
+    } else {
+      q.request->stream->push(std::move(ev));
+    }
+  }
+}
+
+void LlmEngine::finish(Sequence* seq, FinishReason reason, CompletionEvent ev) {
+  RequestGroup& g = *group_of_.at(seq);
+  if (seq->index == 0 && !g.parked.empty()) release_parked(g);
+  scheduler_->remove(seq);
+  ev.index = seq->index;
+  ev.finish = reason;
+  ev.usage.prompt_tokens = seq->num_prompt_tokens;
+  ev.usage.completion_tokens = seq->num_output_tokens();
+  ev.usage.cached_prompt_tokens = seq->num_cached_prompt_tokens;
+  ev.queue_seconds = std::chrono::duration<double>(
+                         seq->first_scheduled.value_or(std::chrono::steady_clock::now()) - seq->arrival)
+                         .count();
+  seq->request->stream->push(std::move(ev));
+  group_of_.erase(seq);
+  if (++g.num_finished == static_cast<int>(g.seqs.size())) {
+    const std::string id = g.state->id;  // g dies with the erase
+    groups_.erase(id);
+  }
+}
+
+void LlmEngine::publish_stats() {
+  EngineStats s = counters_;
+  s.running = scheduler_->num_running();
+  s.waiting = scheduler_->num_waiting();
+  s.num_preemptions = scheduler_->num_preemptions();
+  s.kv_blocks_total = kv_manager_->pool().num_blocks();
+  s.kv_blocks_used = kv_manager_->pool().num_used();
+  s.prefix_cache_queries = kv_manager_->prefix_queries();
+  s.prefix_cache_hits = kv_manager_->prefix_hits();
+  std::lock_guard lock(mu_);
+  stats_ = s;
+}
+
+}  // namespace llm

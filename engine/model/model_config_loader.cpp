@@ -1,0 +1,300 @@
+// config.json (+ generation_config.json) -> ModelConfig. Strict on purpose: a field we do not
+// understand and that changes the math (rope scaling, biases, another activation) is rejected
+// rather than ignored, so an unsupported model fails at load time instead of producing
+// plausible-looking garbage.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/checkpoint.h"
+#include "engine/model/mapped_file.h"
+#include "llm/error.h"
+
+namespace llm {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr const char* kSupportedArchitectures = "LlamaForCausalLM, MistralForCausalLM";
+
+std::string excerpt(const json& j) {
+  std::string s = j.dump();
+  constexpr size_t kMax = 80;
+  if (s.size() > kMax) s = s.substr(0, kMax) + "...";
+  return s;
+}
+
+// One parsed JSON object and the file it came from, so every message names that file.
+class JsonFile {
+ public:
+  explicit JsonFile(fs::path path) : path_(std::move(path)) {
+    const MappedFile file = MappedFile::open(path_);  // kNotFound "<path>: file not found"
+    const auto* text = reinterpret_cast<const char*>(file.bytes().data());
+    try {
+      j_ = json::parse(text, text + file.bytes().size());
+    } catch (const json::parse_error& e) {
+      // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line and column.
+      std::string what = e.what();
+      const size_t tag_end = what.find("] ");
+      if (what.starts_with("[") && tag_end != std::string::npos) what.erase(0, tag_end + 2);
+      corrupt("not valid JSON: " + what);
+    }
+    if (!j_.is_object()) corrupt(std::string("expected a JSON object, found ") + j_.type_name());
+  }
+
+  [[noreturn]] void corrupt(const std::string& what) const {
+    throw Error(ErrorCode::kCorruptFile, path_.string() + ": " + what);
+  }
+  [[noreturn]] void unsupported(const std::string& what) const {
+    throw Error(ErrorCode::kUnsupported, path_.string() + ": " + what);
+  }
+
+  // The field's value, or nullptr when it is absent or null (Hugging Face writes None as null
+  // and means "use the default" by it).
+  const json* get(const std::string& key) const {
+    const auto it = j_.find(key);
+    return it == j_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  std::optional<int64_t> optional_int(const std::string& key) const {
+    const json* v = get(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number_integer()) {
+      corrupt("field '" + key + "' must be an integer, found " + excerpt(*v));
+    }
+    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      corrupt("field '" + key + "' is " + excerpt(*v) + ", too large");
+    }
+    return v->get<int64_t>();
+  }
+
+  // A positive integer that fits an int (sizes and counts).
+  int positive_int(const std::string& key, std::optional<int> fallback = std::nullopt) const {
+    const std::optional<int64_t> v = optional_int(key);
+    if (!v) {
+      if (fallback) return *fallback;
+      if (j_.contains(key)) corrupt("field '" + key + "' is null, expected a positive integer");
+      corrupt("field '" + key + "' is missing");
+    }
+    if (*v <= 0) corrupt("field '" + key + "' must be positive, found " + std::to_string(*v));
+    if (*v > INT_MAX) corrupt("field '" + key + "' is " + std::to_string(*v) + ", too large");
+    return static_cast<int>(*v);
+  }
+
+  double number(const std::string& key, double fallback) const {
+    const json* v = get(key);
+    if (v == nullptr) return fallback;
+    if (!v->is_number()) corrupt("field '" + key + "' must be a number, found " + excerpt(*v));
+    return v->get<double>();
+  }
+
+  bool boolean(const std::string& key, bool fallback) const {
+    const json* v = get(key);
+    if (v == nullptr) return fallback;
+    if (!v->is_boolean()) {
+      corrupt("field '" + key + "' must be true or false, found " + excerpt(*v));
+    }
+    return v->get<bool>();
+  }
+
+  std::optional<std::string> string(const std::string& key) const {
+    const json* v = get(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_string()) corrupt("field '" + key + "' must be a string, found " + excerpt(*v));
+    return v->get<std::string>();
+  }
+
+  // Token ids: one non-negative integer, or (when allow_list) a list of them, as eos_token_id
+  // often is. Absent or null gives an empty list.
+  std::vector<int> token_ids(const std::string& key, bool allow_list) const {
+    const json* v = get(key);
+    if (v == nullptr) return {};
+    const auto is_id = [](const json& id) {
+      return id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() <= INT_MAX;
+    };
+    if (is_id(*v)) return {v->get<int>()};
+    if (allow_list && v->is_array() && std::all_of(v->begin(), v->end(), is_id)) {
+      return v->get<std::vector<int>>();
+    }
+    corrupt("field '" + key + "' must be a token id" +
+            (allow_list ? " or a list of token ids" : "") + " (non-negative integer" +
+            (allow_list ? "s" : "") + "), found " + excerpt(*v));
+  }
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  json j_;
+};
+
+std::string architecture(const JsonFile& f) {
+  if (const json* archs = f.get("architectures")) {
+    if (!archs->is_array()) {
+      f.corrupt("field 'architectures' must be a list of strings, found " + excerpt(*archs));
+    }
+    std::string listed;
+    for (const json& a : *archs) {
+      if (!a.is_string()) {
+        f.corrupt("field 'architectures' must be a list of strings, found " + excerpt(*archs));
+      }
+      const std::string& name = a.get_ref<const std::string&>();
+      if (name == "LlamaForCausalLM" || name == "MistralForCausalLM") return name;
+      listed += (listed.empty() ? "'" : ", '") + name + "'";
+    }
+    if (!listed.empty()) {
+      f.unsupported(std::string(archs->size() == 1 ? "architecture " : "architectures ") + listed +
+                    (archs->size() == 1 ? " is" : " are") +
+                    " not supported (supported: " + kSupportedArchitectures + ")");
+    }
+  }
+  // Older or hand-written configs carry only model_type.
+  const std::optional<std::string> type = f.string("model_type");
+  if (type == "llama") return "LlamaForCausalLM";
+  if (type == "mistral") return "MistralForCausalLM";
+  if (type) {
+    f.unsupported("model_type '" + *type + "' is not supported and 'architectures' is absent " +
+                  "(supported: llama, mistral)");
+  }
+  f.unsupported(std::string("neither 'architectures' nor 'model_type' says which model this is ") +
+                "(supported: " + kSupportedArchitectures + ")");
+}
+
+DType torch_dtype(const JsonFile& f) {
+  // transformers >= 4.56 writes "dtype" where older versions wrote "torch_dtype".
+  const std::string key =
+      f.get("torch_dtype") == nullptr && f.get("dtype") != nullptr ? "dtype" : "torch_dtype";
+  const std::optional<std::string> s = f.string(key);
+  if (!s || *s == "float32") return DType::kF32;
+  if (*s == "bfloat16") return DType::kBF16;
+  if (*s == "float16") return DType::kF16;
+  f.unsupported(key + " '" + *s + "' is not supported (supported: float32, bfloat16, float16)");
+}
+
+void reject_unsupported_features(const JsonFile& f) {
+  if (const json* scaling = f.get("rope_scaling")) {
+    // {"rope_type": "default"} is how some configs spell "no scaling".
+    const bool is_default = scaling->is_object() && scaling->size() == 1 &&
+                            (scaling->value("rope_type", json()) == "default" ||
+                             scaling->value("type", json()) == "default");
+    if (!is_default) {
+      f.unsupported("rope_scaling " + excerpt(*scaling) +
+                    " is not supported (only unscaled RoPE is implemented)");
+    }
+  }
+  if (f.boolean("attention_bias", false)) {
+    f.unsupported("attention_bias is true; attention projections with biases are not supported");
+  }
+  if (f.boolean("mlp_bias", false)) {
+    f.unsupported("mlp_bias is true; MLP projections with biases are not supported");
+  }
+  if (const std::optional<std::string> act = f.string("hidden_act"); act && *act != "silu") {
+    f.unsupported("hidden_act '" + *act + "' is not supported (supported: silu)");
+  }
+}
+
+// transformers 5 moved rope_theta into "rope_parameters"; read it there too so such a config
+// does not silently fall back to the default theta.
+double rope_parameters_theta(const JsonFile& f) {
+  const json* params = f.get("rope_parameters");
+  if (params == nullptr) return 10000.0;
+  if (!params->is_object()) {
+    f.corrupt("field 'rope_parameters' must be an object, found " + excerpt(*params));
+  }
+  const json type = params->value("rope_type", json("default"));
+  if (type != "default") {
+    f.unsupported("rope_parameters " + excerpt(*params) +
+                  " is not supported (only unscaled RoPE is implemented)");
+  }
+  const json theta = params->value("rope_theta", json(10000.0));
+  if (!theta.is_number()) {
+    f.corrupt("field 'rope_parameters.rope_theta' must be a number, found " + excerpt(theta));
+  }
+  return theta.get<double>();
+}
+
+void append_unique(std::vector<int>& ids, const std::vector<int>& more) {
+  for (const int id : more) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+}
+
+}  // namespace
+
+ModelConfig load_model_config(const fs::path& model_dir) {
+  const JsonFile f(model_dir / "config.json");
+  ModelConfig c;
+  c.architecture = architecture(f);
+  reject_unsupported_features(f);
+
+  c.hidden_size = f.positive_int("hidden_size");
+  c.intermediate_size = f.positive_int("intermediate_size");
+  c.num_layers = f.positive_int("num_hidden_layers");
+  c.num_heads = f.positive_int("num_attention_heads");
+  c.vocab_size = f.positive_int("vocab_size");
+  c.num_kv_heads = f.positive_int("num_key_value_heads", c.num_heads);
+  if (c.num_heads % c.num_kv_heads != 0) {
+    f.corrupt("num_attention_heads (" + std::to_string(c.num_heads) +
+              ") is not divisible by num_key_value_heads (" + std::to_string(c.num_kv_heads) + ")");
+  }
+  if (f.get("head_dim") != nullptr) {
+    c.head_dim = f.positive_int("head_dim");
+  } else if (c.hidden_size % c.num_heads != 0) {
+    f.corrupt("hidden_size (" + std::to_string(c.hidden_size) +
+              ") is not divisible by num_attention_heads (" + std::to_string(c.num_heads) +
+              ") and head_dim is not given");
+  } else {
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  // RoPE rotates pairs of dimensions.
+  if (c.head_dim % 2 != 0) {
+    f.corrupt("head_dim " + std::to_string(c.head_dim) + " is odd; rotary embeddings need it even");
+  }
+  if (static_cast<int64_t>(c.num_heads) * c.head_dim > INT_MAX) {
+    f.corrupt("num_attention_heads x head_dim (" + std::to_string(c.num_heads) + " x " +
+              std::to_string(c.head_dim) + ") is too large");
+  }
+  c.max_position_embeddings = f.positive_int("max_position_embeddings", 2048);
+
+  // Mistral attends only to the last `sliding_window` positions. We run full causal attention,
+  // which equals windowed attention as long as no sequence is longer than the window, so cap the
+  // context at the window rather than implement the window in every attention kernel.
+  if (f.get("sliding_window") != nullptr) {
+    const int window = f.positive_int("sliding_window");
+    c.max_position_embeddings = std::min(c.max_position_embeddings, window);
+  }
+
+  c.rms_norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-6));
+  if (!(c.rms_norm_eps >= 0.0f) || !std::isfinite(c.rms_norm_eps)) {
+    f.corrupt("field 'rms_norm_eps' must be a small non-negative number, found " +
+              std::to_string(c.rms_norm_eps));
+  }
+  c.rope_theta = static_cast<float>(f.number("rope_theta", rope_parameters_theta(f)));
+  if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta)) {
+    f.corrupt("field 'rope_theta' must be a positive number, found " +
+              std::to_string(c.rope_theta));
+  }
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  c.torch_dtype = torch_dtype(f);
+
+  if (const std::vector<int> bos = f.token_ids("bos_token_id", false); !bos.empty()) {
+    c.bos_token_id = bos[0];
+  }
+  append_unique(c.eos_token_ids, f.token_ids("eos_token_id", true));
+
+  // generation_config.json often lists more stop tokens (e.g. an end-of-turn id) than config.json.
+  const fs::path gen_path = model_dir / "generation_config.json";
+  std::error_code ec;
+  if (fs::exists(gen_path, ec) || ec) {  // on a stat error, let the open report it
+    const JsonFile gen(gen_path);
+    append_unique(c.eos_token_ids, gen.token_ids("eos_token_id", true));
+  }
+  return c;
+}
+
+}  // namespace llm

@@ -1,0 +1,123 @@
+#include "engine/model_runner.h"
+
+#include <algorithm>
+
+#include "llm/error.h"
+
+namespace llm {
+namespace {
+
+OwnedTensor make_i32(Backend& be, int64_t n) {
+  OwnedTensor t;
+  t.buffer = be.alloc(static_cast<size_t>(n) * sizeof(int32_t));
+  t.tensor = t.buffer.view(DType::kI32, {n});
+  return t;
+}
+
+Tensor prefix(const OwnedTensor& t, int64_t n) {
+  return t.tensor.rows(0, n);
+}
+
+}  // namespace
+
+ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCache& cache,
+                         int max_num_tokens, int max_num_seqs)
+    : backend_(&backend),
+      model_(&model),
+      cache_(&cache),
+      max_num_tokens_(max_num_tokens),
+      max_num_seqs_(max_num_seqs),
+      max_blocks_per_seq_((model.config().max_position_embeddings + cache.block_size() - 1) /
+                          cache.block_size()),
+      vocab_(model.config().vocab_size),
+      ws_(model.make_workspace(max_num_tokens)) {
+  ids_ = make_i32(backend, max_num_tokens);
+  positions_ = make_i32(backend, max_num_tokens);
+  slots_ = make_i32(backend, max_num_tokens);
+  query_start_ = make_i32(backend, max_num_seqs + 1);
+  seq_lens_ = make_i32(backend, max_num_seqs);
+  block_tables_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs) * max_blocks_per_seq_ * 4);
+  block_tables_.tensor =
+      block_tables_.buffer.view(DType::kI32, {max_num_seqs, max_blocks_per_seq_});
+  logits_indices_ = make_i32(backend, max_num_seqs);
+  logits_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs) * vocab_ * sizeof(float));
+  logits_.tensor = logits_.buffer.view(DType::kF32, {max_num_seqs, vocab_});
+  h_ids_.reserve(static_cast<size_t>(max_num_tokens));
+  h_positions_.reserve(static_cast<size_t>(max_num_tokens));
+  h_slots_.reserve(static_cast<size_t>(max_num_tokens));
+  h_tables_.resize(static_cast<size_t>(max_num_seqs) * max_blocks_per_seq_);
+  h_logits_.resize(static_cast<size_t>(max_num_seqs) * vocab_);
+}
+
+std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
+  const int num_seqs = static_cast<int>(batch.size());
+  if (num_seqs == 0 || num_seqs > max_num_seqs_) {
+    throw Error(ErrorCode::kInternal, "step with " + std::to_string(num_seqs) +
+                                          " sequences (limit " + std::to_string(max_num_seqs_) +
+                                          ")");
+  }
+  const int bs = cache_->block_size();
+  h_ids_.clear();
+  h_positions_.clear();
+  h_slots_.clear();
+  h_query_start_.assign(1, 0);
+  h_seq_lens_.clear();
+  h_logits_indices_.clear();
+  int max_seq_len = 0, max_query_len = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    const BatchEntry& e = batch[static_cast<size_t>(s)];
+    const int n = static_cast<int>(e.tokens.size());
+    const int len = e.num_computed + n;
+    const int blocks_needed = (len + bs - 1) / bs;
+    if (n == 0 || static_cast<int>(e.block_table.size()) < blocks_needed ||
+        blocks_needed > max_blocks_per_seq_ ||
+        static_cast<int>(h_ids_.size()) + n > max_num_tokens_) {
+      throw Error(ErrorCode::kInternal, "malformed batch entry " + std::to_string(s) + " (" +
+                                            std::to_string(n) + " tokens, " +
+                                            std::to_string(e.block_table.size()) + " blocks)");
+    }
+    for (int i = 0; i < n; ++i) {
+      const int pos = e.num_computed + i;
+      h_ids_.push_back(e.tokens[static_cast<size_t>(i)]);
+      h_positions_.push_back(pos);
+      h_slots_.push_back(e.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
+    }
+    std::copy(e.block_table.begin(), e.block_table.begin() + blocks_needed,
+              h_tables_.begin() + static_cast<ptrdiff_t>(s) * max_blocks_per_seq_);
+    h_query_start_.push_back(static_cast<int32_t>(h_ids_.size()));
+    h_seq_lens_.push_back(len);
+    if (e.wants_logits) h_logits_indices_.push_back(static_cast<int32_t>(h_ids_.size()) - 1);
+    max_seq_len = std::max(max_seq_len, len);
+    max_query_len = std::max(max_query_len, n);
+  }
+  const int64_t T = static_cast<int64_t>(h_ids_.size());
+  const int64_t L = static_cast<int64_t>(h_logits_indices_.size());
+
+  Backend& be = *backend_;
+  StepInputs in;
+  in.token_ids = prefix(ids_, T);
+  in.positions = prefix(positions_, T);
+  in.slot_mapping = prefix(slots_, T);
+  in.logits_indices = prefix(logits_indices_, L);
+  in.attn.query_start = prefix(query_start_, num_seqs + 1);
+  in.attn.seq_lens = prefix(seq_lens_, num_seqs);
+  in.attn.block_tables = block_tables_.tensor.rows(0, num_seqs);
+  in.attn.num_seqs = num_seqs;
+  in.attn.max_seq_len = max_seq_len;
+  in.attn.max_query_len = max_query_len;
+  be.copy_from_host(in.token_ids, h_ids_.data());
+  be.copy_from_host(in.positions, h_positions_.data());
+  be.copy_from_host(in.slot_mapping, h_slots_.data());
+  be.copy_from_host(in.logits_indices, h_logits_indices_.data());
+  be.copy_from_host(in.attn.query_start, h_query_start_.data());
+  be.copy_from_host(in.attn.seq_lens, h_seq_lens_.data());
+  be.copy_from_host(in.attn.block_tables, h_tables_.data());
+
+  Tensor logits = logits_.tensor.rows(0, L);
+  model_->forward(in, *cache_, ws_, logits);
+  be.copy_to_host(h_logits_.data(), logits);
+  be.synchronize();
+  return {h_logits_.data(), static_cast<size_t>(L * vocab_)};
+}
+
+}  // namespace llm

@@ -1,0 +1,70 @@
+// Engine: the one entry point every front end uses (server, batch runner, CLI, benchmarks).
+// It owns the model, the KV cache and the scheduler, and runs steps on its own thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "llm/model_config.h"
+#include "llm/request.h"
+#include "llm/request_stream.h"
+
+namespace llm {
+
+class Tokenizer;
+
+struct EngineConfig {
+  std::filesystem::path model_dir;
+  int block_size = 16;                // tokens per KV block
+  int64_t num_blocks = 0;             // > 0: exactly this many blocks
+  int64_t kv_cache_memory = 0;        // > 0: bytes for the KV pool (when num_blocks is 0)
+  double kv_cache_fraction = 0.25;    // else: this fraction of available memory (capped at 4 GiB)
+  int max_num_seqs = 64;              // sequences per step
+  int max_num_batched_tokens = 2048;  // tokens per step (prefill chunks + decodes)
+  int max_queue = 0;                  // > 0: submit fails with kResourceExhausted beyond it
+  bool enable_prefix_caching = true;
+};
+
+// A snapshot of the engine's counters.
+struct EngineStats {
+  int running = 0;              // sequences holding KV blocks
+  int waiting = 0;              // sequences queued (including preempted ones)
+  int64_t num_preemptions = 0;  // total since start
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_used = 0;          // referenced by a live sequence
+  int64_t prefix_cache_queries = 0;    // prompt tokens looked up in the prefix cache
+  int64_t prefix_cache_hits = 0;       // of those, tokens found cached
+  int64_t prompt_tokens_computed = 0;  // prompt (and recomputed) tokens run through the model
+  int64_t generation_tokens = 0;       // tokens sampled
+  int64_t num_steps = 0;
+  double prefix_cache_hit_rate() const {
+    return prefix_cache_queries ? static_cast<double>(prefix_cache_hits) / prefix_cache_queries
+                                : 0.0;
+  }
+};
+
+class Engine {
+ public:
+  // Loads the model and tokenizer and starts the engine thread. Throws llm::Error.
+  static std::unique_ptr<Engine> create(const EngineConfig& config);
+  virtual ~Engine() = default;
+
+  // Validates and queues a request. Throws llm::Error: kInvalidArgument (bad parameters, empty
+  // prompt, prompt or prompt + max_tokens beyond the context, ids outside the vocabulary),
+  // kResourceExhausted (the waiting queue is full). Thread-safe.
+  virtual std::shared_ptr<RequestStream> submit(Request request) = 0;
+  // Finishes a request with reason kAbort and frees its blocks at the next step boundary.
+  // Unknown or finished ids are ignored. Thread-safe.
+  virtual void abort(const std::string& request_id) = 0;
+  // Aborts every request submitted so far (shutdown after the grace period). Thread-safe.
+  virtual void abort_all() = 0;
+  virtual EngineStats stats() const = 0;
+
+  virtual const ModelConfig& model_config() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual const EngineConfig& config() const = 0;
+};
+
+}  // namespace llm

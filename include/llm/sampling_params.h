@@ -1,0 +1,36 @@
+// SamplingParams: how one request's tokens are chosen and when its generation stops.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llm {
+
+struct SamplingParams {
+  double temperature = 1.0;                           // 0 = greedy (argmax, lowest id on ties)
+  int top_k = 0;                                      // <= 0: off
+  double top_p = 1.0;                                 // in (0, 1]
+  double min_p = 0.0;                                 // in [0, 1]
+  double repetition_penalty = 1.0;                    // > 0; applied over prompt and output tokens
+  double presence_penalty = 0.0;                      // in [-2, 2]; over output tokens
+  double frequency_penalty = 0.0;                     // in [-2, 2]; over output tokens
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
+  std::optional<uint64_t> seed;                       // a per-request generator; random when absent
+  int max_tokens = 16;                                // >= 1
+  int min_tokens = 0;             // EOS and stop tokens are masked until this many
+  std::vector<std::string> stop;  // stop strings: matched on text, never emitted
+  std::vector<int32_t> stop_token_ids;
+  bool ignore_eos = false;
+  int logprobs = -1;  // -1: none; 0..20: also the top N alternatives
+  int n = 1;          // completions per prompt, sharing its KV blocks
+
+  static constexpr int kMaxLogprobs = 20;
+
+  // Throws llm::Error(kInvalidArgument) naming the first bad parameter and its allowed range.
+  void validate(int vocab_size) const;
+};
+
+}  // namespace llm

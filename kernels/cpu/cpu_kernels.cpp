@@ -1,0 +1,172 @@
+#include "kernels/cpu/cpu_kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace llm::cpu {
+
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums: the compiler maps them onto one vector register, and the
+  // order of additions is the same on every ISA and for every batch size.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[k + j] * b[k + j];
+  }
+  for (int j = 0; k < n; ++k, ++j) acc[j] += a[k] * b[k];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64_t dim,
+               float* out) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    std::memcpy(out + t * dim, table + static_cast<int64_t>(ids[t]) * dim,
+                static_cast<size_t>(dim) * sizeof(float));
+  }
+}
+
+static void rmsnorm_row(const float* x, const float* w, int64_t dim, float eps, float* out) {
+  const float ms = dot(x, x, dim) / static_cast<float>(dim);
+  const float inv = 1.0f / std::sqrt(ms + eps);
+  for (int64_t i = 0; i < dim; ++i) out[i] = x[i] * inv * w[i];
+}
+
+void rmsnorm(const float* x, const float* w, int64_t num_tokens, int64_t dim, float eps,
+             float* out) {
+  for (int64_t t = 0; t < num_tokens; ++t) rmsnorm_row(x + t * dim, w, dim, eps, out + t * dim);
+}
+
+void add_rmsnorm(float* residual, const float* delta, const float* w, int64_t num_tokens,
+                 int64_t dim, float eps, float* out) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    float* r = residual + t * dim;
+    const float* d = delta + t * dim;
+    for (int64_t i = 0; i < dim; ++i) r[i] += d[i];
+    rmsnorm_row(r, w, dim, eps, out + t * dim);
+  }
+}
+
+void matmul(const float* x, const float* w, int64_t T, int64_t K, int64_t N, float* out) {
+  // Weight rows stay hot in cache while every token row uses them.
+  for (int64_t n = 0; n < N; ++n) {
+    const float* wn = w + n * K;
+    for (int64_t t = 0; t < T; ++t) out[t * N + n] = dot(x + t * K, wn, K);
+  }
+}
+
+void rope(float* x, int64_t ld, int64_t col0, const int32_t* positions, int64_t num_tokens,
+          int num_heads, int head_dim, const float* cos_sin) {
+  const int half = head_dim / 2;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const float* cs = cos_sin + static_cast<int64_t>(positions[t]) * half * 2;
+    for (int h = 0; h < num_heads; ++h) {
+      float* v = x + t * ld + col0 + static_cast<int64_t>(h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float c = cs[2 * i], s = cs[2 * i + 1];
+        const float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * c - x2 * s;
+        v[i + half] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
+
+void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
+              const int32_t* slot_mapping, int64_t num_tokens, int num_kv_heads, int head_dim,
+              int block_size, float* k_cache, float* v_cache) {
+  const size_t bytes = static_cast<size_t>(head_dim) * sizeof(float);
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const int64_t slot = slot_mapping[t];
+    const int64_t block = slot / block_size, offset = slot % block_size;
+    for (int h = 0; h < num_kv_heads; ++h) {
+      const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;
+      std::memcpy(k_cache + dst, qkv + t * ld + k_col0 + static_cast<int64_t>(h) * head_dim, bytes);
+      std::memcpy(v_cache + dst, qkv + t * ld + v_col0 + static_cast<int64_t>(h) * head_dim, bytes);
+    }
+  }
+}
+
+void paged_attention(const PagedAttentionArgs& a) {
+  const int group = a.num_heads / a.num_kv_heads;
+  const int64_t hd = a.head_dim;
+  std::vector<float> scores;
+  std::vector<float> acc(static_cast<size_t>(hd));
+  for (int s = 0; s < a.num_seqs; ++s) {
+    const int64_t q_begin = a.query_start[s], q_end = a.query_start[s + 1];
+    const int64_t q_len = q_end - q_begin, ctx = a.seq_lens[s];
+    const int32_t* table = a.block_tables + s * a.max_blocks_per_seq;
+    scores.resize(static_cast<size_t>(ctx));
+    for (int64_t i = 0; i < q_len; ++i) {
+      // The i-th new token sits at position ctx - q_len + i and sees keys 0..that position.
+      const int64_t visible = ctx - q_len + i + 1;
+      for (int h = 0; h < a.num_heads; ++h) {
+        const int kvh = h / group;
+        const float* q = a.qkv + (q_begin + i) * a.ld + h * hd;
+        float max_score = -INFINITY;
+        for (int64_t j = 0; j < visible; ++j) {
+          const int64_t block = table[j / a.block_size], off = j % a.block_size;
+          const float* k = a.k_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
+          scores[static_cast<size_t>(j)] = dot(q, k, hd) * a.scale;
+          max_score = std::max(max_score, scores[static_cast<size_t>(j)]);
+        }
+        float denom = 0.f;
+        for (int64_t j = 0; j < visible; ++j) {
+          scores[static_cast<size_t>(j)] = std::exp(scores[static_cast<size_t>(j)] - max_score);
+          denom += scores[static_cast<size_t>(j)];
+        }
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int64_t j = 0; j < visible; ++j) {
+          const int64_t block = table[j / a.block_size], off = j % a.block_size;
+          const float* v = a.v_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
+          const float p = scores[static_cast<size_t>(j)];
+          for (int64_t d = 0; d < hd; ++d) acc[static_cast<size_t>(d)] += p * v[d];
+        }
+        float* o = a.out + (q_begin + i) * (static_cast<int64_t>(a.num_heads) * hd) + h * hd;
+        const float inv = 1.0f / denom;
+        for (int64_t d = 0; d < hd; ++d) o[d] = acc[static_cast<size_t>(d)] * inv;
+      }
+    }
+  }
+}
+
+void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const float* g = gate_up + t * 2 * F;
+    const float* u = g + F;
+    for (int64_t f = 0; f < F; ++f) out[t * F + f] = g[f] / (1.0f + std::exp(-g[f])) * u[f];
+  }
+}
+
+float bf16_to_f32(uint16_t v) {
+  const uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400u) == 0) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+}  // namespace llm::cpu

@@ -1,0 +1,64 @@
+// CPU math for one decoder step, f32. Plain loops with a fixed reduction order per output
+// element, so a row's result never depends on how many rows are in the batch.
+// Layouts are those documented in engine/backend/backend.h.
+#pragma once
+
+#include <cstdint>
+
+namespace llm::cpu {
+
+// Dot product of two length-n vectors, summed in a fixed order (8 interleaved partial sums).
+float dot(const float* a, const float* b, int64_t n);
+
+// out[t, :] = table[ids[t], :], table [rows, dim]
+void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64_t dim, float* out);
+
+// out[t] = x[t] / rms(x[t]) * w
+void rmsnorm(const float* x, const float* w, int64_t num_tokens, int64_t dim, float eps,
+             float* out);
+
+// residual[t] += delta[t]; out[t] = rmsnorm(residual[t]) * w
+void add_rmsnorm(float* residual, const float* delta, const float* w, int64_t num_tokens,
+                 int64_t dim, float eps, float* out);
+
+// out[T, N] = x[T, K] . w[N, K]^T
+void matmul(const float* x, const float* w, int64_t T, int64_t K, int64_t N, float* out);
+
+// Rotate-half RoPE on `num_heads` heads starting at column `col0` of each row of `x`
+// (row stride `ld`), cos_sin [max_pos, head_dim/2, 2].
+void rope(float* x, int64_t ld, int64_t col0, const int32_t* positions, int64_t num_tokens,
+          int num_heads, int head_dim, const float* cos_sin);
+
+// k/v heads of qkv rows -> cache [num_blocks, num_kv_heads, block_size, head_dim] at slots.
+void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
+              const int32_t* slot_mapping, int64_t num_tokens, int num_kv_heads, int head_dim,
+              int block_size, float* k_cache, float* v_cache);
+
+// Causal paged attention; see Backend::attention.
+struct PagedAttentionArgs {
+  const float* qkv;  // [T, ld], query heads start at column 0
+  int64_t ld;
+  const float* k_cache;
+  const float* v_cache;
+  const int32_t* query_start;   // [num_seqs + 1]
+  const int32_t* seq_lens;      // [num_seqs]
+  const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq]
+  int64_t max_blocks_per_seq;
+  int num_seqs;
+  int num_heads;
+  int num_kv_heads;
+  int head_dim;
+  int block_size;
+  float scale;
+  float* out;  // [T, num_heads * head_dim]
+};
+void paged_attention(const PagedAttentionArgs& a);
+
+// out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]
+void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out);
+
+// Conversions used when uploading checkpoints.
+float bf16_to_f32(uint16_t v);
+float f16_to_f32(uint16_t v);
+
+}  // namespace llm::cpu

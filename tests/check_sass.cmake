@@ -1,0 +1,12 @@
+# Fails unless `cuobjdump --list-elf LIB` lists an sm_XX ELF for each of ARCHS.
+execute_process(COMMAND ${CUOBJDUMP} --list-elf ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cuobjdump failed on ${LIB}")
+endif()
+foreach(arch ${ARCHS})
+  string(REGEX REPLACE "-.*" "" arch "${arch}")
+  if(NOT out MATCHES "sm_${arch}")
+    message(FATAL_ERROR "no SASS for sm_${arch} in ${LIB}:\n${out}")
+  endif()
+  message(STATUS "sm_${arch}: present")
+endforeach()
