@@ -1,0 +1,135 @@
+// The chat-template goldens (tests/data/chat_templates): every rendering byte-identical to
+// Python's Jinja2 as transformers sets it up, every raise_exception message exact.
+#include "tokenizer/chat_template.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <locale>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace llm {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+const fs::path kDataDir = fs::path(LLM_SOURCE_DIR) / "tests" / "data" / "chat_templates";
+
+// The goldens were made with strftime_now fixed to 2026-01-15 00:00:00 (a Thursday).
+std::string fixed_strftime(const std::string& format) {
+  std::tm tm{};
+  tm.tm_year = 2026 - 1900;
+  tm.tm_mon = 0;
+  tm.tm_mday = 15;
+  tm.tm_wday = 4;
+  tm.tm_yday = 14;
+  std::ostringstream out;
+  out.imbue(std::locale::classic());
+  out << std::put_time(&tm, format.c_str());
+  return out.str();
+}
+
+Json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  return Json::parse(in);
+}
+
+struct Record {
+  std::string name;  // template_id/case, for the test name
+  Json json;
+};
+
+std::vector<Record> load_records() {
+  std::vector<Record> records;
+  std::ifstream in(kDataDir / "renderings.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    Json j = Json::parse(line);
+    records.push_back({j["template_id"].get<std::string>() + "/" + j["case"].get<std::string>(),
+                       std::move(j)});
+  }
+  return records;
+}
+
+const Json& templates() {
+  static const Json t = read_json(kDataDir / "templates.json");
+  return t;
+}
+
+ChatTemplate::Inputs inputs_for(const Json& record) {
+  ChatTemplate::Inputs inputs;
+  inputs.messages = record["messages"];
+  inputs.tools = record["tools"];
+  inputs.add_generation_prompt = record["add_generation_prompt"].get<bool>();
+  if (!record["bos_token"].is_null()) inputs.bos_token = record["bos_token"].get<std::string>();
+  if (!record["eos_token"].is_null()) inputs.eos_token = record["eos_token"].get<std::string>();
+  inputs.strftime_now = fixed_strftime;
+  return inputs;
+}
+
+class GoldenTest : public ::testing::TestWithParam<Record> {};
+
+TEST_P(GoldenTest, RendersLikeJinja2) {
+  const Json& record = GetParam().json;
+  const Json& entry = templates().at(record["template_id"].get<std::string>());
+  const ChatTemplate tmpl = ChatTemplate::compile(entry["chat_template"].get<std::string>());
+  const ChatTemplate::Inputs inputs = inputs_for(record);
+  if (record.contains("expected")) {
+    EXPECT_EQ(tmpl.render(inputs), record["expected"].get<std::string>());
+  } else {
+    const std::string expected = record["expected_error"].get<std::string>();
+    try {
+      const std::string out = tmpl.render(inputs);
+      ADD_FAILURE() << "rendered instead of failing with \"" << expected << "\":\n" << out;
+    } catch (const ChatTemplateError& e) {
+      EXPECT_EQ(std::string(e.what()), expected);
+      EXPECT_TRUE(e.raised());
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    }
+  }
+}
+
+std::string test_name(const ::testing::TestParamInfo<Record>& info) {
+  std::string name;
+  for (char c : info.param.name) {
+    name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(ChatTemplates, GoldenTest, ::testing::ValuesIn(load_records()),
+                         test_name);
+
+TEST(GoldenData, HasAllRecords) {
+  const std::vector<Record> records = load_records();
+  EXPECT_EQ(records.size(), 68u);
+  size_t errors = 0;
+  for (const Record& r : records) errors += r.json.contains("expected_error") ? 1 : 0;
+  EXPECT_EQ(errors, 6u);
+  EXPECT_EQ(templates().size(), 8u);
+}
+
+// Every template compiles once and renders concurrently from several threads.
+TEST(GoldenData, CompiledTemplateIsReusable) {
+  for (const auto& [id, entry] : templates().items()) {
+    const ChatTemplate tmpl = ChatTemplate::compile(entry["chat_template"].get<std::string>());
+    ChatTemplate::Inputs inputs;
+    inputs.messages = Json::parse(R"([{"role": "user", "content": "hi"}])");
+    inputs.bos_token = "<s>";
+    inputs.eos_token = "</s>";
+    inputs.strftime_now = fixed_strftime;
+    const std::string first = tmpl.render(inputs);
+    EXPECT_EQ(tmpl.render(inputs), first) << id;
+  }
+}
+
+}  // namespace
+}  // namespace llm
