@@ -1,0 +1,253 @@
+#include "server/api_server.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <iostream>
+
+#include "llm/error.h"
+#include "server/openai_response.h"
+#include "tokenizer/tokenizer.h"
+
+namespace llm {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// Routes behind the API key (a local static array inside a coroutine trips GCC 12).
+const std::array<std::string_view, 5> kRoutes = {"/v1/models", "/v1/completions", "/v1/chat/completions",
+                                                 "/tokenize", "/detokenize"};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+ojson parse_body(const std::string& body) {
+  try {
+    return ojson::parse(body);
+  } catch (const nlohmann::json::exception& e) {
+    throw ApiError(400, std::string("malformed JSON body: ") + e.what());
+  }
+}
+
+int status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ApiServerOptions options, ServerMetrics& metrics)
+    : options_(std::move(options)), metrics_(metrics),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+
+void ApiServer::set_engine(std::shared_ptr<Engine> engine, const std::filesystem::path& model_dir) {
+  auto model = std::make_unique<ServedModel>(*engine, model_dir, options_.served_model_name);
+  std::lock_guard lock(mu_);
+  ctx_ = model->context();
+  model_ = std::move(model);
+  engine_ = std::move(engine);
+}
+
+std::shared_ptr<Engine> ApiServer::engine() const {
+  std::lock_guard lock(mu_);
+  return engine_;
+}
+
+net::awaitable<void> ApiServer::respond_json(HttpExchange& ex, int status, const ojson& body) {
+  co_await ex.respond(status, "application/json", body.dump(-1, ' ', false, ojson::error_handler_t::replace));
+}
+
+net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
+  const auto start = Clock::now();
+  const std::string request_id = "req-" + std::to_string(next_request_id_++);
+  ex.add_header("X-Request-Id", request_id);
+  const auto& req = ex.request();
+  std::string path(req.target());
+  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
+  RequestRecord record;
+  record.finish_reason.clear();
+  std::optional<ApiError> error;
+  try {
+    co_await route(ex, path, record);
+  } catch (const ApiError& e) {
+    error = e;
+  } catch (const Error& e) {
+    error = ApiError(status_for(e.code()), status_for(e.code()) == 500 ? "internal error" : e.what());
+    if (status_for(e.code()) == 500) {
+      std::cerr << "llm-serve: internal error in " << request_id << " (" << path << "): " << e.what() << "\n";
+    }
+  } catch (const std::exception& e) {
+    error = ApiError(500, "internal error");
+    std::cerr << "llm-serve: internal error in " << request_id << " (" << path << "): " << e.what() << "\n";
+  }
+  if (error) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (error->status() == 429) headers.emplace_back("Retry-After", "1");
+    if (error->status() == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
+    co_await ex.respond(error->status(), "application/json", error->body().dump(), headers);
+  }
+  metrics_.record_http_status(ex.status());
+  std::cerr << "access: " << request_id << " " << req.method_string() << " " << path << " " << ex.status()
+            << " prompt_tokens=" << record.prompt_tokens << " completion_tokens=" << record.completion_tokens
+            << " latency_ms=" << static_cast<int64_t>(seconds_since(start) * 1000) << "\n";
+}
+
+net::awaitable<void> ApiServer::route(HttpExchange& ex, const std::string& path, RequestRecord& record) {
+  const auto method = ex.request().method();
+  auto allow = [&](http::verb v) {
+    if (method != v) throw ApiError(405, "method " + std::string(ex.request().method_string()) + " is not allowed on " + path);
+  };
+  if (path == "/health") {
+    allow(http::verb::get);
+    if (!ready_) throw ApiError(503, "the model is loading");
+    const ojson empty = ojson::object();
+    co_await respond_json(ex, 200, empty);
+    co_return;
+  }
+  if (path == "/metrics") {
+    allow(http::verb::get);
+    auto engine = this->engine();
+    std::optional<EngineStats> stats;
+    if (engine) stats = engine->stats();
+    co_await ex.respond(200, "text/plain; version=0.0.4", metrics_.render(stats ? &*stats : nullptr));
+    co_return;
+  }
+  if (std::find(kRoutes.begin(), kRoutes.end(), path) == kRoutes.end()) {
+    throw ApiError(404, "no route " + path);
+  }
+  if (!options_.api_key.empty()) {
+    const auto auth = ex.request()[http::field::authorization];
+    if (auth != "Bearer " + options_.api_key) throw ApiError(401, "missing or invalid API key");
+  }
+  if (!ready_) throw ApiError(503, "the model is loading");
+  if (path == "/v1/models") {
+    allow(http::verb::get);
+    const ojson model = {{"id", options_.served_model_name}, {"object", "model"}, {"created", created_},
+                         {"owned_by", "llm-server"}, {"max_model_len", ctx_.max_model_len}};
+    // Bodies are built before co_await: GCC 12 miscompiles braced temporaries across it.
+    const ojson body = {{"object", "list"}, {"data", ojson::array({model})}};
+    co_await respond_json(ex, 200, body);
+  } else if (path == "/v1/completions") {
+    allow(http::verb::post);
+    co_await generate(ex, Endpoint::kCompletions, record);
+  } else if (path == "/v1/chat/completions") {
+    allow(http::verb::post);
+    co_await generate(ex, Endpoint::kChatCompletions, record);
+  } else if (path == "/tokenize") {
+    allow(http::verb::post);
+    co_await tokenize(ex);
+  } else {
+    allow(http::verb::post);
+    co_await detokenize(ex);
+  }
+}
+
+net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, RequestRecord& record) {
+  const auto start = Clock::now();
+  auto engine = this->engine();
+  const ApiRequest r = parse_api_request(endpoint, parse_body(ex.request().body()), ctx_);
+
+  // One engine request per prompt; if a later one is refused, the earlier ones are withdrawn.
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  try {
+    for (const auto& prompt : r.prompts) streams.push_back(engine->submit(Request{"", prompt, r.params}));
+  } catch (...) {
+    for (auto& s : streams) engine->abort(s->request_id());
+    throw;
+  }
+  auto signal = std::make_shared<AsyncSignal>(co_await net::this_coro::executor);
+  for (auto& s : streams) s->set_listener([signal] { signal->notify(); });
+
+  const std::string id = make_response_id(endpoint);
+  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  ResponseBuilder builder(r, *ctx_.tokenizer, id, created);
+  StreamEncoder encoder(r, *ctx_.tokenizer, id, created);
+  bool client_gone = false;
+  if (r.stream) client_gone = !(co_await ex.start_stream()) || !(co_await ex.send(encoder.start()));
+
+  double queue_seconds = 0;
+  const int total_choices = static_cast<int>(streams.size()) * r.params.n;
+  int finished = 0;
+  std::string first_finish;
+  while (!client_gone && finished < total_choices) {
+    std::string frames;
+    for (size_t p = 0; p < streams.size(); ++p) {
+      while (auto ev = streams[p]->next(std::chrono::milliseconds(0))) {
+        if (record.ttft_seconds < 0 && !ev->token_ids.empty()) record.ttft_seconds = seconds_since(start);
+        if (ev->finish) {
+          ++finished;
+          queue_seconds = std::max(queue_seconds, ev->queue_seconds);
+          if (first_finish.empty()) first_finish = finish_reason_name(*ev->finish);
+        }
+        if (r.stream) frames += encoder.event(p, *ev);
+        builder.add(p, *ev);
+      }
+    }
+    if (r.stream && !frames.empty() && !(co_await ex.send(frames))) client_gone = true;
+    if (finished == total_choices || client_gone) break;
+    co_await signal->wait(std::chrono::milliseconds(50));
+    if (ex.peer_closed()) client_gone = true;
+  }
+  for (auto& s : streams) s->set_listener(nullptr);
+  const Usage usage = builder.usage();
+  record.prompt_tokens = usage.prompt_tokens;
+  record.completion_tokens = usage.completion_tokens;
+  record.queue_seconds = queue_seconds;
+  if (client_gone) {
+    // The client hung up: stop generating at once so its KV blocks go back to the pool.
+    for (auto& s : streams) engine->abort(s->request_id());
+    ex.close_after();
+    record.finish_reason = "abort";
+  } else {
+    record.finish_reason = first_finish;
+    if (r.stream) {
+      if (co_await ex.send(encoder.finish())) co_await ex.finish_stream();
+    } else {
+      co_await respond_json(ex, 200, builder.body());
+    }
+  }
+  record.e2e_seconds = seconds_since(start);
+  metrics_.record_request(record);
+}
+
+net::awaitable<void> ApiServer::tokenize(HttpExchange& ex) {
+  const ojson body = parse_body(ex.request().body());
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  std::vector<int32_t> ids;
+  if (body.contains("messages")) {
+    const bool gen = body.value("add_generation_prompt", true);
+    ids = render_chat_prompt(body["messages"], body.value("tools", ojson(nullptr)), gen, ctx_);
+  } else if (body.contains("prompt") && body["prompt"].is_string()) {
+    const auto add = body.find("add_special_tokens");
+    if (add != body.end() && !add->is_boolean()) throw ApiError(400, "'add_special_tokens' must be a boolean", "add_special_tokens");
+    ids = ctx_.tokenizer->encode(body["prompt"].get<std::string>(), add == body.end() || add->get<bool>());
+  } else {
+    throw ApiError(400, "'prompt' (a string) or 'messages' is required", "prompt");
+  }
+  const ojson reply = {{"count", ids.size()}, {"max_model_len", ctx_.max_model_len}, {"tokens", ids}};
+  co_await respond_json(ex, 200, reply);
+}
+
+net::awaitable<void> ApiServer::detokenize(HttpExchange& ex) {
+  const ojson body = parse_body(ex.request().body());
+  if (!body.is_object() || !body.contains("tokens") || !body["tokens"].is_array()) {
+    throw ApiError(400, "'tokens' (a list of token ids) is required", "tokens");
+  }
+  std::vector<int32_t> ids;
+  for (const auto& t : body["tokens"]) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= ctx_.vocab_size) {
+      throw ApiError(400, "'tokens' must hold token ids in [0, " + std::to_string(ctx_.vocab_size) + ")", "tokens");
+    }
+    ids.push_back(t.get<int32_t>());
+  }
+  const ojson reply = {{"prompt", ctx_.tokenizer->decode(ids)}};
+  co_await respond_json(ex, 200, reply);
+}
+
+}  // namespace llm

@@ -1,0 +1,151 @@
+// llm-serve: the OpenAI-compatible HTTP server. Binds first (so /health answers 503 while the
+// model loads), loads the model, runs a warm-up generation, then serves until SIGINT/SIGTERM.
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli/engine_options.h"
+#include "llm/engine.h"
+#include "llm/error.h"
+#include "server/api_server.h"
+#include "server/http_server.h"
+#include "server/server_metrics.h"
+#include "tokenizer/tokenizer.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct Options {
+  std::string model, host = "127.0.0.1", served_model_name, api_key;
+  int port = 8000;
+  int threads = 2;
+  int shutdown_grace = 30;
+  llm::EngineFlags engine;
+  int max_queue = 256;
+  int64_t max_body_bytes = 4 << 20;
+  int64_t idle_timeout = 60;
+};
+
+po::options_description make_options(Options& o) {
+  po::options_description d("llm-serve: OpenAI-compatible HTTP server\nOptions (each also read from LLM_<NAME>, e.g. LLM_MAX_NUM_SEQS)");
+  d.add_options()("help,h", "show this help")
+      ("model", po::value(&o.model)->required(), "Hugging Face model directory")
+      ("host", po::value(&o.host)->default_value(o.host), "address to listen on")
+      ("port", po::value(&o.port)->default_value(o.port), "port (0: any free port)")
+      ("served-model-name", po::value(&o.served_model_name), "model name in the API (default: the directory name)")
+      ("api-key", po::value(&o.api_key), "require 'Authorization: Bearer KEY' (all routes but /health, /metrics)")
+      ("max-queue", po::value(&o.max_queue)->default_value(o.max_queue), "waiting requests before 429")
+      ("max-body-bytes", po::value(&o.max_body_bytes)->default_value(o.max_body_bytes), "largest request body (413 beyond)")
+      ("idle-timeout", po::value(&o.idle_timeout)->default_value(o.idle_timeout), "seconds a connection may idle or dribble a request")
+      ("threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")
+      ("shutdown-grace", po::value(&o.shutdown_grace)->default_value(o.shutdown_grace), "seconds in-flight requests get to finish on SIGTERM");
+  llm::add_engine_options(d, o.engine);
+  return d;
+}
+
+// Generates one token so the first real request does not pay for cold caches.
+void warm_up(llm::Engine& engine) {
+  llm::Request r;
+  r.prompt_token_ids = engine.tokenizer().encode("Hello");
+  r.params.max_tokens = 1;
+  r.params.temperature = 0;
+  auto stream = engine.submit(r);
+  while (stream->next()) {
+  }
+}
+
+int run(const Options& o) {
+  llm::net::io_context ioc;
+  llm::ServerMetrics metrics;
+  llm::ApiServerOptions api_opts{o.served_model_name, o.api_key};
+  if (api_opts.served_model_name.empty()) api_opts.served_model_name = llm::default_served_name(o.model);
+  llm::ApiServer api(api_opts, metrics);
+  llm::HttpLimits limits;
+  limits.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
+  limits.idle_timeout = std::chrono::seconds(o.idle_timeout);
+  llm::HttpServer server(ioc, o.host, static_cast<uint16_t>(o.port), limits,
+                         [&api](llm::HttpExchange& ex) { return api.handle(ex); });
+  server.start();
+  std::cerr << "llm-serve: listening on http://" << o.host << ":" << server.port() << std::endl;
+
+  std::vector<std::thread> io;
+  auto work = llm::net::make_work_guard(ioc);
+  for (int i = 0; i < std::max(1, o.threads); ++i) io.emplace_back([&ioc] { ioc.run(); });
+  auto stop_io = [&] {
+    work.reset();
+    ioc.stop();
+    for (auto& t : io) t.join();
+  };
+
+  std::atomic<bool> signalled{false};
+  llm::net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) signalled = true;
+  });
+
+  std::shared_ptr<llm::Engine> engine;
+  try {
+    llm::EngineConfig cfg = o.engine.resolve(o.model);
+    cfg.max_queue = o.max_queue;
+    engine = llm::Engine::create(cfg);
+    api.set_engine(engine, o.model);
+    warm_up(*engine);
+  } catch (...) {
+    stop_io();
+    throw;
+  }
+  api.set_ready();
+  std::cerr << "llm-serve: ready, serving '" << api_opts.served_model_name << "'" << std::endl;
+
+  while (!signalled) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::cerr << "llm-serve: shutting down; waiting up to " << o.shutdown_grace << " s for " << server.active_requests()
+            << " request(s)" << std::endl;
+  server.stop_accepting();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.shutdown_grace);
+  while (server.active_requests() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (server.active_requests() > 0) {
+    std::cerr << "llm-serve: grace period over, aborting " << server.active_requests() << " request(s)" << std::endl;
+    engine->abort_all();
+    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (server.active_requests() > 0 && std::chrono::steady_clock::now() < hard) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  stop_io();
+  std::cerr << "llm-serve: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  po::options_description desc = make_options(o);
+  try {
+    po::variables_map vm = llm::parse_flags(argc, argv, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "llm-serve: " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  // A client that hangs up must not kill the server with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    return run(o);
+  } catch (const llm::Error& e) {
+    std::cerr << "llm-serve: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "llm-serve: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,309 @@
+#include "server/openai_request.h"
+
+#include <cmath>
+#include <limits>
+
+#include "llm/error.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace llm {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, param);
+}
+
+// Typed readers: absent or null fields keep the default; a present field of the wrong type is
+// a 400 naming the parameter.
+const ojson* field(const ojson& body, const char* name) {
+  auto it = body.find(name);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+bool read_bool(const ojson& body, const char* name, bool dflt) {
+  const ojson* v = field(body, name);
+  if (!v) return dflt;
+  if (!v->is_boolean()) bad(name, std::string("'") + name + "' must be a boolean");
+  return v->get<bool>();
+}
+
+double read_number(const ojson& body, const char* name, double dflt) {
+  const ojson* v = field(body, name);
+  if (!v) return dflt;
+  if (!v->is_number()) bad(name, std::string("'") + name + "' must be a number");
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) bad(name, std::string("'") + name + "' must be finite");
+  return d;
+}
+
+int64_t read_int(const ojson& body, const char* name, int64_t dflt) {
+  const ojson* v = field(body, name);
+  if (!v) return dflt;
+  if (!v->is_number_integer()) bad(name, std::string("'") + name + "' must be an integer");
+  return v->get<int64_t>();
+}
+
+int read_int_in(const ojson& body, const char* name, int dflt, int64_t lo, int64_t hi) {
+  if (!field(body, name)) return dflt;  // the default may lie outside (e.g. -1 for "off")
+  const int64_t v = read_int(body, name, dflt);
+  if (v < lo || v > hi) {
+    bad(name, std::string("'") + name + "' must be in [" + std::to_string(lo) + ", " +
+                  std::to_string(hi) + "], got " + std::to_string(v));
+  }
+  return static_cast<int>(v);
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+double read_number_in(const ojson& body, const char* name, double dflt, double lo, double hi) {
+  const double v = read_number(body, name, dflt);
+  if (v < lo || v > hi) {
+    bad(name, std::string("'") + name + "' must be in [" + num(lo) + ", " + num(hi) + "], got " + num(v));
+  }
+  return v;
+}
+
+constexpr int kMaxStops = 16;
+constexpr size_t kMaxStopLength = 256;
+constexpr size_t kMaxLogitBias = 1024;
+constexpr int kMaxN = 64;
+
+void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p) {
+  p.temperature = read_number_in(body, "temperature", 1.0, 0.0, 2.0);
+  p.top_p = read_number(body, "top_p", 1.0);
+  if (!(p.top_p > 0 && p.top_p <= 1)) bad("top_p", "'top_p' must be in (0, 1], got " + num(p.top_p));
+  p.top_k = read_int_in(body, "top_k", 0, -1, ctx.vocab_size);
+  p.min_p = read_number_in(body, "min_p", 0.0, 0.0, 1.0);
+  p.presence_penalty = read_number_in(body, "presence_penalty", 0.0, -2.0, 2.0);
+  p.frequency_penalty = read_number_in(body, "frequency_penalty", 0.0, -2.0, 2.0);
+  p.repetition_penalty = read_number(body, "repetition_penalty", 1.0);
+  if (!(p.repetition_penalty > 0 && p.repetition_penalty <= 10)) {
+    bad("repetition_penalty", "'repetition_penalty' must be in (0, 10], got " + num(p.repetition_penalty));
+  }
+  p.n = read_int_in(body, "n", 1, 1, kMaxN);
+  if (const ojson* b = field(body, "best_of"); b && (!b->is_number_integer() || b->get<int64_t>() != p.n)) {
+    bad("best_of", "'best_of' is not supported (it may only equal n)");
+  }
+  p.min_tokens = read_int_in(body, "min_tokens", 0, 0, ctx.max_model_len);
+  p.ignore_eos = read_bool(body, "ignore_eos", false);
+  if (const ojson* s = field(body, "seed")) {
+    if (!s->is_number_integer()) bad("seed", "'seed' must be an integer");
+    p.seed = s->is_number_unsigned() ? s->get<uint64_t>() : static_cast<uint64_t>(s->get<int64_t>());
+  }
+  if (const ojson* s = field(body, "stop")) {
+    if (s->is_string()) {
+      p.stop.push_back(s->get<std::string>());
+    } else if (s->is_array()) {
+      for (const ojson& x : *s) {
+        if (!x.is_string()) bad("stop", "'stop' must be a string or a list of strings");
+        p.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or a list of strings");
+    }
+    if (static_cast<int>(p.stop.size()) > kMaxStops) bad("stop", "at most " + std::to_string(kMaxStops) + " stop strings");
+    for (const std::string& x : p.stop) {
+      if (x.empty()) bad("stop", "stop strings must not be empty");
+      if (x.size() > kMaxStopLength) bad("stop", "stop strings are limited to " + std::to_string(kMaxStopLength) + " bytes");
+    }
+  }
+  if (const ojson* s = field(body, "stop_token_ids")) {
+    if (!s->is_array()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
+    for (const ojson& x : *s) {
+      if (!x.is_number_integer()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
+      const int64_t id = x.get<int64_t>();
+      if (id < 0 || id >= ctx.vocab_size) bad("stop_token_ids", "stop token id " + std::to_string(id) + " is outside the vocabulary");
+      p.stop_token_ids.push_back(static_cast<int32_t>(id));
+    }
+  }
+  if (const ojson* lb = field(body, "logit_bias")) {
+    if (!lb->is_object()) bad("logit_bias", "'logit_bias' must be an object of token id -> bias");
+    if (lb->size() > kMaxLogitBias) bad("logit_bias", "at most " + std::to_string(kMaxLogitBias) + " logit_bias entries");
+    for (auto it = lb->begin(); it != lb->end(); ++it) {
+      char* end = nullptr;
+      const long id = std::strtol(it.key().c_str(), &end, 10);
+      if (it.key().empty() || *end != '\0' || id < 0 || id >= ctx.vocab_size) {
+        bad("logit_bias", "logit_bias key '" + it.key() + "' is not a token id in [0, " + std::to_string(ctx.vocab_size) + ")");
+      }
+      if (!it.value().is_number()) bad("logit_bias", "logit_bias values must be numbers");
+      const double v = it.value().get<double>();
+      if (!(v >= -100 && v <= 100)) bad("logit_bias", "logit_bias values must be in [-100, 100]");
+      p.logit_bias.emplace_back(static_cast<int32_t>(id), static_cast<float>(v));
+    }
+  }
+}
+
+// A completions prompt: a string, a list of strings, a list of token ids, or a list of lists.
+void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequest& r) {
+  const ojson* p = field(body, "prompt");
+  if (!p) bad("prompt", "'prompt' is required");
+  auto add_text = [&](const std::string& text) {
+    r.prompts.push_back(ctx.tokenizer->encode(text));
+    r.prompt_texts.push_back(text);
+  };
+  auto add_ids = [&](const ojson& ids) {
+    std::vector<int32_t> v;
+    for (const ojson& x : ids) {
+      if (!x.is_number_integer()) bad("prompt", "token id prompts must contain integers only");
+      const int64_t id = x.get<int64_t>();
+      if (id < 0 || id >= ctx.vocab_size) {
+        bad("prompt", "prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                          std::to_string(ctx.vocab_size) + ")");
+      }
+      v.push_back(static_cast<int32_t>(id));
+    }
+    r.prompt_texts.push_back(ctx.tokenizer->decode(v));
+    r.prompts.push_back(std::move(v));
+  };
+  if (p->is_string()) {
+    add_text(p->get<std::string>());
+  } else if (p->is_array() && !p->empty()) {
+    if ((*p)[0].is_number_integer()) {
+      add_ids(*p);
+    } else {
+      for (const ojson& x : *p) {
+        if (x.is_string()) add_text(x.get<std::string>());
+        else if (x.is_array() && !x.empty()) add_ids(x);
+        else bad("prompt", "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists");
+      }
+    }
+  } else {
+    bad("prompt", "'prompt' must be a non-empty string, a list of strings, a list of token ids or a list of such lists");
+  }
+  if (r.prompts.size() > 64) bad("prompt", "at most 64 prompts per request");
+}
+
+ojson normalise_messages(const ojson& messages) {
+  if (!messages.is_array() || messages.empty()) bad("messages", "'messages' must be a non-empty list");
+  ojson out = ojson::array();
+  for (const ojson& m : messages) {
+    if (!m.is_object()) bad("messages", "each message must be an object");
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) bad("messages", "each message needs a string 'role'");
+    ojson msg = m;
+    auto content = m.find("content");
+    if (content != m.end() && content->is_array()) {
+      // Content parts: the text ones are joined; anything else (images) is not supported.
+      std::string text;
+      for (const ojson& part : *content) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+          bad("messages", "only text content parts are supported");
+        }
+        text += part["text"].get<std::string>();
+      }
+      msg["content"] = text;
+    } else if (content != m.end() && !content->is_string() && !content->is_null()) {
+      bad("messages", "message 'content' must be a string, null or a list of text parts");
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int32_t> render_chat_prompt(const ojson& messages, const ojson& tools, bool add_generation_prompt,
+                                        const ModelContext& ctx, std::string* rendered) {
+  if (!ctx.chat_template) throw ApiError(400, "the model's chat template is unusable: " + ctx.chat_template_error, "messages");
+  ChatTemplate::Inputs in;
+  in.messages = normalise_messages(messages);
+  in.tools = tools;
+  in.add_generation_prompt = add_generation_prompt;
+  in.bos_token = ctx.bos_token;
+  in.eos_token = ctx.eos_token;
+  std::string text;
+  try {
+    text = ctx.chat_template->render(in);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "messages");
+  }
+  if (rendered) *rendered = text;
+  return ctx.tokenizer->encode_with_special_tokens(text);
+}
+
+ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelContext& ctx) {
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  ApiRequest r;
+  r.endpoint = endpoint;
+  if (const ojson* m = field(body, "model")) {
+    if (!m->is_string()) bad("model", "'model' must be a string");
+    r.model = m->get<std::string>();
+    if (r.model != ctx.served_model_name) {
+      throw ApiError(404, "The model '" + r.model + "' does not exist (this server serves '" +
+                              ctx.served_model_name + "')", "model", "model_not_found");
+    }
+  }
+  r.model = ctx.served_model_name;
+  r.stream = read_bool(body, "stream", false);
+  if (const ojson* so = field(body, "stream_options")) {
+    if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
+    r.include_usage = read_bool(*so, "include_usage", false);
+  }
+  read_sampling(body, ctx, r.params);
+  if (const ojson* s = field(body, "suffix")) {
+    if (!s->is_string() || !s->get<std::string>().empty()) bad("suffix", "'suffix' is not supported");
+  }
+
+  int64_t max_tokens = -1;
+  if (endpoint == Endpoint::kCompletions) {
+    read_completion_prompts(body, ctx, r);
+    r.echo = read_bool(body, "echo", false);
+    r.params.logprobs = read_int_in(body, "logprobs", -1, 0, SamplingParams::kMaxLogprobs);
+    if (r.echo && r.params.logprobs >= 0) bad("echo", "'echo' together with 'logprobs' is not supported");
+    max_tokens = read_int(body, "max_tokens", 16);
+  } else {
+    const ojson* messages = field(body, "messages");
+    if (!messages) bad("messages", "'messages' is required");
+    const ojson* tools = field(body, "tools");
+    if (tools && !tools->is_array()) bad("tools", "'tools' must be a list");
+    if (const ojson* rf = field(body, "response_format"); rf && rf->value("type", "") != "text") {
+      bad("response_format", "only response_format {\"type\": \"text\"} is supported");
+    }
+    std::string text;
+    r.prompts.push_back(render_chat_prompt(*messages, tools ? *tools : ojson(nullptr),
+                                           read_bool(body, "add_generation_prompt", true), ctx, &text));
+    r.prompt_texts.push_back(std::move(text));
+    r.logprobs = read_bool(body, "logprobs", false);
+    const int top = read_int_in(body, "top_logprobs", -1, 0, SamplingParams::kMaxLogprobs);
+    if (top >= 0 && !r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs': true");
+    if (r.logprobs) r.params.logprobs = std::max(top, 0);
+    max_tokens = read_int(body, "max_completion_tokens", read_int(body, "max_tokens", -1));
+  }
+
+  size_t longest = 0;
+  for (const auto& p : r.prompts) {
+    if (p.empty()) bad("prompt", "the prompt is empty");
+    longest = std::max(longest, p.size());
+  }
+  const int64_t prompt_len = static_cast<int64_t>(longest);
+  if (prompt_len >= ctx.max_model_len) {
+    bad(endpoint == Endpoint::kCompletions ? "prompt" : "messages",
+        "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
+            " tokens, but the prompt is " + std::to_string(prompt_len) + " tokens long");
+  }
+  if (max_tokens < 0) max_tokens = ctx.max_model_len - prompt_len;  // chat default: the rest
+  if (max_tokens < 1) bad("max_tokens", "'max_tokens' must be at least 1");
+  if (prompt_len + max_tokens > ctx.max_model_len) {
+    bad("max_tokens", "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
+                          " tokens. However, you requested " + std::to_string(prompt_len + max_tokens) +
+                          " tokens (" + std::to_string(prompt_len) + " in the prompt, " +
+                          std::to_string(max_tokens) + " in the completion)");
+  }
+  r.params.max_tokens = static_cast<int>(max_tokens);
+  if (r.params.min_tokens > r.params.max_tokens) bad("min_tokens", "'min_tokens' must not exceed 'max_tokens'");
+  try {
+    r.params.validate(ctx.vocab_size);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what());
+  }
+  return r;
+}
+
+}  // namespace llm

@@ -1,0 +1,56 @@
+// Parsing and validation of OpenAI /v1/completions and /v1/chat/completions bodies into what
+// the engine runs. Shared by the HTTP server and the batch runner: one codec, not a copy.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llm/sampling_params.h"
+#include "server/api_error.h"
+
+namespace llm {
+
+class Tokenizer;
+class ChatTemplate;
+
+enum class Endpoint { kCompletions, kChatCompletions };
+
+// What parsing needs to know about the served model.
+struct ModelContext {
+  const Tokenizer* tokenizer = nullptr;
+  const ChatTemplate* chat_template = nullptr;  // the model's, or the documented fallback
+  std::string chat_template_error;  // why the model's template does not compile (chat is then 400)
+  std::optional<std::string> bos_token, eos_token;  // as the template sees them
+  std::string served_model_name;
+  int max_model_len = 0;
+  int vocab_size = 0;
+};
+
+// A validated request: one engine request per prompt, each with params.n completions.
+struct ApiRequest {
+  Endpoint endpoint = Endpoint::kCompletions;
+  std::string model;
+  std::vector<std::vector<int32_t>> prompts;  // token ids, BOS included when the model adds it
+  std::vector<std::string> prompt_texts;      // the text of each prompt (for echo)
+  SamplingParams params;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool echo = false;           // completions: prepend the prompt to the text
+  bool logprobs = false;       // chat: logprobs requested (params.logprobs holds top_logprobs)
+};
+
+// Throws ApiError (400 for malformed or out-of-range fields, naming the parameter; 404 for an
+// unknown model name). Prompt length against the context window is checked here too, so the
+// message can say how long the prompt was.
+ApiRequest parse_api_request(Endpoint endpoint, const nlohmann::ordered_json& body,
+                             const ModelContext& ctx);
+
+// Renders chat messages with the model's template and tokenizes the result (no extra BOS:
+// templates write bos_token themselves). Throws ApiError 400 with the template's message.
+std::vector<int32_t> render_chat_prompt(const nlohmann::ordered_json& messages,
+                                        const nlohmann::ordered_json& tools, bool add_generation_prompt,
+                                        const ModelContext& ctx, std::string* rendered = nullptr);
+
+}  // namespace llm

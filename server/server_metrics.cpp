@@ -1,0 +1,64 @@
+#include "server/server_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace llm {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
+const prometheus::Histogram::BucketBoundaries kTokenBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      running_(BuildGauge().Name("llm_num_requests_running").Help("Sequences holding KV blocks").Register(*registry_).Add({})),
+      waiting_(BuildGauge().Name("llm_num_requests_waiting").Help("Sequences waiting to be scheduled").Register(*registry_).Add({})),
+      kv_usage_(BuildGauge().Name("llm_kv_cache_usage_perc").Help("Fraction of KV blocks in use (0 to 1)").Register(*registry_).Add({})),
+      prefix_hit_rate_(BuildGauge().Name("llm_prefix_cache_hit_rate").Help("Prompt tokens found in the prefix cache / prompt tokens looked up").Register(*registry_).Add({})),
+      preemptions_(BuildGauge().Name("llm_num_preemptions").Help("Sequences preempted since start").Register(*registry_).Add({})),
+      prompt_tokens_(BuildCounter().Name("llm_prompt_tokens_total").Help("Prompt tokens of finished requests").Register(*registry_).Add({})),
+      generation_tokens_(BuildCounter().Name("llm_generation_tokens_total").Help("Generated tokens of finished requests").Register(*registry_).Add({})),
+      finished_(BuildCounter().Name("llm_request_success_total").Help("Finished requests by finish reason").Register(*registry_)),
+      http_(BuildCounter().Name("llm_http_requests_total").Help("HTTP responses by status code").Register(*registry_)),
+      ttft_(BuildHistogram().Name("llm_time_to_first_token_seconds").Help("Time to first token").Register(*registry_).Add({}, kLatencyBuckets)),
+      tpot_(BuildHistogram().Name("llm_time_per_output_token_seconds").Help("Mean time per output token after the first").Register(*registry_).Add({}, kTokenBuckets)),
+      e2e_(BuildHistogram().Name("llm_e2e_request_latency_seconds").Help("End-to-end request latency").Register(*registry_).Add({}, kLatencyBuckets)),
+      queue_(BuildHistogram().Name("llm_request_queue_time_seconds").Help("Time from arrival to first scheduling").Register(*registry_).Add({}, kLatencyBuckets)) {}
+
+void ServerMetrics::record_request(const RequestRecord& r) {
+  prompt_tokens_.Increment(r.prompt_tokens);
+  generation_tokens_.Increment(r.completion_tokens);
+  finished_.Add({{"finished_reason", r.finish_reason}}).Increment();
+  e2e_.Observe(r.e2e_seconds);
+  queue_.Observe(r.queue_seconds);
+  if (r.ttft_seconds >= 0) {
+    ttft_.Observe(r.ttft_seconds);
+    if (r.completion_tokens > 1) tpot_.Observe((r.e2e_seconds - r.ttft_seconds) / (r.completion_tokens - 1));
+  }
+}
+
+void ServerMetrics::record_http_status(int status) { http_.Add({{"status", std::to_string(status)}}).Increment(); }
+
+std::string ServerMetrics::render(const EngineStats* s) {
+  if (s) {
+    running_.Set(s->running);
+    waiting_.Set(s->waiting);
+    kv_usage_.Set(s->kv_blocks_total ? static_cast<double>(s->kv_blocks_used) / s->kv_blocks_total : 0.0);
+    prefix_hit_rate_.Set(s->prefix_cache_hit_rate());
+    preemptions_.Set(static_cast<double>(s->num_preemptions));
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace llm
