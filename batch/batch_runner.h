@@ -1,0 +1,73 @@
+// BatchRunner: feeds an OpenAI Batch JSONL file through the Engine with at most max_in_flight
+// requests at once and writes one output line per non-blank input line, in input order, each
+// flushed as soon as every line before it is written. So a crash loses at most the lines in
+// flight, and --resume (skip the lines the output already answers) finishes the job with
+// nothing lost or done twice.
+#pragma once
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+
+#include "batch/batch_line.h"
+#include "batch/progress_reporter.h"
+#include "llm/engine.h"
+#include "server/openai_response.h"
+
+namespace llm {
+
+struct BatchOptions {
+  std::filesystem::path input, output;
+  bool resume = false;
+  int max_in_flight = 64;
+};
+
+class BatchRunner {
+ public:
+  BatchRunner(Engine& engine, const ModelContext& ctx, BatchOptions options, ProgressReporter& progress);
+  ~BatchRunner();
+
+  // Runs the whole file. Throws llm::Error when the input cannot be read or the output cannot
+  // be written (e.g. disk full); what was written before stays valid for --resume.
+  BatchCounts run();
+
+ private:
+  struct Slot {
+    BatchLine line;
+    std::optional<ApiRequest> request;
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    std::unique_ptr<ResponseBuilder> builder;
+    std::string response_id;
+    int finished = 0;
+    std::optional<std::string> result;  // the output line, once known
+    bool ok = false;
+  };
+
+  int64_t resume_point();  // complete output lines; cuts a torn last line
+  void start(Slot& slot);
+  bool poll(Slot& slot);   // true when it just finished
+  void write(const std::string& text);
+
+  Engine& engine_;
+  const ModelContext& ctx_;
+  BatchOptions opt_;
+  ProgressReporter& progress_;
+  std::FILE* out_ = nullptr;
+  BatchCounts counts_;
+  std::unordered_set<std::string> seen_ids_;
+  // Stream listeners wake the runner when any event arrives.
+  std::shared_ptr<std::mutex> wake_mu_ = std::make_shared<std::mutex>();
+  std::shared_ptr<std::condition_variable> wake_cv_ = std::make_shared<std::condition_variable>();
+  std::shared_ptr<uint64_t> wake_seq_ = std::make_shared<uint64_t>(0);
+};
+
+// Non-blank lines of a file (for the progress total).
+int64_t count_nonblank_lines(const std::filesystem::path& path);
+
+}  // namespace llm

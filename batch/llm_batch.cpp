@@ -1,0 +1,63 @@
+// llm-batch: run an OpenAI Batch JSONL file through the engine, no HTTP server involved.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "batch/batch_runner.h"
+#include "cli/engine_options.h"
+#include "llm/error.h"
+#include "server/served_model.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  std::string model, served_name;
+  llm::BatchOptions opt;
+  std::string input, output;
+  llm::EngineFlags engine_flags;
+  po::options_description desc(
+      "llm-batch: OpenAI Batch API JSONL in, results out (input order, resumable)\n"
+      "Options (each also read from LLM_<NAME>)");
+  desc.add_options()("help,h", "show this help")
+      ("model", po::value(&model)->required(), "Hugging Face model directory")
+      ("input", po::value(&input)->required(), "input JSONL: {custom_id, method, url, body} per line")
+      ("output", po::value(&output)->required(), "output JSONL, one line per input line")
+      ("resume", po::bool_switch(&opt.resume), "keep the lines --output already has and do the rest")
+      ("max-in-flight", po::value(&opt.max_in_flight)->default_value(opt.max_in_flight), "lines read ahead and not yet written")
+      ("served-model-name", po::value(&served_name), "the 'model' the bodies may name (default: the directory name)");
+  llm::add_engine_options(desc, engine_flags);
+  try {
+    po::variables_map vm = llm::parse_flags(argc, argv, desc);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+    if (opt.max_in_flight < 1) throw po::error("--max-in-flight must be >= 1");
+  } catch (const po::error& e) {
+    std::cerr << "llm-batch: " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  opt.input = input;
+  opt.output = output;
+  try {
+    auto engine = llm::Engine::create(engine_flags.resolve(model));
+    const llm::ServedModel served(*engine, model, served_name.empty() ? llm::default_served_name(model) : served_name);
+    llm::ProgressReporter progress(stderr, isatty(STDERR_FILENO) != 0);
+    llm::BatchRunner runner(*engine, served.context(), opt, progress);
+    const llm::BatchCounts counts = runner.run();
+    if (counts.failed > 0) {
+      std::cerr << "llm-batch: " << counts.failed << " of " << counts.total << " lines failed (see their error lines in "
+                << output << ")\n";
+      return 1;
+    }
+    return 0;
+  } catch (const llm::Error& e) {
+    std::cerr << "llm-batch: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "llm-batch: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
