@@ -6,6 +6,7 @@
 
 #include "batch/batch_runner.h"
 #include "cli/engine_options.h"
+#include "cli/main_support.h"
 #include "llm/error.h"
 #include "server/served_model.h"
 
@@ -27,21 +28,13 @@ int main(int argc, char** argv) {
       ("max-in-flight", po::value(&opt.max_in_flight)->default_value(opt.max_in_flight), "lines read ahead and not yet written")
       ("served-model-name", po::value(&served_name), "the 'model' the bodies may name (default: the directory name)");
   llm::add_engine_options(desc, engine_flags);
-  try {
-    po::variables_map vm = llm::parse_flags(argc, argv, desc);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
+  const auto check = [&] {
     if (opt.max_in_flight < 1) throw po::error("--max-in-flight must be >= 1");
-  } catch (const po::error& e) {
-    std::cerr << "llm-batch: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
+  };
+  if (auto code = llm::parse_command_line("llm-batch", argc, argv, desc, check)) return *code;
   opt.input = input;
   opt.output = output;
-  try {
+  return llm::run_guarded("llm-batch", [&] {
     auto engine = llm::Engine::create(engine_flags.resolve(model));
     const llm::ServedModel served(*engine, model, served_name.empty() ? llm::default_served_name(model) : served_name);
     llm::ProgressReporter progress(stderr, isatty(STDERR_FILENO) != 0);
@@ -53,11 +46,5 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
-  } catch (const llm::Error& e) {
-    std::cerr << "llm-batch: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "llm-batch: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

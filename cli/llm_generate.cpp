@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/main_support.h"
 #include "llm/engine.h"
 #include "llm/error.h"
 #include "tokenizer/tokenizer.h"
@@ -73,25 +74,6 @@ int main(int argc, char** argv) {
       "temperature", po::value(&opt.temperature)->default_value(0.0), "0 = greedy")(
       "seed", po::value(&opt.seed)->default_value(0), "sampling seed")(
       "json", po::bool_switch(&opt.json), "print one JSON object with token ids and text");
-  try {
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "llm-generate: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
-  try {
-    return run(opt);
-  } catch (const llm::Error& e) {
-    std::cerr << "llm-generate: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "llm-generate: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  if (auto code = llm::parse_command_line("llm-generate", argc, argv, desc)) return *code;
+  return llm::run_guarded("llm-generate", [&] { return run(opt); });
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/engine_options.h"
+#include "cli/main_support.h"
 #include "llm/engine.h"
 #include "llm/error.h"
 #include "server/api_server.h"
@@ -125,27 +126,9 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  po::options_description desc = make_options(o);
-  try {
-    po::variables_map vm = llm::parse_flags(argc, argv, desc);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "llm-serve: " << e.what() << "\n" << desc << "\n";
-    return 2;
-  }
+  const po::options_description desc = make_options(o);
+  if (auto code = llm::parse_command_line("llm-serve", argc, argv, desc)) return *code;
   // A client that hangs up must not kill the server with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  try {
-    return run(o);
-  } catch (const llm::Error& e) {
-    std::cerr << "llm-serve: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "llm-serve: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  return llm::run_guarded("llm-serve", [&] { return run(o); });
 }
