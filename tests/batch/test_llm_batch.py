@@ -185,3 +185,33 @@ def test_large_input_runs_in_bounded_memory(tmp_path):
     print(f"\npeak RSS: 2,000 lines {small / 1024:.1f} MiB; 20,000 lines {large / 1024:.1f} MiB")
     # Ten times the lines may not cost anywhere near ten times the memory: the window is capped.
     assert large < small * 1.5 + 16 * 1024
+
+
+def test_progress_is_a_live_bar_on_a_terminal_and_lines_otherwise(tmp_path):
+    import pty
+    lines = [completion(i, max_tokens=100, ignore_eos=True) for i in range(60)]
+    write_lines(tmp_path / "in.jsonl", lines)
+    # Not a terminal: plain lines and the summary.
+    r = run_batch(tmp_path / "in.jsonl", tmp_path / "out1.jsonl", "--max-in-flight", "4", "--max-num-seqs", "4")
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr
+    assert "llm-batch: done in" in r.stderr and "60 ok, 0 failed" in r.stderr
+    # A terminal: a bar redrawn in place with done/total, rates and ETA.
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([BATCH, "--model", str(MODEL), "--input", str(tmp_path / "in.jsonl"), "--output",
+                             str(tmp_path / "out2.jsonl"), "--max-in-flight", "4", "--max-num-seqs", "4"],
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    text = seen.decode(errors="replace")
+    assert "\r[" in text and "/60" in text and "req/s" in text and "ETA" in text, text[-500:]
