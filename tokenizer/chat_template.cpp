@@ -92,8 +92,8 @@ Value strftime_function(std::function<std::string(const std::string&)> fn) {
     in.budget().text(out.size());
     return Value::string(std::move(out));
   };
-  return Value::callable(std::make_shared<const jinja::Callable>(
-      jinja::Callable{"strftime_now", std::move(call), 0}));
+  return Value::callable(
+      std::make_shared<const jinja::Callable>(jinja::Callable{"strftime_now", std::move(call), 0}));
 }
 
 }  // namespace
@@ -104,12 +104,11 @@ ChatTemplate::ChatTemplate(std::shared_ptr<const jinja::Program> program)
 ChatTemplate ChatTemplate::compile(std::string_view source) {
   std::string normalized = jinja::normalize_source(source);
   try {
-    return ChatTemplate(
-        std::make_shared<const jinja::Program>(jinja::parse_template(normalized)));
+    return ChatTemplate(std::make_shared<const jinja::Program>(jinja::parse_template(normalized)));
   } catch (const jinja::TemplateError& e) {
-    throw Error(ErrorCode::kInvalidArgument, "chat template syntax error at " +
-                                                 position(normalized, e.offset()) + ": " +
-                                                 e.what());
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "chat template syntax error at " + position(normalized, e.offset()) + ": " + e.what());
   }
 }
 

@@ -25,8 +25,7 @@ Args::Args(std::string_view function, const CallArgs& args,
   }
   for (size_t i = 0; i < required; ++i) {
     if (bound_[i] == nullptr) {
-      throw_runtime(function_ + "() missing required argument '" + std::string(params_[i]) +
-                    "'");
+      throw_runtime(function_ + "() missing required argument '" + std::string(params_[i]) + "'");
     }
   }
 }

@@ -16,8 +16,8 @@ class Args {
  public:
   // `params` in declaration order; the first `required` must be given. Throws a
   // TemplateError for too many positionals, unknown or repeated keywords, missing ones.
-  Args(std::string_view function, const CallArgs& args, std::initializer_list<std::string_view> params,
-       size_t required = 0);
+  Args(std::string_view function, const CallArgs& args,
+       std::initializer_list<std::string_view> params, size_t required = 0);
 
   bool has(size_t i) const { return bound_[i] != nullptr; }
   // Undefined when not given.

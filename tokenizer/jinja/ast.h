@@ -113,12 +113,17 @@ struct Stmt {
   bool uses_varargs = false;
   bool uses_kwargs = false;
   bool uses_caller = false;
+  // Names undefined on entry to the scope this statement opens (body / else body); see
+  // scoping.h.
+  std::vector<std::string> shadowed;
+  std::vector<std::string> else_shadowed;
 };
 
 // A compiled template: the normalized source (for error positions) and its statements.
 struct Program {
   std::string source;
   Body body;
+  std::vector<std::string> shadowed;  // at the top level
 };
 
 }  // namespace llm::jinja

@@ -12,8 +12,8 @@ void Budget::fail_steps() const {
 }
 
 void Budget::fail_text(size_t size) const {
-  throw_runtime("template output or string too large (" + std::to_string(size) +
-                " bytes, limit " + std::to_string(limits_.max_output_bytes) + ")");
+  throw_runtime("template output or string too large (" + std::to_string(size) + " bytes, limit " +
+                std::to_string(limits_.max_output_bytes) + ")");
 }
 
 void Budget::fail_items(size_t size) const {

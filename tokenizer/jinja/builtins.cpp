@@ -15,15 +15,14 @@ namespace llm::jinja {
 namespace {
 
 constexpr std::string_view kStringMethods[] = {
-    "strip",    "lstrip",     "rstrip",  "split",   "rsplit",  "splitlines", "startswith",
-    "endswith", "upper",      "lower",   "title",   "capitalize", "replace", "join",
-    "find",     "rfind",      "count",   "isdigit", "isalpha",  "isalnum",   "isspace",
-    "islower",  "isupper"};
-constexpr std::string_view kDictMethods[] = {"items", "keys",   "values",  "get",        "copy",
+    "strip", "lstrip",  "rstrip",  "split",      "rsplit",  "splitlines", "startswith", "endswith",
+    "upper", "lower",   "title",   "capitalize", "replace", "join",       "find",       "rfind",
+    "count", "isdigit", "isalpha", "isalnum",    "isspace", "islower",    "isupper"};
+constexpr std::string_view kDictMethods[] = {"items", "keys",    "values", "get",        "copy",
                                              "pop",   "popitem", "update", "setdefault", "clear"};
-constexpr std::string_view kListMethods[] = {"count",  "index", "copy",  "append", "extend",
-                                             "insert", "remove", "pop", "clear",  "sort",
-                                             "reverse"};
+constexpr std::string_view kListMethods[] = {"count",  "index",  "copy",   "append",
+                                             "extend", "insert", "remove", "pop",
+                                             "clear",  "sort",   "reverse"};
 
 template <size_t N>
 bool listed(const std::string_view (&names)[N], std::string_view name) {
@@ -82,8 +81,7 @@ bool is_letter(char32_t c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0x80 && unicode::is_cased(c));
 }
 
-Value string_method(Interpreter& in, const std::string& s, std::string_view name,
-                    CallArgs& call) {
+Value string_method(Interpreter& in, const std::string& s, std::string_view name, CallArgs& call) {
   Budget& budget = in.budget();
   budget.step(1 + s.size() / 64);
   const std::string fn = "str." + std::string(name);
@@ -170,7 +168,9 @@ Value string_method(Interpreter& in, const std::string& s, std::string_view name
     return Value::integer(p == std::string::npos ? -1 : code_point_index(s, p));
   }
   Args a(fn, call, {});
-  if (name == "isdigit") return Value::boolean(all_code_points(s, [](char32_t c) { return c >= '0' && c <= '9'; }));
+  if (name == "isdigit") {
+    return Value::boolean(all_code_points(s, [](char32_t c) { return c >= '0' && c <= '9'; }));
+  }
   if (name == "isalpha") return Value::boolean(all_code_points(s, is_letter));
   if (name == "isalnum") {
     return Value::boolean(
@@ -255,20 +255,25 @@ Value range(Interpreter& in, CallArgs& call) {
   uint64_t count = 0;
   if (step > 0 && stop > start) {
     count = (static_cast<uint64_t>(stop) - static_cast<uint64_t>(start) - 1) /
-                static_cast<uint64_t>(step) + 1;
+                static_cast<uint64_t>(step) +
+            1;
   } else if (step < 0 && stop < start) {
     count = (static_cast<uint64_t>(start) - static_cast<uint64_t>(stop) - 1) /
-                (0 - static_cast<uint64_t>(step)) + 1;
+                (0 - static_cast<uint64_t>(step)) +
+            1;
   }
   in.budget().items(count > SIZE_MAX / 2 ? SIZE_MAX / 2 : static_cast<size_t>(count));
   std::vector<Value> items;
   items.reserve(static_cast<size_t>(count));
   int64_t v = start;
-  for (uint64_t i = 0; i < count; ++i, v += (i < count ? step : 0)) items.push_back(Value::integer(v));
+  for (uint64_t i = 0; i < count; ++i, v += (i < count ? step : 0)) {
+    items.push_back(Value::integer(v));
+  }
   return Value::list(std::move(items));
 }
 
-void merge_mappings(const char* fn, CallArgs& call, const std::function<void(const std::string&, const Value&)>& set) {
+void merge_mappings(const char* fn, CallArgs& call,
+                    const std::function<void(const std::string&, const Value&)>& set) {
   for (const Value& arg : call.positional) {
     if (!arg.is_map()) throw_runtime(std::string(fn) + "() positional argument must be a mapping");
     for (const auto& [key, value] : arg.as_map().entries()) set(key, value);
@@ -295,7 +300,8 @@ Value raise_exception(Interpreter& in, CallArgs& call) {
 }
 
 Value builtin(std::string name, Callable::Fn fn) {
-  return Value::callable(std::make_shared<const Callable>(Callable{std::move(name), std::move(fn), 0}));
+  return Value::callable(
+      std::make_shared<const Callable>(Callable{std::move(name), std::move(fn), 0}));
 }
 
 }  // namespace
@@ -311,8 +317,8 @@ Value method(const Value& object, std::string_view name) {
     if (object.is_map()) return dict_method(in, object, method_name, call);
     return list_method(in, object, method_name, call);
   };
-  return Value::callable(std::make_shared<const Callable>(
-      Callable{std::string(object.type_name()) + "." + method_name, std::move(fn), object.depth() + 1}));
+  return Value::callable(std::make_shared<const Callable>(Callable{
+      std::string(object.type_name()) + "." + method_name, std::move(fn), object.depth() + 1}));
 }
 
 void install_builtins(MapData& globals) {
@@ -392,8 +398,8 @@ std::vector<Value> split_string(std::string_view s, const Value& sep, int64_t ma
   return out;
 }
 
-std::string replace_string(std::string_view s, std::string_view old_text,
-                           std::string_view new_text, int64_t count, Budget& budget) {
+std::string replace_string(std::string_view s, std::string_view old_text, std::string_view new_text,
+                           int64_t count, Budget& budget) {
   std::string out;
   const auto add = [&](std::string_view piece) {
     budget.text(out.size() + piece.size());

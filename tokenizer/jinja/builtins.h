@@ -18,9 +18,9 @@ void install_builtins(MapData& globals);
 
 // Python's str.split / str.rsplit (sep none: runs of whitespace).
 std::vector<Value> split_string(std::string_view s, const Value& sep, int64_t maxsplit,
-                                 bool from_right, Budget& budget);
+                                bool from_right, Budget& budget);
 // str.replace with a count (-1: all).
-std::string replace_string(std::string_view s, std::string_view old_text,
-                           std::string_view new_text, int64_t count, Budget& budget);
+std::string replace_string(std::string_view s, std::string_view old_text, std::string_view new_text,
+                           int64_t count, Budget& budget);
 
 }  // namespace llm::jinja

@@ -208,6 +208,19 @@ std::string format_float(double d) {
   return out;
 }
 
+bool parse_float_literal(std::string_view text, double* out) {
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), *out);
+  if (r.ptr != text.data() + text.size()) return false;
+  if (r.ec == std::errc::result_out_of_range) {
+    const size_t e = text.find_first_of("eE");
+    const bool tiny = e != std::string_view::npos && e + 1 < text.size() && text[e + 1] == '-';
+    const bool negative = !text.empty() && text[0] == '-';
+    *out = tiny ? (negative ? -0.0 : 0.0) : (negative ? -HUGE_VAL : HUGE_VAL);
+    return true;
+  }
+  return r.ec == std::errc();
+}
+
 std::string repr_string(std::string_view s) {
   const bool has_single = s.find('\'') != std::string_view::npos;
   const bool has_double = s.find('"') != std::string_view::npos;

@@ -11,6 +11,10 @@ namespace llm::jinja {
 
 // repr(float): shortest round-trip digits, exponent form outside [1e-4, 1e16).
 std::string format_float(double d);
+// A decimal floating-point literal (digits, '.', exponent, optional leading '-') read as
+// Python reads it, whatever the process locale: too large is inf, too small 0. False when
+// `text` is not such a literal.
+bool parse_float_literal(std::string_view text, double* out);
 // repr(str): single quotes unless the text has ' and no ", escapes as Python does.
 std::string repr_string(std::string_view s);
 
@@ -22,7 +26,7 @@ std::string to_str(const Value& v, Budget& budget);
 
 struct JsonOptions {
   bool ensure_ascii = false;
-  bool indent = false;       // when set, newlines and `indent_text` per level
+  bool indent = false;  // when set, newlines and `indent_text` per level
   std::string indent_text;
   std::string item_separator = ", ";
   std::string key_separator = ": ";

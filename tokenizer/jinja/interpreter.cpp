@@ -14,7 +14,9 @@ using SKind = Stmt::Kind;
 // Restores the output buffer when a capture ends, also by exception.
 class OutputSwap {
  public:
-  OutputSwap(std::string*& slot, std::string* buffer) : slot_(slot), saved_(slot) { slot_ = buffer; }
+  OutputSwap(std::string*& slot, std::string* buffer) : slot_(slot), saved_(slot) {
+    slot_ = buffer;
+  }
   ~OutputSwap() { slot_ = saved_; }
   OutputSwap(const OutputSwap&) = delete;
   OutputSwap& operator=(const OutputSwap&) = delete;
@@ -67,9 +69,23 @@ const Value* Scope::find(const std::string& name) const {
 Interpreter::Interpreter(const Program& program, const Limits& limits)
     : program_(program), budget_(limits) {}
 
+void Scope::set_undefined(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    set(name, Value::undefined(repr_string(name) + " is undefined"));
+  }
+}
+
+Interpreter::ScopePtr Interpreter::enter(const ScopePtr& parent,
+                                         const std::vector<std::string>& shadowed) {
+  auto scope = std::make_shared<Scope>(parent);
+  scope->set_undefined(shadowed);
+  return scope;
+}
+
 std::string Interpreter::render(const MapData& globals) {
   auto root = std::make_shared<Scope>(nullptr);
   for (const auto& [name, value] : globals.entries()) root->set(name, value);
+  root->set_undefined(program_.shadowed);
   std::string out;
   OutputSwap swap(out_, &out);
   exec_body(program_.body, root);
@@ -83,11 +99,9 @@ void Interpreter::write(std::string_view text) {
   out_->append(text);
 }
 
-std::string Interpreter::capture(const Body& body, const ScopePtr& scope) {
-  std::string buffer;
-  OutputSwap swap(out_, &buffer);
-  exec_body(body, scope);
-  return buffer;
+Interpreter::Flow Interpreter::capture(const Body& body, const ScopePtr& scope, std::string* text) {
+  OutputSwap swap(out_, text);
+  return exec_body(body, scope);
 }
 
 Interpreter::Flow Interpreter::exec_body(const Body& body, const ScopePtr& scope) {
@@ -136,7 +150,10 @@ Interpreter::Flow Interpreter::exec_node(const Stmt& s, const ScopePtr& scope) {
       assign(s.target, eval(*s.expr, scope), *scope);
       return Flow::kNormal;
     case SKind::kSetBlock: {
-      Value v = Value::string(capture(s.body, scope));
+      std::string text;
+      const Flow flow = capture(s.body, enter(scope, s.shadowed), &text);
+      if (flow != Flow::kNormal) return flow;
+      Value v = Value::string(std::move(text));
       if (s.filter) v = eval_filter(*s.filter, scope, &v);
       assign(s.target, std::move(v), *scope);
       return Flow::kNormal;
@@ -148,18 +165,27 @@ Interpreter::Flow Interpreter::exec_node(const Stmt& s, const ScopePtr& scope) {
       write(to_str(eval_call(*s.expr, scope, make_macro(s, "caller", scope)), budget_));
       return Flow::kNormal;
     case SKind::kFilterBlock: {
-      const Value text = Value::string(capture(s.body, scope));
-      write(to_str(eval_filter(*s.filter, scope, &text), budget_));
+      std::string text;
+      const Flow flow = capture(s.body, enter(scope, s.shadowed), &text);
+      if (flow != Flow::kNormal) return flow;
+      const Value input = Value::string(std::move(text));
+      const Value result = eval_filter(*s.filter, scope, &input);
+      // Jinja joins the block's result into the output without str(): it must be a string.
+      if (!result.is_string()) {
+        throw_runtime(std::string("sequence item 0: expected str instance, ") + result.type_name() +
+                      " found");
+      }
+      write(result.as_string());
       return Flow::kNormal;
     }
     case SKind::kWith: {
-      auto inner = std::make_shared<Scope>(scope);
+      auto inner = enter(scope, s.shadowed);
       // All values are evaluated in the enclosing scope, as Jinja does.
       for (const Param& p : s.params) inner->set(p.name, eval(*p.default_value, scope));
       return exec_body(s.body, inner);
     }
     case SKind::kScope:
-      return exec_body(s.body, scope);
+      return exec_body(s.body, enter(scope, s.shadowed));
     case SKind::kBreak:
       return Flow::kBreak;
     case SKind::kContinue:
@@ -180,21 +206,23 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
     }
     items = std::move(kept);
   }
-  if (items.empty()) {
-    exec_body(s.else_body, std::make_shared<Scope>(scope));
-    return Flow::kNormal;
-  }
   auto position = std::make_shared<size_t>(0);
   const Value cycle = make_cycle(position);
+  // Jinja runs the else block unless an iteration ran to its end: an empty loop, but also
+  // one whose iterations all ended in break or continue.
+  bool completed = false;
   for (size_t i = 0; i < items.size(); ++i) {
     budget_.iteration();
     *position = i;
     // A fresh scope per iteration: what the body sets does not reach the next one.
-    auto inner = std::make_shared<Scope>(scope);
+    auto inner = enter(scope, s.shadowed);
     inner->set("loop", loop_info(items, i, cycle));
     assign(s.target, items[i], *inner);
-    if (exec_body(s.body, inner) == Flow::kBreak) break;
+    const Flow flow = exec_body(s.body, inner);
+    if (flow == Flow::kNormal) completed = true;
+    if (flow == Flow::kBreak) break;
   }
+  if (!completed && !s.else_body.empty()) exec_body(s.else_body, enter(scope, s.else_shadowed));
   return Flow::kNormal;
 }
 
@@ -240,13 +268,14 @@ Value Interpreter::call_macro(const Stmt& def, const std::string& name,
                               const std::weak_ptr<Scope>& closure, CallArgs& args) {
   ScopePtr parent = closure.lock();
   if (!parent) throw_runtime("macro '" + name + "' called outside the scope that defined it");
-  auto scope = std::make_shared<Scope>(parent);
+  auto scope = enter(parent, def.shadowed);
   const std::vector<Param>& params = def.params;
   if (args.positional.size() > params.size() && !def.uses_varargs) {
     throw_runtime("macro '" + name + "' takes not more than " + std::to_string(params.size()) +
                   " argument(s)");
   }
   std::vector<bool> bound(params.size(), false);
+  if (def.uses_caller) scope->set("caller", Value::undefined("No caller defined"));
   for (size_t i = 0; i < params.size() && i < args.positional.size(); ++i) {
     scope->set(params[i].name, args.positional[i]);
     bound[i] = true;
@@ -256,10 +285,17 @@ Value Interpreter::call_macro(const Stmt& def, const std::string& name,
     size_t j = 0;
     while (j < params.size() && params[j].name != key) ++j;
     if (j < params.size()) {
-      if (bound[j]) throw_runtime("macro '" + name + "' got multiple values for argument '" + key + "'");
+      if (bound[j]) {
+        throw_runtime("macro '" + name + "' got multiple values for argument '" + key + "'");
+      }
       scope->set(key, value);
       bound[j] = true;
     } else if (key == "caller") {
+      if (!def.uses_caller) {
+        throw_runtime("macro '" + name +
+                      "' was invoked with two values for the special caller argument. This is "
+                      "most likely a bug.");
+      }
       scope->set("caller", value);
     } else if (def.uses_kwargs) {
       extra_keywords.set(key, value);
@@ -281,7 +317,9 @@ Value Interpreter::call_macro(const Stmt& def, const std::string& name,
   }
   scope->set("varargs", Value::list(std::move(extra_positional), true));
   scope->set("kwargs", Value::map(std::move(extra_keywords)));
-  return Value::string(capture(def.body, scope));
+  std::string text;
+  capture(def.body, scope, &text);  // the parser rejects break / continue in macro bodies
+  return Value::string(std::move(text));
 }
 
 Value Interpreter::call(const Value& callee, CallArgs& args) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "tokenizer/jinja/ast.h"
 #include "tokenizer/jinja/budget.h"
@@ -21,6 +22,8 @@ class Scope {
   // Searches this scope, then the enclosing ones.
   const Value* find(const std::string& name) const;
   void set(const std::string& name, Value value) { vars_[name] = std::move(value); }
+  // Binds each name to undefined ("'name' is undefined").
+  void set_undefined(const std::vector<std::string>& names);
 
  private:
   std::shared_ptr<Scope> parent_;
@@ -53,7 +56,11 @@ class Interpreter {
   Flow exec_node(const Stmt& stmt, const ScopePtr& scope);
   Flow exec_for(const Stmt& stmt, const ScopePtr& scope);
   void assign(const Target& target, Value value, Scope& scope);
-  std::string capture(const Body& body, const ScopePtr& scope);
+  // Runs `body` into a fresh buffer; what it wrote goes to `text`. Returns the flow so that
+  // break / continue inside a captured block still reach the enclosing loop, as in Jinja.
+  Flow capture(const Body& body, const ScopePtr& scope, std::string* text);
+  // A child scope with the names Jinja treats as not yet assigned in it (scoping.h).
+  static ScopePtr enter(const ScopePtr& parent, const std::vector<std::string>& shadowed);
   Value make_macro(const Stmt& def, const std::string& name, const ScopePtr& scope);
   void write(std::string_view text);
 

@@ -1,8 +1,7 @@
 #include "tokenizer/jinja/lexer.h"
 
-#include <cstdlib>
-
 #include "tokenizer/jinja/error.h"
+#include "tokenizer/jinja/format.h"
 #include "tokenizer/jinja/unicode.h"
 
 namespace llm::jinja {
@@ -12,9 +11,15 @@ namespace {
   throw TemplateError(TemplateError::Kind::kSyntax, message, offset);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_name_char(char c) {
+  return is_name_start(c) || is_digit(c);
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -43,9 +48,7 @@ class Lexer {
       emit_text(text, pos_);
       if (kind == '#') {
         lex_comment(start, after);
-      } else if (kind == '%' && try_raw(start, after)) {
-        // handled
-      } else {
+      } else if (kind == '{' || !try_raw(start, after)) {
         lex_tag(kind == '{', start, after);
       }
     }
@@ -88,7 +91,9 @@ class Lexer {
   bool at(size_t p, std::string_view s) const { return src_.substr(p, s.size()) == s; }
 
   void emit_text(std::string_view text, size_t offset) {
-    if (!text.empty()) tokens_.push_back(Token{Token::Type::kText, std::string(text), 0, 0, offset});
+    if (!text.empty()) {
+      tokens_.push_back(Token{Token::Type::kText, std::string(text), 0, 0, offset});
+    }
   }
 
   void emit(Token::Type type, std::string text, size_t offset) {
@@ -255,7 +260,9 @@ class Lexer {
         for (char ch : src_.substr(p, q - p)) {
           if (ch != '_') text.push_back(ch);
         }
-        Token t{Token::Type::kFloat, text, 0, std::strtod(text.c_str(), nullptr), p};
+        double value = 0;
+        parse_float_literal(text, &value);
+        Token t{Token::Type::kFloat, text, 0, value, p};
         tokens_.push_back(std::move(t));
         return q;
       }
@@ -423,7 +430,9 @@ std::string normalize_source(std::string_view source) {
   return out;
 }
 
-std::vector<Token> tokenize(std::string_view source) { return Lexer(source).run(); }
+std::vector<Token> tokenize(std::string_view source) {
+  return Lexer(source).run();
+}
 
 void line_column(std::string_view source, size_t offset, size_t* line, size_t* column) {
   offset = std::min(offset, source.size());

@@ -180,7 +180,9 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, Budget& bud
   if (op == "%" && a.is_string()) return Value::string(percent_format(a.as_string(), b, budget));
   require_defined(b);
   if (op == "+") return add(a, b, budget);
-  const auto sequence = [](const Value& v) { return v.is_string() || (v.is_list() && !v.is_generator()); };
+  const auto sequence = [](const Value& v) {
+    return v.is_string() || (v.is_list() && !v.is_generator());
+  };
   if (op == "*") {
     if (sequence(a) && b.is_integral()) return repeat(a, b.as_int(), budget);
     if (sequence(b) && a.is_integral()) return repeat(b, a.as_int(), budget);
@@ -270,8 +272,11 @@ Value get_item(const Value& object, const Value& key, Budget& budget) {
 Value slice(const Value& object, const Value* start_v, const Value* stop_v, const Value* step_v,
             Budget& budget) {
   require_defined(object);
+  // Jinja compiles slices to plain Python subscripts, so these fail instead of giving
+  // undefined like other lookups.
+  if (object.is_map()) throw_runtime("unhashable type: 'slice'");
   if ((!object.is_list() && !object.is_string()) || object.is_generator()) {
-    return Value::undefined("unsliceable value");
+    throw_runtime(std::string("'") + object.type_name() + "' object is not subscriptable");
   }
   const auto omitted = [](const Value* v) { return v == nullptr || v->is_none(); };
   const int64_t step = omitted(step_v) ? 1 : slice_index(step_v);

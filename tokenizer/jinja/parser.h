@@ -1,6 +1,6 @@
-// Builds the syntax tree from tokens with Jinja2's grammar and operator precedence
-// (jinja2/parser.py): conditional < or < and < not < comparisons (incl. in / not in) < + - <
-// ~ < * / // % < ** < unary - + < filters, tests, calls, subscripts.
+// Turns template source into the syntax tree: text, {{ }} and the {% %} statements (if, for,
+// set, macro, call, filter, with, break, continue, generation), following jinja2/parser.py.
+// Expressions are parsed by ExpressionParser; names are then resolved by scoping.h.
 #pragma once
 
 #include <string>

@@ -1,7 +1,10 @@
 #include "tokenizer/jinja/percent_format.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 
 #include "tokenizer/jinja/budget.h"
 #include "tokenizer/jinja/error.h"
@@ -19,19 +22,65 @@ struct Spec {
   char conversion = 0;
 };
 
-// C's printf formats floats exactly as Python does; the spec is rebuilt from the parsed flags.
-std::string format_double(const Spec& spec, double value) {
-  std::string pattern = "%" + spec.flags;
-  if (spec.width >= 0) pattern += std::to_string(spec.width);
-  if (spec.precision >= 0) pattern += "." + std::to_string(spec.precision);
-  pattern.push_back(spec.conversion);
-  const int n = std::snprintf(nullptr, 0, pattern.c_str(), value);
-  std::string out(static_cast<size_t>(std::max(n, 0)), '\0');
-  std::snprintf(out.data(), out.size() + 1, pattern.c_str(), value);
-  return out;
+bool has_flag(const Spec& spec, char flag) {
+  return spec.flags.find(flag) != std::string::npos;
 }
 
-bool has_flag(const Spec& spec, char flag) { return spec.flags.find(flag) != std::string::npos; }
+std::string chars(double value, std::chars_format format, int precision) {
+  char buf[400];  // the precision is capped below; a double has at most 309 integer digits
+  const auto r = std::to_chars(buf, buf + sizeof buf, value, format, precision);
+  return std::string(buf, r.ptr);
+}
+
+// %e %f %g as C's printf writes them (and so Python), built on to_chars so that the process
+// locale cannot change the decimal point.
+std::string format_double(const Spec& spec, double value) {
+  const char c = static_cast<char>(spec.conversion | 0x20);
+  const bool alternate = has_flag(spec, '#');
+  const int precision =
+      static_cast<int>(std::min<int64_t>(spec.precision < 0 ? 6 : spec.precision, 300));
+  const double magnitude = std::abs(value);
+  std::string body;
+  if (!std::isfinite(value)) {
+    body = std::isnan(value) ? "nan" : "inf";
+  } else if (c == 'f') {
+    body = chars(magnitude, std::chars_format::fixed, precision);
+  } else if (c == 'e') {
+    body = chars(magnitude, std::chars_format::scientific, precision);
+  } else {
+    // %g: P significant digits, in exponent form when the exponent is < -4 or >= P; without
+    // '#', trailing zeros (and a trailing point) go.
+    const int p = std::max(precision, 1);
+    const std::string sci = chars(magnitude, std::chars_format::scientific, p - 1);
+    const int exponent = std::atoi(sci.c_str() + sci.find('e') + 1);
+    body = (exponent < -4 || exponent >= p)
+               ? sci
+               : chars(magnitude, std::chars_format::fixed, p - 1 - exponent);
+    if (!alternate && body.find('.') != std::string::npos) {
+      const size_t e = std::min(body.find('e'), body.size());
+      size_t end = e;
+      while (body[end - 1] == '0') --end;
+      if (body[end - 1] == '.') --end;
+      body.erase(end, e - end);
+    }
+  }
+  if (alternate && std::isfinite(value) && body.find('.') == std::string::npos) {
+    body.insert(std::min(body.find('e'), body.size()), ".");
+  }
+  if (spec.conversion != c) {
+    for (char& ch : body) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  const std::string sign = std::signbit(value) && !std::isnan(value) ? "-"
+                           : has_flag(spec, '+')                     ? "+"
+                           : has_flag(spec, ' ')                     ? " "
+                                                                     : "";
+  const size_t length = sign.size() + body.size();
+  if (spec.width <= static_cast<int64_t>(length)) return sign + body;
+  const size_t fill = static_cast<size_t>(spec.width) - length;
+  if (has_flag(spec, '-')) return sign + body + std::string(fill, ' ');
+  if (has_flag(spec, '0')) return sign + std::string(fill, '0') + body;  // inf too, as Python
+  return std::string(fill, ' ') + sign + body;
+}
 
 // Integers by hand: Python applies sign flags to x and o too, writes "0x"/"0o" for '#', and
 // never prints nothing for a zero.
@@ -45,9 +94,7 @@ std::string format_integer(const Spec& spec, const Value& arg) {
     if (std::isnan(d)) throw_runtime("cannot convert float NaN to integer");
     if (std::isinf(d)) throw_runtime("cannot convert float infinity to integer");
     negative = d < 0;
-    char buf[400];
-    std::snprintf(buf, sizeof buf, "%.0f", std::abs(d));
-    digits = buf;
+    digits = chars(std::abs(d), std::chars_format::fixed, 0);
   } else {
     const int64_t v = arg.as_int();
     negative = v < 0;
@@ -112,9 +159,9 @@ std::string convert(const Spec& spec, const Value& arg, Budget& budget) {
   require_defined(arg);
   const bool integer_only = c == 'x' || c == 'X' || c == 'o';
   if (!arg.is_number() || (integer_only && arg.is_float())) {
-    throw_runtime(std::string("%") + c + " format: " +
-                  (integer_only ? "an integer" : "a real number") + " is required, not " +
-                  arg.type_name());
+    throw_runtime(std::string("%") + c +
+                  " format: " + (integer_only ? "an integer" : "a real number") +
+                  " is required, not " + arg.type_name());
   }
   switch (c) {
     case 'd':
@@ -181,7 +228,8 @@ std::string percent_format(std::string_view format, const Value& args, Budget& b
       ++i;
     }
     Spec spec;
-    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos) {
+    while (i < format.size() &&
+           std::string_view("-+ #0").find(format[i]) != std::string_view::npos) {
       spec.flags.push_back(format[i++]);
     }
     const auto read_number = [&](bool is_width) -> int64_t {

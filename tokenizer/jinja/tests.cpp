@@ -103,10 +103,18 @@ std::partial_ordering order(Interpreter& in, const char* name, const Value& v, C
   Args a(name, c, {"other"}, 1);
   return compare(v, a.get(0), in.budget());
 }
-bool t_lt(Interpreter& in, const Value& v, CallArgs& c) { return order(in, "lt", v, c) < 0; }
-bool t_le(Interpreter& in, const Value& v, CallArgs& c) { return order(in, "le", v, c) <= 0; }
-bool t_gt(Interpreter& in, const Value& v, CallArgs& c) { return order(in, "gt", v, c) > 0; }
-bool t_ge(Interpreter& in, const Value& v, CallArgs& c) { return order(in, "ge", v, c) >= 0; }
+bool t_lt(Interpreter& in, const Value& v, CallArgs& c) {
+  return order(in, "lt", v, c) < 0;
+}
+bool t_le(Interpreter& in, const Value& v, CallArgs& c) {
+  return order(in, "le", v, c) <= 0;
+}
+bool t_gt(Interpreter& in, const Value& v, CallArgs& c) {
+  return order(in, "gt", v, c) > 0;
+}
+bool t_ge(Interpreter& in, const Value& v, CallArgs& c) {
+  return order(in, "ge", v, c) >= 0;
+}
 bool t_divisibleby(Interpreter& in, const Value& v, CallArgs& c) {
   Args a("divisibleby", c, {"num"}, 1);
   return equals(binary_op("%", v, a.get(0), in.budget()), Value::integer(0), in.budget());
@@ -132,25 +140,44 @@ bool t_test(Interpreter&, const Value& v, CallArgs& c) {
 
 TestFn find_test(std::string_view name) {
   static const std::unordered_map<std::string_view, TestFn> table = {
-      {"defined", t_defined},   {"undefined", t_undefined},
-      {"none", t_none},         {"boolean", t_boolean},
-      {"true", t_true},         {"false", t_false},
-      {"integer", t_integer},   {"float", t_float},
-      {"number", t_number},     {"string", t_string},
-      {"mapping", t_mapping},   {"iterable", t_iterable},
-      {"sequence", t_sequence}, {"callable", t_callable},
-      {"sameas", t_sameas},     {"escaped", t_escaped},
-      {"in", t_in},             {"lower", t_lower},
-      {"upper", t_upper},       {"eq", t_eq},
-      {"equalto", t_eq},        {"==", t_eq},
-      {"ne", t_ne},             {"!=", t_ne},
-      {"lt", t_lt},             {"lessthan", t_lt},
-      {"<", t_lt},              {"le", t_le},
-      {"<=", t_le},             {"gt", t_gt},
-      {"greaterthan", t_gt},    {">", t_gt},
-      {"ge", t_ge},             {">=", t_ge},
-      {"divisibleby", t_divisibleby}, {"even", t_even},
-      {"odd", t_odd},           {"filter", t_filter},
+      {"defined", t_defined},
+      {"undefined", t_undefined},
+      {"none", t_none},
+      {"boolean", t_boolean},
+      {"true", t_true},
+      {"false", t_false},
+      {"integer", t_integer},
+      {"float", t_float},
+      {"number", t_number},
+      {"string", t_string},
+      {"mapping", t_mapping},
+      {"iterable", t_iterable},
+      {"sequence", t_sequence},
+      {"callable", t_callable},
+      {"sameas", t_sameas},
+      {"escaped", t_escaped},
+      {"in", t_in},
+      {"lower", t_lower},
+      {"upper", t_upper},
+      {"eq", t_eq},
+      {"equalto", t_eq},
+      {"==", t_eq},
+      {"ne", t_ne},
+      {"!=", t_ne},
+      {"lt", t_lt},
+      {"lessthan", t_lt},
+      {"<", t_lt},
+      {"le", t_le},
+      {"<=", t_le},
+      {"gt", t_gt},
+      {"greaterthan", t_gt},
+      {">", t_gt},
+      {"ge", t_ge},
+      {">=", t_ge},
+      {"divisibleby", t_divisibleby},
+      {"even", t_even},
+      {"odd", t_odd},
+      {"filter", t_filter},
       {"test", t_test},
   };
   const auto it = table.find(name);

@@ -83,8 +83,8 @@ bool is_printable(char32_t cp) {
   if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) return false;
   if (cp < 0x100) return true;
   if (is_space(cp)) return false;
-  if ((cp >= 0x600 && cp <= 0x605) || cp == 0x61C || cp == 0x6DD || cp == 0x70F ||
-      cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+  if ((cp >= 0x600 && cp <= 0x605) || cp == 0x61C || cp == 0x6DD || cp == 0x70F || cp == 0x180E ||
+      (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
       (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
       (cp >= 0xD800 && cp <= 0xF8FF) || cp == 0x110BD || (cp >= 0x1BCA0 && cp <= 0x1BCA3) ||
       (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE007F) || cp >= 0xF0000) {
@@ -159,9 +159,15 @@ std::string map_code_points(std::string_view s, F&& f) {
 
 }  // namespace
 
-char32_t to_upper(char32_t cp) { return upper_of(cp); }
-char32_t to_lower(char32_t cp) { return lower_of(cp); }
-bool is_cased(char32_t cp) { return upper_of(cp) != cp || lower_of(cp) != cp; }
+char32_t to_upper(char32_t cp) {
+  return upper_of(cp);
+}
+char32_t to_lower(char32_t cp) {
+  return lower_of(cp);
+}
+bool is_cased(char32_t cp) {
+  return upper_of(cp) != cp || lower_of(cp) != cp;
+}
 
 std::string_view strip(std::string_view s, bool left, bool right) {
   size_t begin = 0;
@@ -178,7 +184,8 @@ std::string_view strip(std::string_view s, bool left, bool right) {
     while (end > begin) {
       // Step back to the start of the last code point (at most 4 bytes back).
       size_t start = end - 1;
-      while (start > begin && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+      while (start > begin && end - start < 4 &&
+             (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
         --start;
       }
       if (start + decode(s, start, &cp) != end) {  // not one well-formed code point
@@ -235,7 +242,8 @@ std::string py_title(std::string_view s) {
 }
 
 std::string capitalize(std::string_view s) {
-  return map_code_points(s, [](char32_t c, size_t i) { return i == 0 ? upper_of(c) : lower_of(c); });
+  return map_code_points(s,
+                         [](char32_t c, size_t i) { return i == 0 ? upper_of(c) : lower_of(c); });
 }
 
 }  // namespace llm::jinja::unicode

@@ -21,7 +21,7 @@ size_t length(std::string_view s);
 // Byte offset of every code point, plus s.size() at the end.
 std::vector<size_t> offsets(std::string_view s);
 
-bool is_space(char32_t cp);  // str.isspace()
+bool is_space(char32_t cp);      // str.isspace()
 bool is_printable(char32_t cp);  // str.isprintable(), approximated outside common ranges
 char32_t to_upper(char32_t cp);
 char32_t to_lower(char32_t cp);

@@ -90,6 +90,14 @@ Value Value::string(std::string s) {
 }
 
 Value Value::list(std::vector<Value> items, bool tuple) {
+  return make_list(std::move(items), tuple, false);
+}
+
+Value Value::generator(std::vector<Value> items) {
+  return make_list(std::move(items), false, true);
+}
+
+Value Value::make_list(std::vector<Value> items, bool tuple, bool generator) {
   auto data = std::make_shared<ListData>();
   int depth = 0;
   bool has_ref = false;
@@ -100,17 +108,12 @@ Value Value::list(std::vector<Value> items, bool tuple) {
   check_depth(depth + 1);
   data->items = std::move(items);
   data->tuple = tuple;
+  data->generator = generator;
   data->depth = depth + 1;
   data->has_ref = has_ref;
   Value v;
   v.kind_ = Kind::kList;
   v.data_ = std::shared_ptr<const ListData>(std::move(data));
-  return v;
-}
-
-Value Value::generator(std::vector<Value> items) {
-  Value v = list(std::move(items));
-  std::const_pointer_cast<ListData>(std::get<ListPtr>(v.data_))->generator = true;  // still ours
   return v;
 }
 
@@ -145,9 +148,13 @@ Value Value::callable(std::shared_ptr<const Callable> fn) {
   return v;
 }
 
-bool Value::is_tuple() const { return is_list() && std::get<ListPtr>(data_)->tuple; }
+bool Value::is_tuple() const {
+  return is_list() && std::get<ListPtr>(data_)->tuple;
+}
 
-bool Value::is_generator() const { return is_list() && std::get<ListPtr>(data_)->generator; }
+bool Value::is_generator() const {
+  return is_list() && std::get<ListPtr>(data_)->generator;
+}
 
 int64_t Value::as_int() const {
   return is_bool() ? static_cast<int64_t>(as_bool()) : std::get<int64_t>(data_);
@@ -157,7 +164,9 @@ double Value::as_float() const {
   return is_float() ? std::get<double>(data_) : static_cast<double>(as_int());
 }
 
-const std::vector<Value>& Value::items() const { return std::get<ListPtr>(data_)->items; }
+const std::vector<Value>& Value::items() const {
+  return std::get<ListPtr>(data_)->items;
+}
 
 const std::string& Value::undefined_hint() const {
   const auto* hint = std::get_if<StringPtr>(&data_);
@@ -242,7 +251,7 @@ bool Value::same_as(const Value& other) const {
 
 size_t MapData::index_of(std::string_view key) const {
   if (!index_.empty()) {
-    const auto it = index_.find(std::string(key));
+    const auto it = index_.find(key);
     return it == index_.end() ? entries_.size() : it->second;
   }
   for (size_t i = 0; i < entries_.size(); ++i) {

@@ -97,6 +97,8 @@ class Value {
   bool same_as(const Value& other) const;
 
  private:
+  static Value make_list(std::vector<Value> items, bool tuple, bool generator);
+
   using StringPtr = std::shared_ptr<const std::string>;
   using ListPtr = std::shared_ptr<const ListData>;
   using MapPtr = std::shared_ptr<const MapData>;
@@ -136,8 +138,13 @@ class MapData {
   std::vector<std::pair<std::string, Value>> entries_;
   int depth_ = 1;
   bool has_ref_ = false;
+  // Looks keys up by string_view without copying them.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   // Built once the map grows past a handful of keys, so lookups stay O(1) on large inputs.
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;
 };
 
 // Jinja's namespace(): the one mutable object, shared by reference.
