@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "engine/backend/cpu_backend.h"
@@ -61,6 +62,8 @@ TEST(ModelReference, LogitsWithin1e4OfTheFloat64Reference) {
       for (size_t i = 0; i < got.size(); ++i)
         worst = std::max(worst, std::abs(got[i] - expected[i]));
       EXPECT_LE(worst, 1e-4) << ref["prompt"] << " in chunks of " << chunk;
+      if (chunk == 512)
+        std::cout << "max |logit - reference| for " << ref["prompt"] << ": " << worst << "\n";
     }
   }
 }
