@@ -1,0 +1,183 @@
+#include "bench/machine_probe.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "llm/error.h"
+
+namespace llm::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Runs fn(thread_index) on `threads` threads at once; returns the wall time of the slowest.
+template <class Fn>
+double timed_parallel(int threads, Fn fn) {
+  std::vector<std::thread> pool;
+  const auto start = Clock::now();
+  for (int t = 1; t < threads; ++t) pool.emplace_back(fn, t);
+  fn(0);
+  for (auto& th : pool) th.join();
+  return seconds_since(start);
+}
+
+__attribute__((target("avx2,fma"))) float sum_avx2(const float* p, size_t n) {
+  // Four independent accumulators so the adds are not one dependency chain.
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float s = 0;
+  for (const float x : out) s += x;
+  return s;
+}
+
+float sum_portable(const float* p, size_t n) {
+  float s[8] = {};
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) s[j] += p[i + j];
+  }
+  float total = 0;
+  for (const float x : s) total += x;
+  return total;
+}
+
+// C[6x16] += A[k][6] * B[k][16] repeated `reps` times over L1-resident packed tiles: the
+// inner kernel of a well-blocked SGEMM (12 independent FMA chains hide the FMA latency).
+__attribute__((target("avx2,fma"))) float tile_avx2(const float* a, const float* b, int k,
+                                                    int reps) {
+  __m256 c[12];
+  for (auto& x : c) x = _mm256_setzero_ps();
+  for (int r = 0; r < reps; ++r) {
+    for (int i = 0; i < k; ++i) {
+      const __m256 b0 = _mm256_load_ps(b + i * 16), b1 = _mm256_load_ps(b + i * 16 + 8);
+      for (int row = 0; row < 6; ++row) {
+        const __m256 x = _mm256_broadcast_ss(a + i * 6 + row);
+        c[row * 2] = _mm256_fmadd_ps(x, b0, c[row * 2]);
+        c[row * 2 + 1] = _mm256_fmadd_ps(x, b1, c[row * 2 + 1]);
+      }
+    }
+  }
+  __m256 s = c[0];
+  for (int j = 1; j < 12; ++j) s = _mm256_add_ps(s, c[j]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  return out[0] + out[7];
+}
+
+float tile_portable(const float* a, const float* b, int k, int reps) {
+  float c[6][16] = {};
+  for (int r = 0; r < reps; ++r) {
+    for (int i = 0; i < k; ++i) {
+      for (int row = 0; row < 6; ++row) {
+        for (int j = 0; j < 16; ++j) c[row][j] += a[i * 6 + row] * b[i * 16 + j];
+      }
+    }
+  }
+  return c[0][0] + c[5][15];
+}
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using Floats = std::unique_ptr<float[], AlignedFree>;
+
+Floats aligned_floats(size_t n) {
+  auto* p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+  if (p == nullptr) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "roofline probe: cannot allocate " + std::to_string(n * 4 >> 20) + " MiB");
+  }
+  return Floats(p);
+}
+
+volatile float g_sink;  // keeps the probes' results alive so the loops are not removed
+
+double bandwidth(const float* buf, size_t n, int threads, bool avx2, int runs) {
+  double best = 1e30;
+  const size_t per = n / static_cast<size_t>(threads) / 32 * 32;
+  for (int r = 0; r < runs; ++r) {
+    std::vector<float> sums(static_cast<size_t>(threads));
+    const double t = timed_parallel(threads, [&](int i) {
+      const float* p = buf + per * static_cast<size_t>(i);
+      sums[static_cast<size_t>(i)] = avx2 ? sum_avx2(p, per) : sum_portable(p, per);
+    });
+    for (const float s : sums) g_sink = g_sink + s;
+    best = std::min(best, t);
+  }
+  return static_cast<double>(per * static_cast<size_t>(threads) * sizeof(float)) / best / 1e9;
+}
+
+double gemm(int threads, bool avx2, int runs) {
+  constexpr int kK = 256;
+  const int reps = avx2 ? 50000 : 2000;  // ~0.1 s per thread: far above thread start-up
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double t = timed_parallel(threads, [&](int) {
+      Floats a = aligned_floats(kK * 6), b = aligned_floats(kK * 16);
+      for (int i = 0; i < kK * 6; ++i) a[i] = 1e-3f * static_cast<float>(i % 7);
+      for (int i = 0; i < kK * 16; ++i) b[i] = 1e-3f * static_cast<float>(i % 5);
+      g_sink = g_sink + (avx2 ? tile_avx2(a.get(), b.get(), kK, reps)
+                              : tile_portable(a.get(), b.get(), kK, reps));
+    });
+    best = std::min(best, t);
+  }
+  return 2.0 * 6 * 16 * kK * reps * threads / best / 1e9;
+}
+
+double kernel_matmul(int runs) {
+  constexpr int64_t T = 64, K = 1024, N = 1024;
+  std::vector<float> x(T * K, 0.01f), w(N * K, 0.02f), out(T * N);
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    cpu::matmul(x.data(), w.data(), T, K, N, out.data());
+    best = std::min(best, seconds_since(start));
+    g_sink = g_sink + out[0];
+  }
+  return 2.0 * T * K * N / best / 1e9;
+}
+
+}  // namespace
+
+MachineLimits measure_machine(int buffer_mib) {
+  MachineLimits m;
+  m.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  m.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+  const size_t n = static_cast<size_t>(buffer_mib) << 18;  // floats in buffer_mib MiB
+  Floats buf = aligned_floats(n);
+  // First touch from the threads that will read, so pages land near them.
+  const size_t per = n / static_cast<size_t>(m.threads);
+  timed_parallel(m.threads,
+                 [&](int i) { std::fill_n(buf.get() + per * static_cast<size_t>(i), per, 1.0f); });
+  m.bandwidth_gb_per_s = bandwidth(buf.get(), n, m.threads, m.avx2_fma, 5);
+  m.bandwidth_1t_gb_per_s = bandwidth(buf.get(), n, 1, m.avx2_fma, 3);
+  m.gemm_gflop_per_s = gemm(m.threads, m.avx2_fma, 3);
+  m.gemm_1t_gflop_per_s = gemm(1, m.avx2_fma, 3);
+  m.kernel_matmul_gflop_per_s = kernel_matmul(3);
+  // Other processes on a small machine can make the all-core run slower than one core; the
+  // limit is what the hardware did reach.
+  m.bandwidth_gb_per_s = std::max(m.bandwidth_gb_per_s, m.bandwidth_1t_gb_per_s);
+  m.gemm_gflop_per_s = std::max(m.gemm_gflop_per_s, m.gemm_1t_gflop_per_s);
+  return m;
+}
+
+}  // namespace llm::bench

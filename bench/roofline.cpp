@@ -1,0 +1,111 @@
+// llm-bench roofline: this machine's memory bandwidth and GEMM peak, and what they allow for a
+// model: single-stream decode must read every weight once per token, so it cannot beat
+// bandwidth / weight bytes; batched work cannot beat GEMM peak / FLOPs per token.
+#include "bench/roofline.h"
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <string>
+
+#include "bench/bench_report.h"
+#include "bench/subcommands.h"
+#include "cli/main_support.h"
+#include "engine/model/checkpoint.h"
+
+namespace po = boost::program_options;
+
+namespace llm::bench {
+
+ModelCost model_cost(const ModelConfig& c) {
+  const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+  const int64_t Q = c.q_size(), KV = c.kv_size();
+  const int64_t per_layer = D * (Q + 2 * KV) + Q * D + 3 * F * D;
+  ModelCost cost;
+  cost.matmul_params = c.num_layers * per_layer + V * D;  // + the output head (maybe tied)
+  cost.params =
+      c.num_layers * (per_layer + 2 * D) + D + V * D + (c.tie_word_embeddings ? 0 : V * D);
+  cost.checkpoint_bytes_per_param = static_cast<double>(dtype_size(c.torch_dtype));
+  return cost;
+}
+
+nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m) {
+  const double decode_bound = m.bandwidth_gb_per_s * 1e9 / cost.weight_bytes_per_token();
+  return {{"threads", m.threads},
+          {"avx2_fma", m.avx2_fma},
+          {"bandwidth_gb_per_s", m.bandwidth_gb_per_s},
+          {"bandwidth_1t_gb_per_s", m.bandwidth_1t_gb_per_s},
+          {"gemm_gflop_per_s", m.gemm_gflop_per_s},
+          {"gemm_1t_gflop_per_s", m.gemm_1t_gflop_per_s},
+          {"kernel_matmul_gflop_per_s", m.kernel_matmul_gflop_per_s},
+          {"params", cost.params},
+          {"matmul_params", cost.matmul_params},
+          {"weight_bytes_per_token", cost.weight_bytes_per_token()},
+          {"checkpoint_bytes_per_param", cost.checkpoint_bytes_per_param},
+          {"flops_per_token", cost.flops_per_token()},
+          {"decode_bound_tokens_per_s", decode_bound},
+          // The same read at the checkpoint's own width: what keeping bf16 weights would allow.
+          {"decode_bound_checkpoint_dtype_tokens_per_s",
+           decode_bound * cost.runtime_bytes_per_param / cost.checkpoint_bytes_per_param},
+          {"throughput_bound_tokens_per_s", m.gemm_gflop_per_s * 1e9 / cost.flops_per_token()}};
+}
+
+namespace {
+
+struct Options {
+  std::string model;
+  std::string json;
+  int buffer_mib = 256;
+};
+
+int run(const Options& o) {
+  const ModelConfig config = load_model_config(o.model);
+  const ModelCost cost = model_cost(config);
+  const MachineLimits m = measure_machine(o.buffer_mib);
+  const nlohmann::json limits = limits_json(cost, m);
+
+  nlohmann::json report =
+      new_report("roofline", {{"model", o.model},
+                              {"buffer_mib", o.buffer_mib},
+                              {"checkpoint_dtype", std::string(dtype_name(config.torch_dtype))}});
+  for (const auto& [k, v] : limits.items()) report[k] = v;
+  report["limits"] = limits;
+
+  print_table(
+      "roofline: " + o.model + " on " + report["machine"]["cpu_model"].get<std::string>(),
+      {{"parameters", std::to_string(cost.params)},
+       {"weights read per token", fmt(cost.weight_bytes_per_token() / 1e6, 1) + " MB (f32)"},
+       {"FLOPs per token", fmt(cost.flops_per_token() / 1e6, 1) + " MFLOP"},
+       {"memory bandwidth", fmt(m.bandwidth_gb_per_s, 1) + " GB/s (best, " +
+                                std::to_string(m.threads) + " threads), " +
+                                fmt(m.bandwidth_1t_gb_per_s, 1) + " GB/s (1 thread)"},
+       {"GEMM peak", fmt(m.gemm_gflop_per_s, 1) + " GFLOP/s (best, " + std::to_string(m.threads) +
+                         " threads), " + fmt(m.gemm_1t_gflop_per_s, 1) + " GFLOP/s (1 thread)" +
+                         (m.avx2_fma ? "" : " [no AVX2/FMA: portable loops]")},
+       {"engine matmul kernel", fmt(m.kernel_matmul_gflop_per_s, 1) + " GFLOP/s (1 thread)"},
+       {"decode bound",
+        fmt(limits["decode_bound_tokens_per_s"].get<double>(), 1) + " tokens/s per sequence"},
+       {"throughput bound",
+        fmt(limits["throughput_bound_tokens_per_s"].get<double>(), 1) + " tokens/s"}});
+  if (!o.json.empty()) write_report(o.json, report);
+  return 0;
+}
+
+}  // namespace
+
+int roofline_main(int argc, char** argv) {
+  Options o;
+  po::options_description d("llm-bench roofline: machine limits and the model's bounds\nOptions");
+  d.add_options()("help,h", "show this help")(
+      "model", po::value(&o.model)->required(),
+      "Hugging Face model directory (only config.json is read)")(
+      "buffer-mib", po::value(&o.buffer_mib)->default_value(256),
+      "bandwidth buffer size; keep it far above the last-level cache")(
+      "json", po::value(&o.json), "write the machine-readable result here");
+  const auto check = [&] {
+    if (o.buffer_mib < 16) throw po::error("--buffer-mib must be at least 16");
+  };
+  if (auto code = parse_command_line("llm-bench roofline", argc, argv, d, check)) return *code;
+  return run_guarded("llm-bench roofline", [&] { return run(o); });
+}
+
+}  // namespace llm::bench

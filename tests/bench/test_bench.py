@@ -1,0 +1,173 @@
+"""The benchmark tools end to end, at tiny sizes: they run, their JSON is complete and sane, and
+`llm-bench serve` counts the same tokens as the server's /metrics. Never timed assertions."""
+import importlib.util
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# The server tests' launcher, loaded under its own name so it never shadows a conftest.
+_spec = importlib.util.spec_from_file_location("server_launcher", ROOT / "tests" / "server" / "conftest.py")
+_launcher = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_launcher)
+BIN_DIR, MODEL, Server = _launcher.BIN_DIR, _launcher.MODEL, _launcher.Server
+
+BENCH = str(BIN_DIR / "llm-bench")
+TIMEOUT = 300
+
+
+def run(*args, check=True):
+    out = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=TIMEOUT)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{args} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def positive(report, *fields):
+    for f in fields:
+        v = report[f]
+        assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (f, v)
+
+
+def check_common(report, benchmark):
+    assert report["benchmark"] == benchmark
+    commit = report["git_commit"]
+    assert commit == "unknown" or (len(commit) == 40 and all(c in "0123456789abcdef" for c in commit))
+    assert report["machine"]["cpu_model"]
+    positive(report["machine"], "physical_cores", "logical_cpus")
+    assert isinstance(report["config"], dict)
+
+
+def check_limits(limits):
+    positive(limits, "bandwidth_gb_per_s", "gemm_gflop_per_s", "decode_bound_tokens_per_s",
+             "throughput_bound_tokens_per_s", "weight_bytes_per_token", "flops_per_token")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--dim", 64, "--layers", 2, "--heads", 4,
+        "--ffn", 128, "--vocab", 32000, "--context", 256, "--dtype", "bf16", "--seed", 7, "--out", out)
+    return out
+
+
+def test_make_model_writes_a_loadable_checkpoint(tiny_model):
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert config["hidden_size"] == 64 and config["num_hidden_layers"] == 2
+    assert config["vocab_size"] == 32000 and config["torch_dtype"] == "bfloat16"
+    for name in ("model.safetensors", "tokenizer.model", "tokenizer_config.json", "generation_config.json"):
+        assert (tiny_model / name).is_file(), name
+    out = run(BIN_DIR / "llm-generate", "--model", tiny_model, "--prompt", "hi", "--max-tokens", 5, "--json")
+    result = json.loads(out.stdout)
+    assert 1 <= len(result["output_token_ids"]) <= 5
+    assert all(0 <= t < 32000 for t in result["output_token_ids"])
+
+
+def test_make_model_is_deterministic_per_seed(tiny_model, tmp_path):
+    run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--dim", 64, "--layers", 2, "--heads", 4,
+        "--ffn", 128, "--vocab", 32000, "--context", 256, "--dtype", "bf16", "--seed", 7, "--out", tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
+
+
+def test_make_model_rejects_bad_flags(tmp_path):
+    assert run(BIN_DIR / "llm-make-model", "--shape", "huge", "--out", tmp_path, check=False).returncode == 2
+    assert run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--dim", 64, "--out", tmp_path,
+               check=False).returncode == 2
+    small_vocab = run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--dim", 64, "--layers", 1,
+                      "--heads", 4, "--ffn", 128, "--vocab", 100, "--out", tmp_path, check=False)
+    assert small_vocab.returncode == 1 and "tokenizer" in small_vocab.stderr
+
+
+def test_throughput(tmp_path):
+    path = tmp_path / "throughput.json"
+    out = run(BENCH, "throughput", "--model", MODEL, "--num-prompts", 6, "--input-len", 16,
+              "--output-len", 8, "--max-num-seqs", 4, "--json", path)
+    assert "output tokens/s" in out.stdout
+    report = json.loads(path.read_text())
+    check_common(report, "throughput")
+    positive(report, "requests_per_s", "output_tokens_per_s", "total_tokens_per_s", "elapsed_s")
+    assert report["total_output_tokens"] == 6 * 8
+    assert report["config"]["max_num_seqs"] == 4
+    check_limits(report["limits"])
+
+
+def test_latency(tmp_path):
+    path = tmp_path / "latency.json"
+    run(BENCH, "latency", "--model", MODEL, "--batch-size", 2, "--input-len", 8, "--output-len", 6,
+        "--num-iters", 2, "--json", path)
+    report = json.loads(path.read_text())
+    check_common(report, "latency")
+    positive(report, "prefill_tokens_per_s", "decode_tokens_per_s", "decode_step_ms", "prefill_s")
+    assert len(report["iterations"]) == 2
+    check_limits(report["limits"])
+
+
+def test_roofline(tmp_path):
+    path = tmp_path / "roofline.json"
+    out = run(BENCH, "roofline", "--model", MODEL, "--buffer-mib", 64, "--json", path)
+    assert "decode bound" in out.stdout
+    report = json.loads(path.read_text())
+    check_common(report, "roofline")
+    positive(report, "bandwidth_gb_per_s", "gemm_gflop_per_s", "decode_bound_tokens_per_s",
+             "throughput_bound_tokens_per_s")
+    # stories260K: dim 64, 5 layers, q 64, kv 32, ffn 172, vocab 512, tied.
+    per_layer = 64 * (64 + 2 * 32) + 64 * 64 + 3 * 172 * 64
+    assert report["limits"]["matmul_params"] == 5 * per_layer + 512 * 64
+
+
+def test_bad_flags_exit_2():
+    assert run(BENCH, check=False).returncode == 2
+    assert run(BENCH, "nonsense", check=False).returncode == 2
+    assert run(BENCH, "throughput", "--model", MODEL, "--num-prompts", 0, check=False).returncode == 2
+    assert run(BENCH, "serve", "--url", "ftp://x", check=False).returncode == 2
+    assert run(BENCH, "serve", "--url", "http://127.0.0.1:1", "--request-rate", "fast",
+               check=False).returncode == 2
+
+
+def test_context_overflow_is_a_clear_error():
+    out = run(BENCH, "throughput", "--model", MODEL, "--num-prompts", 1, "--input-len", 500,
+              "--output-len", 100, "--skip-probe", check=False)
+    assert out.returncode == 1 and "context" in out.stderr
+
+
+def generated_tokens(server):
+    return server.metrics().get("llm_generation_tokens_total", 0.0)
+
+
+@pytest.mark.parametrize("rate,concurrency", [("inf", 3), ("50", 0)])
+def test_serve_agrees_with_metrics(tmp_path, rate, concurrency):
+    server = Server("--max-num-seqs", "8")
+    try:
+        before = generated_tokens(server)
+        path = tmp_path / "serve.json"
+        out = run(BENCH, "serve", "--url", server.url, "--num-prompts", 8, "--request-rate", rate,
+                  "--max-concurrency", concurrency, "--input-len", 12, "--output-len", 6, "--json", path)
+        assert "TTFT" in out.stdout
+        report = json.loads(path.read_text())
+        check_common(report, "serve")
+        assert report["completed"] == 8 and report["failed"] == 0
+        assert report["total_output_tokens"] == 8 * 6
+        assert report["total_input_tokens"] == 8 * 12
+        assert generated_tokens(server) - before == report["total_output_tokens"]
+        positive(report, "output_tokens_per_s", "duration_s")
+        for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"):
+            for stat in ("mean", "median", "p90", "p99"):
+                v = report[key][stat]
+                assert math.isfinite(v) and v >= 0, (key, stat, v)
+            assert report[key]["median"] > 0, key
+    finally:
+        assert server.stop() == 0, "".join(server.log[-20:])
+
+
+def test_serve_against_a_closed_port_is_a_clear_error(tmp_path):
+    server = Server()
+    url = server.url
+    server.stop()
+    path = tmp_path / "serve.json"
+    out = run(BENCH, "serve", "--url", url, "--num-prompts", 2, "--input-len", 4, "--output-len", 2,
+              "--json", path, check=False)
+    # The set-up call (/tokenize) fails first: a clear error, exit 1.
+    assert out.returncode == 1 and "error" in out.stderr
