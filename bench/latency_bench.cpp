@@ -12,6 +12,7 @@
 #include "bench/roofline.h"
 #include "bench/subcommands.h"
 #include "bench/workload.h"
+#include "cli/engine_options.h"
 #include "cli/main_support.h"
 #include "llm/engine.h"
 #include "llm/error.h"
@@ -26,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::string model;
+  EngineConfig runtime;  // --threads, --dtype
   int batch_size = 1;
   int input_len = 32;
   int output_len = 128;
@@ -80,7 +82,7 @@ int run(const Options& o) {
   MachineLimits machine;
   if (!o.skip_probe) machine = measure_machine();
 
-  EngineConfig cfg;
+  EngineConfig cfg = o.runtime;
   cfg.model_dir = o.model;
   cfg.max_num_seqs = o.batch_size;
   // The whole batch's prompts fit one step, so the batch is prefilled together.
@@ -180,6 +182,7 @@ int latency_main(int argc, char** argv) {
       "unmeasured batches first")("seed", po::value(&o.seed)->default_value(0), "prompt seed")(
       "skip-probe", po::bool_switch(&o.skip_probe), "do not measure the machine's limits")(
       "json", po::value(&o.json), "write the machine-readable result here");
+  add_runtime_options(d, o.runtime);
   const auto check = [&] {
     if (o.batch_size < 1 || o.input_len < 1 || o.num_iters < 1 || o.warmup_iters < 0) {
       throw po::error("--batch-size, --input-len and --num-iters must be positive");

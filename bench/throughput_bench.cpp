@@ -11,6 +11,7 @@
 #include "bench/roofline.h"
 #include "bench/subcommands.h"
 #include "bench/workload.h"
+#include "cli/engine_options.h"
 #include "cli/main_support.h"
 #include "llm/engine.h"
 #include "llm/error.h"
@@ -23,6 +24,7 @@ namespace {
 
 struct Options {
   std::string model;
+  EngineConfig runtime;  // --threads, --dtype
   int num_prompts = 64;
   int input_len = 128;
   int output_len = 128;
@@ -53,7 +55,7 @@ int run(const Options& o) {
   MachineLimits machine;
   if (!o.skip_probe) machine = measure_machine();
 
-  EngineConfig cfg;
+  EngineConfig cfg = o.runtime;
   cfg.model_dir = o.model;
   cfg.max_num_seqs = o.max_num_seqs;
   cfg.max_num_batched_tokens = o.max_num_batched_tokens;
@@ -144,6 +146,7 @@ int throughput_main(int argc, char** argv) {
       "tokens per engine step")("seed", po::value(&o.seed)->default_value(0), "prompt seed")(
       "skip-probe", po::bool_switch(&o.skip_probe), "do not measure the machine's limits")(
       "json", po::value(&o.json), "write the machine-readable result here");
+  add_runtime_options(d, o.runtime);
   const auto check = [&] {
     if (o.num_prompts < 1 || o.input_len < 1 || o.output_len < 1 || o.max_num_seqs < 1 ||
         o.max_num_batched_tokens < 1) {

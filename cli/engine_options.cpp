@@ -13,8 +13,15 @@ EngineConfig EngineFlags::resolve(const std::string& model_dir) const {
   return c;
 }
 
+void add_runtime_options(po::options_description& d, EngineConfig& c) {
+  d.add_options()
+      ("threads", po::value(&c.threads)->default_value(c.threads), "CPU threads, this one included (0: one per core)")
+      ("dtype", po::value(&c.dtype)->default_value(c.dtype), "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16");
+}
+
 void add_engine_options(po::options_description& d, EngineFlags& f) {
   EngineConfig& c = f.config;
+  add_runtime_options(d, c);
   d.add_options()
       ("max-num-seqs", po::value(&c.max_num_seqs)->default_value(c.max_num_seqs), "sequences per step")
       ("max-num-batched-tokens", po::value(&c.max_num_batched_tokens)->default_value(c.max_num_batched_tokens), "tokens per step (prefill chunks + decodes)")

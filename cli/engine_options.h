@@ -17,6 +17,9 @@ struct EngineFlags {
 };
 
 void add_engine_options(boost::program_options::options_description& d, EngineFlags& f);
+// --threads and --dtype alone: for the binaries that size their own engine (llm-generate,
+// llm-bench). add_engine_options includes them.
+void add_runtime_options(boost::program_options::options_description& d, EngineConfig& c);
 
 // Parses the command line, then the environment for flags not given there. Throws po::error.
 boost::program_options::variables_map parse_flags(int argc, char** argv,

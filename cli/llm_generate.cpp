@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/engine_options.h"
 #include "cli/main_support.h"
 #include "llm/engine.h"
 #include "llm/error.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct Options {
   std::string model;
+  llm::EngineConfig runtime;  // --threads, --dtype
   std::string prompt;
   int max_tokens = 64;
   double temperature = 0.0;
@@ -26,7 +28,7 @@ struct Options {
 };
 
 int run(const Options& opt) {
-  llm::EngineConfig cfg;
+  llm::EngineConfig cfg = opt.runtime;
   cfg.model_dir = opt.model;
   cfg.max_num_seqs = 1;
   auto engine = llm::Engine::create(cfg);
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
       "temperature", po::value(&opt.temperature)->default_value(0.0), "0 = greedy")(
       "seed", po::value(&opt.seed)->default_value(0), "sampling seed")(
       "json", po::bool_switch(&opt.json), "print one JSON object with token ids and text");
+  llm::add_runtime_options(desc, opt.runtime);
   if (auto code = llm::parse_command_line("llm-generate", argc, argv, desc)) return *code;
   return llm::run_guarded("llm-generate", [&] { return run(opt); });
 }

@@ -34,6 +34,16 @@ void check_config(const EngineConfig& c) {
   if (c.num_blocks < 0 || c.kv_cache_memory < 0) bad("num_blocks and kv_cache_memory must be >= 0");
   if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1))
     bad("kv_cache_fraction must be in (0, 1]");
+  if (c.threads < 0 || c.threads > 1024) bad("threads must be in [0, 1024] (0: one per core)");
+  const auto t = dtype_from_name(c.dtype);
+  if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
+    bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
+  }
+}
+
+// The weights' dtype: the one asked for, or the checkpoint's own for "auto".
+DType weight_dtype(const EngineConfig& c, const ModelConfig& mc) {
+  return c.dtype == "auto" ? mc.torch_dtype : *dtype_from_name(c.dtype);
 }
 
 // 53-bit mix of a request seed and the completion index, so the n completions of a seeded
@@ -56,8 +66,8 @@ LlmEngine::LlmEngine(const EngineConfig& config)
       checkpoint_(Checkpoint::open(config.model_dir)),
       tokenizer_(Tokenizer::load(config.model_dir)) {
   const ModelConfig& mc = checkpoint_.config();
-  backend_ = std::make_unique<CpuBackend>();
-  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, DType::kF32);
+  backend_ = std::make_unique<CpuBackend>(config_.threads);
+  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, weight_dtype(config_, mc));
 
   const int bs = config_.block_size;
   const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
@@ -196,7 +206,8 @@ void LlmEngine::loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return stopping_ || abort_all_ || !inbox_.empty() || !aborts_.empty() || scheduler_->has_work();
+        return stopping_ || abort_all_ || !inbox_.empty() || !aborts_.empty() ||
+               scheduler_->has_work();
       });
       if (stopping_) break;
       inbox.swap(inbox_);
@@ -328,9 +339,10 @@ void LlmEngine::finish(Sequence* seq, FinishReason reason, CompletionEvent ev) {
   ev.usage.prompt_tokens = seq->num_prompt_tokens;
   ev.usage.completion_tokens = seq->num_output_tokens();
   ev.usage.cached_prompt_tokens = seq->num_cached_prompt_tokens;
-  ev.queue_seconds = std::chrono::duration<double>(
-                         seq->first_scheduled.value_or(std::chrono::steady_clock::now()) - seq->arrival)
-                         .count();
+  ev.queue_seconds =
+      std::chrono::duration<double>(
+          seq->first_scheduled.value_or(std::chrono::steady_clock::now()) - seq->arrival)
+          .count();
   seq->request->stream->push(std::move(ev));
   group_of_.erase(seq);
   if (++g.num_finished == static_cast<int>(g.seqs.size())) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -53,6 +54,11 @@ class Backend {
   // Copies a checkpoint tensor into `dst` (same element count), converting to dst's dtype.
   virtual void upload(const TensorView& src, Tensor dst) = 0;
   virtual void synchronize() = 0;
+  // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest.
+  // nullopt: the row-major weight is already that layout, keep it.
+  virtual std::optional<OwnedTensor> prepare_linear_weight(const Tensor& /*w*/) {
+    return std::nullopt;
+  }
 
   // --- ops ---
   // out[t] = table[ids[t]]: token embedding, also used to gather hidden rows for the logits.
@@ -61,7 +67,7 @@ class Backend {
   virtual void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) = 0;
   // residual += delta; out = rmsnorm(residual) * weight. One pass over the residual stream.
   virtual void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) = 0;
-  // out[T, N] = x[T, K] . w[N, K]^T
+  // out[T, N] = x[T, K] . w[N, K]^T; x and out f32, w of the model's weight dtype.
   virtual void matmul(Tensor x, Tensor w, Tensor out) = 0;
   // Rotate-half RoPE in place on the query and key heads of qkv, at positions[t].
   // cos_sin is [max_positions, head_dim / 2, 2] (cos, sin) precomputed from rope_theta.

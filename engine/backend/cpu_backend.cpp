@@ -1,27 +1,89 @@
 #include "engine/backend/cpu_backend.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/packed_matmul.h"
+#include "kernels/cpu/paged_attention.h"
 #include "llm/error.h"
 
 namespace llm {
 namespace {
 
+// Buffers from this size up (weights, the KV pool, workspaces) are mapped with MAP_POPULATE so
+// every page is faulted in now, not in the middle of a step.
+constexpr size_t kPopulateBytes = size_t{2} << 20;
+
+// Smallest share of a loop worth handing to another thread, in multiply-adds or elements: waking
+// a worker costs a few microseconds, so smaller loops (all of stories260K) stay on the caller.
+constexpr double kMinChunkWork = 1 << 17;
+
+int64_t grain(double work_per_item) {
+  return static_cast<int64_t>(kMinChunkWork / std::max(work_per_item, 1.0)) + 1;
+}
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) throw Error(ErrorCode::kUnsupported, "cpu backend: " + what);
+}
+
 void expect_f32(const Tensor& t, const char* what) {
-  if (t.dtype != DType::kF32) {
-    throw Error(ErrorCode::kUnsupported, std::string("cpu backend: ") + what +
-                                             " must be f32, got " +
-                                             std::string(dtype_name(t.dtype)));
+  expect(t.dtype == DType::kF32,
+         std::string(what) + " must be f32, got " + std::string(dtype_name(t.dtype)));
+}
+
+cpu::WeightType weight_type(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return cpu::WeightType::kF32;
+    case DType::kBF16:
+      return cpu::WeightType::kBF16;
+    case DType::kF16:
+      return cpu::WeightType::kF16;
+    case DType::kI32:
+      break;
   }
+  throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
+}
+
+float load_as_f32(const std::byte* p, DType t) {
+  uint16_t h;
+  switch (t) {
+    case DType::kF32: {
+      float f;
+      std::memcpy(&f, p, sizeof f);
+      return f;
+    }
+    case DType::kBF16:
+      std::memcpy(&h, p, 2);
+      return cpu::bf16_to_f32(h);
+    case DType::kF16:
+      std::memcpy(&h, p, 2);
+      return cpu::f16_to_f32(h);
+    case DType::kI32:
+      break;
+  }
+  throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
 }
 
 }  // namespace
 
+CpuBackend::CpuBackend(int threads) : pool_(threads), scratch_(static_cast<size_t>(pool_.size())) {}
+
 Buffer CpuBackend::alloc(size_t bytes) {
-  // 64-byte alignment: one cache line, and what AVX-512 loads like.
+  if (bytes >= kPopulateBytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+      throw Error(ErrorCode::kResourceExhausted,
+                  "cpu backend: cannot map " + std::to_string(bytes) + " bytes");
+    }
+    return Buffer(p, bytes, [bytes](void* q) { munmap(q, bytes); });
+  }
+  // 64-byte alignment: one cache line, what the vector loads like.
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   if (!p) {
@@ -41,64 +103,108 @@ void CpuBackend::copy_to_host(void* dst, Tensor src) {
 }
 
 void CpuBackend::upload(const TensorView& src, Tensor dst) {
-  expect_f32(dst, "weight");
   const int64_t n = src.num_elements();
   if (n != dst.numel()) {
     throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
                                           " elements into a tensor of " +
                                           std::to_string(dst.numel()));
   }
-  float* out = dst.as<float>();
-  const std::byte* bytes = src.data.data();
-  switch (src.dtype) {
-    case DType::kF32:
-      std::memcpy(out, bytes, static_cast<size_t>(n) * sizeof(float));
-      break;
-    case DType::kBF16:
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t v;
-        std::memcpy(&v, bytes + 2 * i, 2);
-        out[i] = src.dtype == DType::kBF16 ? cpu::bf16_to_f32(v) : cpu::f16_to_f32(v);
-      }
-      break;
-    case DType::kI32:
-      throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
+  weight_type(src.dtype);  // rejects integer checkpoints with a clear message
+  const std::byte* in = src.data.data();
+  const size_t in_size = dtype_size(src.dtype);
+  if (src.dtype == dst.dtype) {
+    std::memcpy(dst.data, in, static_cast<size_t>(n) * in_size);
+    return;
   }
+  const DType to = weight_type(dst.dtype) == cpu::WeightType::kF32 ? DType::kF32 : dst.dtype;
+  pool_.parallel_for(n, grain(4), [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const float f = load_as_f32(in + static_cast<size_t>(i) * in_size, src.dtype);
+      if (to == DType::kF32) {
+        dst.as<float>()[i] = f;
+      } else {
+        dst.as<uint16_t>()[i] = to == DType::kBF16 ? cpu::f32_to_bf16(f) : cpu::f32_to_f16(f);
+      }
+    }
+  });
+}
+
+std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
+  expect(w.ndim == 2 && w.layout == TensorLayout::kRowMajor, "linear weight must be 2-D row-major");
+  const cpu::WeightType type = weight_type(w.dtype);
+  OwnedTensor packed;
+  packed.buffer = alloc(cpu::packed_weight_bytes(w.size(0), w.size(1), type));
+  packed.tensor = w;
+  packed.tensor.data = packed.buffer.data();
+  packed.tensor.layout = TensorLayout::kCpuPanels;
+  cpu::pack_weight(w.data, w.size(0), w.size(1), type, packed.buffer.data());
+  return packed;
 }
 
 void CpuBackend::embedding(Tensor table, Tensor ids, Tensor out) {
-  expect_f32(table, "embedding table");
-  cpu::embedding(table.as<float>(), ids.as<int32_t>(), ids.numel(), table.size(1), out.as<float>());
+  expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
+  const int32_t* id = ids.as<int32_t>();
+  const int64_t dim = table.size(1);
+  if (table.dtype == DType::kF32) {
+    cpu::embedding(table.as<float>(), id, ids.numel(), dim, out.as<float>());
+  } else {
+    expect(table.dtype == DType::kBF16 || table.dtype == DType::kF16, "embedding table dtype");
+    cpu::embedding_16(table.as<uint16_t>(), table.dtype == DType::kBF16, id, ids.numel(), dim,
+                      out.as<float>());
+  }
 }
 
 void CpuBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   expect_f32(x, "rmsnorm input");
-  cpu::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.as<float>());
+  const int64_t dim = x.size(1);
+  pool_.parallel_for(x.size(0), grain(2.0 * dim), [&](int64_t b, int64_t e, int) {
+    cpu::rmsnorm(x.as<float>() + b * dim, weight.as<float>(), e - b, dim, eps,
+                 out.as<float>() + b * dim);
+  });
 }
 
 void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
   expect_f32(residual, "residual");
-  cpu::add_rmsnorm(residual.as<float>(), delta.as<float>(), weight.as<float>(), residual.size(0),
-                   residual.size(1), eps, out.as<float>());
+  const int64_t dim = residual.size(1);
+  pool_.parallel_for(residual.size(0), grain(3.0 * dim), [&](int64_t b, int64_t e, int) {
+    cpu::add_rmsnorm(residual.as<float>() + b * dim, delta.as<float>() + b * dim,
+                     weight.as<float>(), e - b, dim, eps, out.as<float>() + b * dim);
+  });
 }
 
 void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
-  expect_f32(w, "matmul weight");
-  cpu::matmul(x.as<float>(), w.as<float>(), x.size(0), x.size(1), w.size(0), out.as<float>());
+  expect_f32(x, "matmul input");
+  const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
+  if (w.layout != TensorLayout::kCpuPanels) {
+    // Weights that skipped prepare_linear_weight (tests): the plain reference kernel.
+    expect_f32(w, "row-major matmul weight");
+    pool_.parallel_for(T, grain(static_cast<double>(K) * N), [&](int64_t b, int64_t e, int) {
+      cpu::matmul(x.as<float>() + b * K, w.as<float>(), e - b, K, N, out.as<float>() + b * N);
+    });
+    return;
+  }
+  const cpu::PackedWeight pw{w.data, weight_type(w.dtype), N, K};
+  const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
+  pool_.parallel_for(pw.num_panels(), grain(per_panel), [&](int64_t b, int64_t e, int) {
+    cpu::matmul_packed(x.as<float>(), K, T, pw, b, e, out.as<float>(), N);
+  });
 }
 
 void CpuBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
   const int64_t ld = qkv.size(1);
-  const int64_t T = qkv.size(0);
-  cpu::rope(qkv.as<float>(), ld, 0, positions.as<int32_t>(), T, s.num_heads, s.head_dim,
-            cos_sin.as<float>());
-  cpu::rope(qkv.as<float>(), ld, static_cast<int64_t>(s.num_heads) * s.head_dim,
-            positions.as<int32_t>(), T, s.num_kv_heads, s.head_dim, cos_sin.as<float>());
+  const double per_row = static_cast<double>(s.num_heads + s.num_kv_heads) * s.head_dim * 2;
+  pool_.parallel_for(qkv.size(0), grain(per_row), [&](int64_t b, int64_t e, int) {
+    float* rows = qkv.as<float>() + b * ld;
+    const int32_t* pos = positions.as<int32_t>() + b;
+    cpu::rope(rows, ld, 0, pos, e - b, s.num_heads, s.head_dim, cos_sin.as<float>());
+    cpu::rope(rows, ld, static_cast<int64_t>(s.num_heads) * s.head_dim, pos, e - b, s.num_kv_heads,
+              s.head_dim, cos_sin.as<float>());
+  });
 }
 
 void CpuBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                           const AttentionShape& s) {
+  expect_f32(k_cache, "KV cache");
   const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
   const int64_t kv = static_cast<int64_t>(s.num_kv_heads) * s.head_dim;
   cpu::kv_write(qkv.as<float>(), qkv.size(1), q, q + kv, slot_mapping.as<int32_t>(), qkv.size(0),
@@ -107,6 +213,7 @@ void CpuBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tenso
 
 void CpuBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
                            const AttentionShape& s, Tensor out) {
+  expect_f32(k_cache, "KV cache");
   cpu::PagedAttentionArgs a{};
   a.qkv = qkv.as<float>();
   a.ld = qkv.size(1);
@@ -117,17 +224,32 @@ void CpuBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const Att
   a.block_tables = b.block_tables.as<int32_t>();
   a.max_blocks_per_seq = b.block_tables.size(1);
   a.num_seqs = b.num_seqs;
+  a.max_query_len = b.max_query_len;
+  a.max_seq_len = b.max_seq_len;
   a.num_heads = s.num_heads;
   a.num_kv_heads = s.num_kv_heads;
   a.head_dim = s.head_dim;
   a.block_size = s.block_size;
   a.scale = s.scale;
   a.out = out.as<float>();
-  cpu::paged_attention(a);
+  const size_t need = cpu::paged_attention_scratch_floats(a);
+  for (auto& sc : scratch_) {
+    if (sc.size() < need) sc.resize(need);
+  }
+  // An item is up to 32 query rows of one KV head's group against up to max_seq_len keys.
+  const double per_item = 2.0 * std::min(b.max_query_len, 32) * b.max_seq_len * s.head_dim *
+                          (s.num_heads / s.num_kv_heads);
+  pool_.parallel_for(cpu::paged_attention_items(a), grain(per_item),
+                     [&](int64_t begin, int64_t end, int w) {
+                       cpu::paged_attention(a, begin, end, scratch_[static_cast<size_t>(w)].data());
+                     });
 }
 
 void CpuBackend::silu_mul(Tensor gate_up, Tensor out) {
-  cpu::silu_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2, out.as<float>());
+  const int64_t F = gate_up.size(1) / 2;
+  pool_.parallel_for(gate_up.size(0), grain(8.0 * F), [&](int64_t b, int64_t e, int) {
+    cpu::silu_mul(gate_up.as<float>() + b * 2 * F, e - b, F, out.as<float>() + b * F);
+  });
 }
 
 }  // namespace llm

@@ -1,19 +1,28 @@
-// CpuBackend: the Backend on host memory with the kernels of kernels/cpu (f32).
+// CpuBackend: the Backend on host memory. Linear weights are repacked for the kernels of
+// kernels/cpu/packed_matmul.h (f32, bf16 or f16, f32 accumulation); activations and the KV cache
+// are f32. Every op runs on one persistent thread pool.
 #pragma once
 
+#include <vector>
+
 #include "engine/backend/backend.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace llm {
 
 class CpuBackend final : public Backend {
  public:
+  // `threads` includes the calling thread; 0 means one per hardware thread.
+  explicit CpuBackend(int threads = 0);
   std::string name() const override { return "cpu"; }
+  int num_threads() const { return pool_.size(); }
 
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
   void upload(const TensorView& src, Tensor dst) override;
   void synchronize() override {}
+  std::optional<OwnedTensor> prepare_linear_weight(const Tensor& w) override;
 
   void embedding(Tensor table, Tensor ids, Tensor out) override;
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
@@ -25,6 +34,11 @@ class CpuBackend final : public Backend {
   void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,
                  const AttentionShape& shape, Tensor out) override;
   void silu_mul(Tensor gate_up, Tensor out) override;
+
+ private:
+  cpu::ThreadPool pool_;
+  // Per-worker attention scratch; grows during warm-up, then is reused every step.
+  std::vector<std::vector<float>> scratch_;
 };
 
 }  // namespace llm

@@ -17,21 +17,23 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   final_norm_ = load(ck, {"model.norm.weight"}, {{D}});
   // Tied checkpoints usually carry no lm_head.weight; when one is present anyway, use it.
   if (!c.tie_word_embeddings || ck.has_tensor("lm_head.weight")) {
-    lm_head_ = load(ck, {"lm_head.weight"}, {{c.vocab_size, D}});
+    lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}));
+  } else if (auto packed = backend.prepare_linear_weight(embed_.tensor)) {
+    lm_head_ = std::move(*packed);  // the gather needs the table row-major, the matmul packed
   }
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     Layer layer;
     layer.input_norm = load(ck, {p + "input_layernorm.weight"}, {{D}});
-    layer.qkv_proj = load(ck,
-                          {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                           p + "self_attn.v_proj.weight"},
-                          {{Q, D}, {KV, D}, {KV, D}});
-    layer.o_proj = load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}});
+    layer.qkv_proj = linear(load(ck,
+                                 {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                  p + "self_attn.v_proj.weight"},
+                                 {{Q, D}, {KV, D}, {KV, D}}));
+    layer.o_proj = linear(load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}}));
     layer.post_norm = load(ck, {p + "post_attention_layernorm.weight"}, {{D}});
     layer.gate_up =
-        load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, {{F, D}, {F, D}});
-    layer.down_proj = load(ck, {p + "mlp.down_proj.weight"}, {{D, F}});
+        linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, {{F, D}, {F, D}}));
+    layer.down_proj = linear(load(ck, {p + "mlp.down_proj.weight"}, {{D, F}}));
     layers_.push_back(std::move(layer));
   }
 
@@ -71,6 +73,11 @@ OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string
     row += shapes[i][0];
   }
   return out;
+}
+
+OwnedTensor LlamaModel::linear(OwnedTensor w) {
+  if (auto prepared = backend_->prepare_linear_weight(w.tensor)) return std::move(*prepared);
+  return w;
 }
 
 Workspace LlamaModel::make_workspace(int max_tokens) const {

@@ -44,6 +44,7 @@ class LlamaModel {
   void forward(const StepInputs& in, const KvCache& cache, Workspace& ws, Tensor logits) const;
 
  private:
+  // Linear weights are [out, in] of the weight dtype, in the backend's matmul layout.
   struct Layer {
     OwnedTensor input_norm;  // [hidden]
     OwnedTensor qkv_proj;    // [q_size + 2 * kv_size, hidden]: q_proj, k_proj, v_proj stacked
@@ -54,6 +55,8 @@ class LlamaModel {
   };
   OwnedTensor load(const Checkpoint& ck, const std::vector<std::string>& names,
                    const std::vector<std::vector<int64_t>>& shapes);
+  // A loaded linear weight in the backend's matmul layout.
+  OwnedTensor linear(OwnedTensor w);
 
   Backend* backend_;
   ModelConfig config_;
@@ -61,7 +64,7 @@ class LlamaModel {
   AttentionShape attn_shape_;
   OwnedTensor embed_;       // [vocab, hidden]
   OwnedTensor final_norm_;  // [hidden]
-  OwnedTensor lm_head_;     // [vocab, hidden]; empty when tied to embed_
+  OwnedTensor lm_head_;     // [vocab, hidden]; empty when tied to embed_ and embed_ serves as is
   OwnedTensor cos_sin_;     // [max_positions, head_dim / 2, 2] f32
   std::vector<Layer> layers_;
 };

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace llm {
@@ -33,6 +34,14 @@ constexpr std::string_view dtype_name(DType t) {
       return "i32";
   }
   return "?";
+}
+
+// "f32" | "bf16" | "f16" | "i32" -> the type; anything else -> nullopt.
+constexpr std::optional<DType> dtype_from_name(std::string_view name) {
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16, DType::kI32}) {
+    if (dtype_name(t) == name) return t;
+  }
+  return std::nullopt;
 }
 
 }  // namespace llm

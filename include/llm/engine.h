@@ -25,6 +25,8 @@ struct EngineConfig {
   int max_num_batched_tokens = 2048;  // tokens per step (prefill chunks + decodes)
   int max_queue = 0;                  // > 0: submit fails with kResourceExhausted beyond it
   bool enable_prefix_caching = true;
+  int threads = 0;             // CPU threads for the model, the caller included (0: one per core)
+  std::string dtype = "auto";  // weights: f32 | bf16 | f16 | auto (the checkpoint's torch_dtype)
 };
 
 // A snapshot of the engine's counters.

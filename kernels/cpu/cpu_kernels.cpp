@@ -26,6 +26,15 @@ void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64
   }
 }
 
+void embedding_16(const uint16_t* table, bool bf16, const int32_t* ids, int64_t num_tokens,
+                  int64_t dim, float* out) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const uint16_t* row = table + static_cast<int64_t>(ids[t]) * dim;
+    float* o = out + t * dim;
+    for (int64_t i = 0; i < dim; ++i) o[i] = bf16 ? bf16_to_f32(row[i]) : f16_to_f32(row[i]);
+  }
+}
+
 static void rmsnorm_row(const float* x, const float* w, int64_t dim, float eps, float* out) {
   const float ms = dot(x, x, dim) / static_cast<float>(dim);
   const float inv = 1.0f / std::sqrt(ms + eps);
@@ -87,49 +96,6 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
   }
 }
 
-void paged_attention(const PagedAttentionArgs& a) {
-  const int group = a.num_heads / a.num_kv_heads;
-  const int64_t hd = a.head_dim;
-  std::vector<float> scores;
-  std::vector<float> acc(static_cast<size_t>(hd));
-  for (int s = 0; s < a.num_seqs; ++s) {
-    const int64_t q_begin = a.query_start[s], q_end = a.query_start[s + 1];
-    const int64_t q_len = q_end - q_begin, ctx = a.seq_lens[s];
-    const int32_t* table = a.block_tables + s * a.max_blocks_per_seq;
-    scores.resize(static_cast<size_t>(ctx));
-    for (int64_t i = 0; i < q_len; ++i) {
-      // The i-th new token sits at position ctx - q_len + i and sees keys 0..that position.
-      const int64_t visible = ctx - q_len + i + 1;
-      for (int h = 0; h < a.num_heads; ++h) {
-        const int kvh = h / group;
-        const float* q = a.qkv + (q_begin + i) * a.ld + h * hd;
-        float max_score = -INFINITY;
-        for (int64_t j = 0; j < visible; ++j) {
-          const int64_t block = table[j / a.block_size], off = j % a.block_size;
-          const float* k = a.k_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
-          scores[static_cast<size_t>(j)] = dot(q, k, hd) * a.scale;
-          max_score = std::max(max_score, scores[static_cast<size_t>(j)]);
-        }
-        float denom = 0.f;
-        for (int64_t j = 0; j < visible; ++j) {
-          scores[static_cast<size_t>(j)] = std::exp(scores[static_cast<size_t>(j)] - max_score);
-          denom += scores[static_cast<size_t>(j)];
-        }
-        std::fill(acc.begin(), acc.end(), 0.f);
-        for (int64_t j = 0; j < visible; ++j) {
-          const int64_t block = table[j / a.block_size], off = j % a.block_size;
-          const float* v = a.v_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
-          const float p = scores[static_cast<size_t>(j)];
-          for (int64_t d = 0; d < hd; ++d) acc[static_cast<size_t>(d)] += p * v[d];
-        }
-        float* o = a.out + (q_begin + i) * (static_cast<int64_t>(a.num_heads) * hd) + h * hd;
-        const float inv = 1.0f / denom;
-        for (int64_t d = 0; d < hd; ++d) o[d] = acc[static_cast<size_t>(d)] * inv;
-      }
-    }
-  }
-}
-
 void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {
     const float* g = gate_up + t * 2 * F;
@@ -143,6 +109,33 @@ float bf16_to_f32(uint16_t v) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+uint16_t f32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>(x >> 16);
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // NaN
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // rounds past 65504: infinity
+  if (abs < 0x38800000u) {
+    // Below 2^-14 the result is subnormal: scale so one unit is 2^-24 and round to an integer
+    // (exact scaling; the current rounding mode is to nearest even). 0x400 is the smallest normal.
+    float af;
+    std::memcpy(&af, &abs, sizeof af);
+    return sign | static_cast<uint16_t>(std::lrintf(af * 16777216.0f));
+  }
+  const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);          // to nearest even at bit 13
+  return sign | static_cast<uint16_t>((rounded - 0x38000000u) >> 13);  // exponent bias 127 -> 15
 }
 
 float f16_to_f32(uint16_t h) {

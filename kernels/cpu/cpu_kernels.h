@@ -1,6 +1,7 @@
-// CPU math for one decoder step, f32. Plain loops with a fixed reduction order per output
-// element, so a row's result never depends on how many rows are in the batch.
-// Layouts are those documented in engine/backend/backend.h.
+// CPU math for one decoder step, f32: norms, RoPE, cache writes, activations, conversions, and
+// the row-major reference matmul (the fast one is packed_matmul.h). Plain loops with a fixed
+// reduction order per output element, so a row's result never depends on how many rows are in the
+// batch. Layouts are those documented in engine/backend/backend.h.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,9 @@ float dot(const float* a, const float* b, int64_t n);
 
 // out[t, :] = table[ids[t], :], table [rows, dim]
 void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64_t dim, float* out);
+// The same from a 16-bit table (bf16 when `bf16`, else f16), widened to f32.
+void embedding_16(const uint16_t* table, bool bf16, const int32_t* ids, int64_t num_tokens,
+                  int64_t dim, float* out);
 
 // out[t] = x[t] / rms(x[t]) * w
 void rmsnorm(const float* x, const float* w, int64_t num_tokens, int64_t dim, float eps,
@@ -34,31 +38,14 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
               const int32_t* slot_mapping, int64_t num_tokens, int num_kv_heads, int head_dim,
               int block_size, float* k_cache, float* v_cache);
 
-// Causal paged attention; see Backend::attention.
-struct PagedAttentionArgs {
-  const float* qkv;  // [T, ld], query heads start at column 0
-  int64_t ld;
-  const float* k_cache;
-  const float* v_cache;
-  const int32_t* query_start;   // [num_seqs + 1]
-  const int32_t* seq_lens;      // [num_seqs]
-  const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq]
-  int64_t max_blocks_per_seq;
-  int num_seqs;
-  int num_heads;
-  int num_kv_heads;
-  int head_dim;
-  int block_size;
-  float scale;
-  float* out;  // [T, num_heads * head_dim]
-};
-void paged_attention(const PagedAttentionArgs& a);
-
 // out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]
 void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out);
 
-// Conversions used when uploading checkpoints.
+// Conversions used when uploading checkpoints. To 16 bits: round to nearest, ties to even;
+// NaN stays NaN, f16 overflow becomes infinity.
 float bf16_to_f32(uint16_t v);
 float f16_to_f32(uint16_t v);
+uint16_t f32_to_bf16(float f);
+uint16_t f32_to_f16(float f);
 
 }  // namespace llm::cpu

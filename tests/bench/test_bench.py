@@ -157,7 +157,11 @@ def test_serve_agrees_with_metrics(tmp_path, rate, concurrency):
             for stat in ("mean", "median", "p90", "p99"):
                 v = report[key][stat]
                 assert math.isfinite(v) and v >= 0, (key, stat, v)
-            assert report[key]["median"] > 0, key
+            # Two tokens of a fast model can arrive in one read, so a gap between tokens may be
+            # 0; the request-level times cannot be.
+            if key != "itl_ms":
+                assert report[key]["median"] > 0, key
+        assert report["itl_ms"]["p99"] > 0
     finally:
         assert server.stop() == 0, "".join(server.log[-20:])
 

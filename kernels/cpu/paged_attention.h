@@ -1,0 +1,41 @@
+// Causal attention of new query tokens over the paged KV cache (prefill, chunked prefill and
+// decode alike), f32. See Backend::attention for the layouts.
+//
+// Work is cut into items of (sequence, KV head, chunk of query rows); the query heads of a GQA
+// group are done together, so each key and value row is read once for the whole group. A row's
+// result depends only on its own sequence, never on the item cut or the batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace llm::cpu {
+
+struct PagedAttentionArgs {
+  const float* qkv;  // [T, ld]: query heads start at column 0
+  int64_t ld;
+  const float* k_cache;         // [num_blocks, num_kv_heads, block_size, head_dim]
+  const float* v_cache;         // same
+  const int32_t* query_start;   // [num_seqs + 1]
+  const int32_t* seq_lens;      // [num_seqs]: context length after this step's write
+  const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq]
+  int64_t max_blocks_per_seq;
+  int num_seqs;
+  int max_query_len;
+  int max_seq_len;
+  int num_heads;
+  int num_kv_heads;
+  int head_dim;
+  int block_size;
+  float scale;
+  float* out;  // [T, num_heads * head_dim]
+};
+
+// Number of work items for a batch (some may be empty).
+int64_t paged_attention_items(const PagedAttentionArgs& a);
+// Floats of scratch one worker needs.
+size_t paged_attention_scratch_floats(const PagedAttentionArgs& a);
+// Runs items [begin, end) with `scratch` private to the calling thread.
+void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, float* scratch);
+
+}  // namespace llm::cpu

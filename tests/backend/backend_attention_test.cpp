@@ -1,0 +1,218 @@
+// Backend conformance, part 2: writing new keys/values into the paged cache and attention over
+// it, on ragged batches (decodes beside prefill chunks), GQA ratios 1/2/4, head dims 64/128,
+// block sizes 8/16/32, contexts from 1 to thousands of tokens, block tables in shuffled order.
+// Unused cache slots and outputs hold NaN, so reading or leaving the wrong element fails.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "tests/backend/backend_harness.h"
+
+namespace llm::test {
+namespace {
+
+struct SeqSpec {
+  int cached;  // tokens already in the cache
+  int new_tokens;
+};
+
+struct AttentionCase {
+  std::string name;
+  int kv_heads, group, head_dim, block_size;
+  std::vector<SeqSpec> seqs;
+};
+
+// Cache contents as stored: f32 bits, or 16-bit patterns in a float-sized slot's first half.
+std::vector<uint8_t> encode(DType t, const std::vector<float>& v) {
+  std::vector<uint8_t> out(v.size() * dtype_size(t));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t == DType::kF32) {
+      std::memcpy(&out[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h = std::isnan(v[i])    ? (t == DType::kBF16 ? 0x7fc0 : 0x7e00)
+                         : t == DType::kBF16 ? cpu::f32_to_bf16(v[i])
+                                             : cpu::f32_to_f16(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    }
+  }
+  return out;
+}
+
+std::vector<float> decode(DType t, const std::vector<uint8_t>& b) {
+  std::vector<float> out(b.size() / dtype_size(t));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (t == DType::kF32) {
+      std::memcpy(&out[i], &b[i * 4], 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, &b[i * 2], 2);
+      out[i] = t == DType::kBF16 ? cpu::bf16_to_f32(h) : cpu::f16_to_f32(h);
+    }
+  }
+  return out;
+}
+
+class BackendAttention : public ::testing::TestWithParam<BackendCase> {};
+
+TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
+  const std::vector<AttentionCase> cases = {
+      {"mha_hd64_bs16", 2, 1, 64, 16, {{0, 1}, {0, 7}, {15, 1}, {33, 20}}},
+      {"gqa2_hd128_bs8", 2, 2, 128, 8, {{100, 1}, {0, 40}, {7, 3}}},
+      {"gqa4_hd64_bs32_long", 2, 4, 64, 32, {{3000, 1}, {2000, 64}, {0, 1}}},
+      {"gqa4_hd128_bs16", 1, 4, 128, 16, {{500, 1}, {499, 1}, {64, 33}, {17, 1}}},
+  };
+  const BackendCase& bc = GetParam();
+  auto be = bc.make();
+  uint64_t seed = 1000;
+  for (const AttentionCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int H = c.kv_heads * c.group, KVH = c.kv_heads, hd = c.head_dim, bs = c.block_size;
+    const int S = static_cast<int>(c.seqs.size());
+    const int64_t width = static_cast<int64_t>(H + 2 * KVH) * hd;
+    // Blocks per sequence, then one shuffled pool of physical ids (plus spares never used).
+    int max_blocks = 0, total_blocks = 0, T = 0, max_ctx = 0, max_q = 0;
+    for (const SeqSpec& s : c.seqs) {
+      const int ctx = s.cached + s.new_tokens;
+      max_blocks = std::max(max_blocks, (ctx + bs - 1) / bs);
+      total_blocks += (ctx + bs - 1) / bs;
+      T += s.new_tokens;
+      max_ctx = std::max(max_ctx, ctx);
+      max_q = std::max(max_q, s.new_tokens);
+    }
+    const int num_blocks = total_blocks + 3;
+    std::vector<int32_t> ids(static_cast<size_t>(num_blocks));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), std::mt19937_64(++seed));
+    std::vector<int32_t> tables(static_cast<size_t>(S * max_blocks), -1);
+    size_t next = 0;
+    for (int s = 0; s < S; ++s) {
+      const int ctx = c.seqs[s].cached + c.seqs[s].new_tokens;
+      for (int b = 0; b < (ctx + bs - 1) / bs; ++b) tables[s * max_blocks + b] = ids[next++];
+    }
+
+    // Every sequence's keys/values for all its positions, rounded to what the cache stores.
+    std::vector<std::vector<float>> keys(S), values(S);
+    for (int s = 0; s < S; ++s) {
+      const size_t n = static_cast<size_t>(c.seqs[s].cached + c.seqs[s].new_tokens) * KVH * hd;
+      keys[s] = rounded(bc.kv_dtype, random_floats(n, ++seed));
+      values[s] = rounded(bc.kv_dtype, random_floats(n, ++seed));
+    }
+    const size_t cache_elems = static_cast<size_t>(num_blocks) * KVH * bs * hd;
+    auto cache_index = [&](int s, int pos, int h) {
+      const int64_t block = tables[s * max_blocks + pos / bs];
+      return static_cast<size_t>(((block * KVH + h) * bs + pos % bs) * hd);
+    };
+    std::vector<float> k_host(cache_elems, NAN), v_host(cache_elems, NAN);
+    for (int s = 0; s < S; ++s) {
+      for (int pos = 0; pos < c.seqs[s].cached; ++pos) {
+        for (int h = 0; h < KVH; ++h) {
+          const size_t src = (static_cast<size_t>(pos) * KVH + h) * hd;
+          std::copy_n(&keys[s][src], hd, &k_host[cache_index(s, pos, h)]);
+          std::copy_n(&values[s][src], hd, &v_host[cache_index(s, pos, h)]);
+        }
+      }
+    }
+    // The step's rows: queries, and the new tokens' keys/values in their columns.
+    std::vector<float> qkv = random_floats(static_cast<size_t>(T) * width, ++seed);
+    std::vector<int32_t> query_start = {0}, seq_lens, slots;
+    for (int s = 0; s < S; ++s) {
+      const SeqSpec& sp = c.seqs[s];
+      for (int i = 0; i < sp.new_tokens; ++i) {
+        const int pos = sp.cached + i;
+        const size_t row = static_cast<size_t>(query_start.back() + i) * width;
+        for (int h = 0; h < KVH; ++h) {
+          const size_t src = (static_cast<size_t>(pos) * KVH + h) * hd;
+          std::copy_n(&keys[s][src], hd, &qkv[row + static_cast<size_t>(H + h) * hd]);
+          std::copy_n(&values[s][src], hd, &qkv[row + static_cast<size_t>(H + KVH + h) * hd]);
+        }
+        slots.push_back(tables[s * max_blocks + pos / bs] * bs + pos % bs);
+      }
+      query_start.push_back(query_start.back() + sp.new_tokens);
+      seq_lens.push_back(sp.cached + sp.new_tokens);
+    }
+
+    const auto k_bytes = encode(bc.kv_dtype, k_host), v_bytes = encode(bc.kv_dtype, v_host);
+    Buffer kbuf = be->alloc(k_bytes.size()), vbuf = be->alloc(v_bytes.size());
+    const Tensor kc = kbuf.view(bc.kv_dtype, {num_blocks, KVH, bs, hd});
+    const Tensor vc = vbuf.view(bc.kv_dtype, {num_blocks, KVH, bs, hd});
+    be->copy_from_host(kc, k_bytes.data());
+    be->copy_from_host(vc, v_bytes.data());
+    DeviceTensor dqkv = to_backend(*be, qkv, {T, width});
+    DeviceTensor dslots = to_backend_i32(*be, slots, {T});
+    DeviceTensor dqs = to_backend_i32(*be, query_start, {S + 1});
+    DeviceTensor dlens = to_backend_i32(*be, seq_lens, {S});
+    DeviceTensor dtables = to_backend_i32(*be, tables, {S, max_blocks});
+    DeviceTensor out = poisoned(*be, {T, static_cast<int64_t>(H) * hd});
+    const AttentionShape shape{H, KVH, hd, bs, static_cast<float>(1.0 / std::sqrt(hd))};
+    AttentionBatch batch{dqs.tensor, dlens.tensor, dtables.tensor, S, max_ctx, max_q};
+
+    be->kv_write(dqkv.tensor, dslots.tensor, kc, vc, shape);
+    be->attention(dqkv.tensor, kc, vc, batch, shape, out.tensor);
+
+    // The cache now holds every position of every sequence; untouched slots are still NaN.
+    std::vector<uint8_t> k_after(k_bytes.size());
+    be->synchronize();
+    be->copy_to_host(k_after.data(), kc);
+    const std::vector<float> k_got = decode(bc.kv_dtype, k_after);
+    std::vector<bool> live(cache_elems, false);
+    for (int s = 0; s < S; ++s) {
+      for (int pos = 0; pos < c.seqs[s].cached + c.seqs[s].new_tokens; ++pos) {
+        for (int h = 0; h < KVH; ++h) {
+          const size_t at = cache_index(s, pos, h), src = (static_cast<size_t>(pos) * KVH + h) * hd;
+          for (int d = 0; d < hd; ++d) {
+            ASSERT_EQ(k_got[at + d], keys[s][src + d]) << "key seq " << s << " pos " << pos;
+            live[at + d] = true;
+          }
+        }
+      }
+    }
+    for (size_t i = 0; i < cache_elems; ++i) {
+      ASSERT_TRUE(live[i] || std::isnan(k_got[i])) << "kv_write wrote outside its slots, at " << i;
+    }
+
+    // float64 reference: row i of sequence s sees positions 0..cached+i.
+    std::vector<double> want(static_cast<size_t>(T) * H * hd), scale(want.size());
+    for (int s = 0; s < S; ++s) {
+      for (int i = 0; i < c.seqs[s].new_tokens; ++i) {
+        const int row = query_start[s] + i, visible = c.seqs[s].cached + i + 1;
+        for (int h = 0; h < H; ++h) {
+          const int kvh = h / c.group;
+          const float* q = &qkv[static_cast<size_t>(row) * width + static_cast<size_t>(h) * hd];
+          std::vector<double> p(static_cast<size_t>(visible));
+          double mx = -INFINITY, denom = 0;
+          for (int j = 0; j < visible; ++j) {
+            double dot = 0;
+            for (int d = 0; d < hd; ++d)
+              dot += static_cast<double>(q[d]) *
+                     keys[s][(static_cast<size_t>(j) * KVH + kvh) * hd + d];
+            p[j] = dot / std::sqrt(static_cast<double>(hd));
+            mx = std::max(mx, p[j]);
+          }
+          for (double& x : p) denom += (x = std::exp(x - mx));
+          for (int d = 0; d < hd; ++d) {
+            double acc = 0, mag = 0;
+            for (int j = 0; j < visible; ++j) {
+              const double v = values[s][(static_cast<size_t>(j) * KVH + kvh) * hd + d];
+              acc += p[j] * v;
+              mag += p[j] * std::abs(v);
+            }
+            const size_t o = (static_cast<size_t>(row) * H + h) * hd + d;
+            want[o] = acc / denom;
+            scale[o] = mag / denom;
+          }
+        }
+      }
+    }
+    expect_close(to_host(*be, out.tensor), want, scale, 1e-4, "attention " + c.name);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendAttention, ::testing::ValuesIn(backend_cases()),
+                         BackendCaseName());
+
+}  // namespace
+}  // namespace llm::test

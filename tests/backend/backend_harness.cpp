@@ -1,0 +1,115 @@
+#include "tests/backend/backend_harness.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/backend/cpu_backend.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace llm::test {
+
+std::vector<BackendCase> backend_cases() {
+  // Two CPU pool sizes: the same kernels cut across threads differently must agree.
+  return {
+      {"cpu_1thread", [] { return std::make_unique<CpuBackend>(1); }, DType::kF32},
+      {"cpu_2threads", [] { return std::make_unique<CpuBackend>(2); }, DType::kF32},
+  };
+}
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+float round_to(DType t, float v) {
+  switch (t) {
+    case DType::kBF16:
+      return cpu::bf16_to_f32(cpu::f32_to_bf16(v));
+    case DType::kF16:
+      return cpu::f16_to_f32(cpu::f32_to_f16(v));
+    default:
+      return v;
+  }
+}
+
+std::vector<float> rounded(DType t, std::vector<float> v) {
+  for (float& x : v) x = round_to(t, x);
+  return v;
+}
+
+namespace {
+
+template <class T>
+DeviceTensor make(Backend& be, const std::vector<T>& host, DType dtype,
+                  std::initializer_list<int64_t> shape) {
+  DeviceTensor d;
+  d.buffer = be.alloc(host.size() * sizeof(T));
+  d.tensor = d.buffer.view(dtype, shape);
+  EXPECT_EQ(static_cast<size_t>(d.tensor.numel()), host.size());
+  be.copy_from_host(d.tensor, host.data());
+  return d;
+}
+
+}  // namespace
+
+DeviceTensor to_backend(Backend& be, const std::vector<float>& host,
+                        std::initializer_list<int64_t> shape) {
+  return make(be, host, DType::kF32, shape);
+}
+
+DeviceTensor to_backend_i32(Backend& be, const std::vector<int32_t>& host,
+                            std::initializer_list<int64_t> shape) {
+  return make(be, host, DType::kI32, shape);
+}
+
+DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return make(be, std::vector<float>(static_cast<size_t>(n), NAN), DType::kF32, shape);
+}
+
+std::vector<float> to_host(Backend& be, const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  be.synchronize();
+  be.copy_to_host(out.data(), t);
+  return out;
+}
+
+DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t rows, int64_t cols,
+                           DType dtype, bool prepare) {
+  DeviceWeight w;
+  w.raw = be.alloc(host.size() * dtype_size(dtype));
+  w.tensor = w.raw.view(dtype, {rows, cols});
+  TensorView src;
+  src.name = "test.weight";
+  src.dtype = DType::kF32;
+  src.shape = {rows, cols};
+  src.data = std::as_bytes(std::span<const float>(host));
+  be.upload(src, w.tensor);
+  if (prepare) {
+    if (auto p = be.prepare_linear_weight(w.tensor)) {
+      w.prepared = std::move(*p);
+      w.tensor = w.prepared.tensor;
+    }
+  }
+  return w;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<double>& want,
+                  const std::vector<double>& scale, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double bound = tol * scale[i] + 1e-6;
+    const double err = std::abs(static_cast<double>(got[i]) - want[i]);
+    if (!(err <= bound)) {  // also catches NaN: an element the op never wrote
+      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", want " << want[i]
+                    << " (bound " << bound << ")";
+      return;
+    }
+  }
+}
+
+}  // namespace llm::test

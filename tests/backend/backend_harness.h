@@ -1,0 +1,68 @@
+// Shared pieces of the backend conformance suite: which backends it runs on, host<->backend
+// tensor helpers, seeded random data, and rounding to 16-bit types for the float64 references.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend.h"
+
+namespace llm::test {
+
+// One backend under test. The tolerances say what the backend keeps in reduced precision.
+struct BackendCase {
+  std::string name;
+  std::function<std::unique_ptr<Backend>()> make;
+  DType kv_dtype = DType::kF32;  // what its KV cache stores (the reference rounds K/V to it)
+};
+
+std::vector<BackendCase> backend_cases();
+
+// Prints a case's name for parameterised test names.
+struct BackendCaseName {
+  std::string operator()(const ::testing::TestParamInfo<BackendCase>& info) const {
+    return info.param.name;
+  }
+};
+
+// Uniform values in [-scale, scale], never all zero, from a seed.
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f);
+
+// The value `v` takes once stored as `t` (identity for f32).
+float round_to(DType t, float v);
+std::vector<float> rounded(DType t, std::vector<float> v);
+
+// Backend memory holding a host array; the Buffer keeps it alive.
+struct DeviceTensor {
+  Buffer buffer;
+  Tensor tensor;
+};
+DeviceTensor to_backend(Backend& be, const std::vector<float>& host,
+                        std::initializer_list<int64_t> shape);
+DeviceTensor to_backend_i32(Backend& be, const std::vector<int32_t>& host,
+                            std::initializer_list<int64_t> shape);
+// An f32 output of this shape, filled with NaN so elements an op fails to write show up.
+DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape);
+std::vector<float> to_host(Backend& be, const Tensor& t);
+
+// A weight [rows, cols] uploaded as `dtype` through Backend::upload and then prepared for
+// matmul, as LlamaModel does.
+struct DeviceWeight {
+  Buffer raw;
+  OwnedTensor prepared;  // empty buffer when the backend kept the raw layout
+  Tensor tensor;
+};
+DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t rows, int64_t cols,
+                           DType dtype, bool prepare = true);
+
+// Expects |got - want| <= tol * scale[i] + 1e-6 everywhere (scale: the sum of absolute terms
+// that made the value, so the bound follows the conditioning); names the first bad element.
+void expect_close(const std::vector<float>& got, const std::vector<double>& want,
+                  const std::vector<double>& scale, double tol, const std::string& what);
+
+}  // namespace llm::test

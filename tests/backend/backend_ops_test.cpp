@@ -1,0 +1,171 @@
+// Backend conformance, part 1: every op but attention on every backend, against float64 host
+// references on fresh random inputs, outputs poisoned with NaN before each run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/backend/backend_harness.h"
+
+namespace llm::test {
+namespace {
+
+class BackendOps : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override { be_ = GetParam().make(); }
+  Backend& be() { return *be_; }
+  std::unique_ptr<Backend> be_;
+};
+
+struct MatmulCase {
+  int64_t T, K, N;
+  DType dtype;
+};
+
+TEST_P(BackendOps, MatmulMatchesFloat64ForEveryWeightTypeAndRaggedShape) {
+  const MatmulCase cases[] = {
+      {1, 64, 48, DType::kF32},    {3, 100, 33, DType::kF32},    {7, 288, 768, DType::kBF16},
+      {13, 257, 17, DType::kBF16}, {1, 2048, 256, DType::kBF16}, {37, 96, 130, DType::kF16},
+      {6, 512, 64, DType::kF16},   {64, 128, 160, DType::kBF16},
+  };
+  uint64_t seed = 100;
+  for (const MatmulCase& c : cases) {
+    const std::string what = "matmul T=" + std::to_string(c.T) + " K=" + std::to_string(c.K) +
+                             " N=" + std::to_string(c.N) + " " + std::string(dtype_name(c.dtype));
+    const auto x = random_floats(static_cast<size_t>(c.T * c.K), ++seed);
+    const auto w = random_floats(static_cast<size_t>(c.N * c.K), ++seed, 0.5f);
+    const auto wq = rounded(c.dtype, w);  // the weight the backend actually holds
+    std::vector<double> want(static_cast<size_t>(c.T * c.N)), scale(want.size());
+    for (int64_t t = 0; t < c.T; ++t) {
+      for (int64_t n = 0; n < c.N; ++n) {
+        double s = 0, a = 0;
+        for (int64_t k = 0; k < c.K; ++k) {
+          const double p = static_cast<double>(x[static_cast<size_t>(t * c.K + k)]) *
+                           wq[static_cast<size_t>(n * c.K + k)];
+          s += p;
+          a += std::abs(p);
+        }
+        want[static_cast<size_t>(t * c.N + n)] = s;
+        scale[static_cast<size_t>(t * c.N + n)] = a;
+      }
+    }
+    DeviceTensor dx = to_backend(be(), x, {c.T, c.K});
+    const DeviceWeight dw = upload_weight(be(), w, c.N, c.K, c.dtype);
+    DeviceTensor out = poisoned(be(), {c.T, c.N});
+    be().matmul(dx.tensor, dw.tensor, out.tensor);
+    expect_close(to_host(be(), out.tensor), want, scale, 1e-5, what);
+
+    // Batch invariance: each row alone gives bit-identical results to the row in the batch.
+    const std::vector<float> batched = to_host(be(), out.tensor);
+    for (int64_t t : {int64_t{0}, c.T - 1}) {
+      DeviceTensor one = poisoned(be(), {1, c.N});
+      be().matmul(dx.tensor.rows(t, 1), dw.tensor, one.tensor);
+      const std::vector<float> alone = to_host(be(), one.tensor);
+      for (int64_t n = 0; n < c.N; ++n) {
+        ASSERT_EQ(alone[static_cast<size_t>(n)], batched[static_cast<size_t>(t * c.N + n)])
+            << what << " row " << t << " col " << n << " differs alone and batched";
+      }
+    }
+  }
+}
+
+TEST_P(BackendOps, RmsnormAndFusedResidualAdd) {
+  const int64_t T = 5, D = 96;
+  const float eps = 1e-5f;
+  const auto x = random_floats(T * D, 1), delta = random_floats(T * D, 2), w = random_floats(D, 3);
+  std::vector<double> want(T * D), want_res(T * D), scale(T * D, 1.0);
+  for (int fused = 0; fused < 2; ++fused) {
+    for (int64_t t = 0; t < T; ++t) {
+      double ss = 0;
+      for (int64_t i = 0; i < D; ++i) {
+        const double r = static_cast<double>(x[t * D + i]) + (fused ? delta[t * D + i] : 0.0);
+        want_res[t * D + i] = r;
+        ss += r * r;
+      }
+      const double inv = 1.0 / std::sqrt(ss / D + eps);
+      for (int64_t i = 0; i < D; ++i) want[t * D + i] = want_res[t * D + i] * inv * w[i];
+    }
+    DeviceTensor dx = to_backend(be(), x, {T, D}), dd = to_backend(be(), delta, {T, D});
+    DeviceTensor dw = to_backend(be(), w, {D}), out = poisoned(be(), {T, D});
+    if (fused) {
+      be().add_rmsnorm(dx.tensor, dd.tensor, dw.tensor, eps, out.tensor);
+      expect_close(to_host(be(), dx.tensor), want_res, scale, 1e-6, "add_rmsnorm residual");
+    } else {
+      be().rmsnorm(dx.tensor, dw.tensor, eps, out.tensor);
+    }
+    expect_close(to_host(be(), out.tensor), want, scale, 1e-5, fused ? "add_rmsnorm" : "rmsnorm");
+  }
+}
+
+TEST_P(BackendOps, EmbeddingGathersRowsOfEveryTableType) {
+  const int64_t V = 50, D = 40;
+  const std::vector<int32_t> ids = {7, 0, 49, 7, 23};
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    const auto table = random_floats(V * D, 4);
+    const auto tq = rounded(dt, table);
+    DeviceWeight dtable = upload_weight(be(), table, V, D, dt, /*prepare=*/false);
+    DeviceTensor did = to_backend_i32(be(), ids, {static_cast<int64_t>(ids.size())});
+    DeviceTensor out = poisoned(be(), {static_cast<int64_t>(ids.size()), D});
+    be().embedding(dtable.tensor, did.tensor, out.tensor);
+    std::vector<double> want, scale(ids.size() * D, 0.0);
+    for (int32_t id : ids) {
+      for (int64_t i = 0; i < D; ++i) want.push_back(tq[id * D + i]);
+    }
+    expect_close(to_host(be(), out.tensor), want, scale, 0,
+                 "embedding " + std::string(dtype_name(dt)));
+  }
+}
+
+TEST_P(BackendOps, RopeRotatesQueryAndKeyHeadsOnly) {
+  const int heads = 4, kv_heads = 2, hd = 16, T = 6, max_pos = 64;
+  const int64_t width = (heads + 2 * kv_heads) * hd;
+  const auto qkv = random_floats(T * width, 5);
+  const std::vector<int32_t> pos = {0, 1, 5, 63, 2, 40};
+  std::vector<float> cs(max_pos * hd);
+  for (int p = 0; p < max_pos; ++p) {
+    for (int i = 0; i < hd / 2; ++i) {
+      const double a = p * std::pow(10000.0, -2.0 * i / hd);
+      cs[(p * hd / 2 + i) * 2] = static_cast<float>(std::cos(a));
+      cs[(p * hd / 2 + i) * 2 + 1] = static_cast<float>(std::sin(a));
+    }
+  }
+  std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < heads + kv_heads; ++h) {  // value heads stay as they are
+      for (int i = 0; i < hd / 2; ++i) {
+        const double a = pos[t] * std::pow(10000.0, -2.0 * i / hd);
+        const size_t b = static_cast<size_t>(t * width + h * hd);
+        const double x1 = qkv[b + i], x2 = qkv[b + i + hd / 2];
+        want[b + i] = x1 * std::cos(a) - x2 * std::sin(a);
+        want[b + i + hd / 2] = x2 * std::cos(a) + x1 * std::sin(a);
+      }
+    }
+  }
+  DeviceTensor d = to_backend(be(), qkv, {T, width});
+  DeviceTensor dp = to_backend_i32(be(), pos, {T}),
+               dcs = to_backend(be(), cs, {max_pos, hd / 2, 2});
+  AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
+  be().rope(d.tensor, dp.tensor, dcs.tensor, shape);
+  expect_close(to_host(be(), d.tensor), want, scale, 1e-6, "rope");
+}
+
+TEST_P(BackendOps, SiluMul) {
+  const int64_t T = 3, F = 77;
+  const auto gu = random_floats(T * 2 * F, 6, 4.0f);
+  std::vector<double> want(T * F), scale(T * F);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t f = 0; f < F; ++f) {
+      const double g = gu[t * 2 * F + f], u = gu[t * 2 * F + F + f];
+      want[t * F + f] = g / (1 + std::exp(-g)) * u;
+      scale[t * F + f] = std::abs(want[t * F + f]);
+    }
+  }
+  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}), out = poisoned(be(), {T, F});
+  be().silu_mul(d.tensor, out.tensor);
+  expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "silu_mul");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backend_cases()),
+                         BackendCaseName());
+
+}  // namespace
+}  // namespace llm::test
