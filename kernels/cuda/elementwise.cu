@@ -1,8 +1,10 @@
-// Elementwise CUDA kernels. Built by nvcc for every configured architecture; run through the
-// host emulator in kernels/simt once it exists (see DESIGN.md).
+// Elementwise CUDA kernels. Built by nvcc for every configured architecture, and by the host
+// compiler against kernels/simt for tests (see DESIGN.md, "CUDA code paths run in CI").
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/launch.h"
 
 namespace llm::cuda {
+inline namespace LLM_CUDA_ABI {
 
 // out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]; one thread per output element.
 __global__ void silu_mul_kernel(const float* gate_up, long long num_tokens, long long F,
@@ -19,7 +21,10 @@ void silu_mul(const float* gate_up, long long num_tokens, long long F, float* ou
   const long long n = num_tokens * F;
   const int threads = 256;
   const unsigned blocks = static_cast<unsigned>((n + threads - 1) / threads);
-  if (blocks > 0) silu_mul_kernel<<<blocks, threads, 0, stream>>>(gate_up, num_tokens, F, out);
+  if (blocks > 0) {
+    LLM_LAUNCH(silu_mul_kernel, blocks, threads, 0, stream, gate_up, num_tokens, F, out);
+  }
 }
 
+}  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

@@ -1,0 +1,301 @@
+// The block scheduler: a block's threads as Boost.Context fibers on one OS thread, resumed in a
+// shuffled order at every barrier and warp-level operation (see execution.h for why).
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/context/fiber.hpp>
+#include <boost/context/stack_context.hpp>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <random>
+#include <vector>
+
+#include "kernels/cuda/cuda_api.h"
+#include "kernels/simt/stacks.h"
+
+thread_local constinit uint3 threadIdx{0, 0, 0};
+thread_local constinit uint3 blockIdx{0, 0, 0};
+thread_local constinit dim3 blockDim{1, 1, 1};
+thread_local constinit dim3 gridDim{1, 1, 1};
+
+namespace llm::simt {
+namespace {
+
+namespace ctx = boost::context;
+
+// A small, fast generator for std::shuffle; reseeded per block.
+struct SplitMix64 {
+  using result_type = std::uint64_t;
+  std::uint64_t state;
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+};
+
+enum class Wait : std::uint8_t { kRunnable, kBarrier, kWarp, kDone };
+
+struct Thread {
+  ctx::fiber fiber;      // the thread's own context while it is suspended
+  ctx::fiber scheduler;  // the scheduler's context while the thread runs
+  uint3 idx{};
+  Wait wait = Wait::kRunnable;
+  // The pending warp operation (kWarp) or barrier predicate (kBarrier).
+  WarpOp op = WarpOp::kSync;
+  unsigned mask = 0;
+  std::uint64_t value = 0;
+  int b = 0, c = 0;
+  std::uint64_t site = 0;
+  WarpResult result;
+  int barrier_pred = 0;
+  int barrier_count = 0;
+};
+
+// One block in flight on this OS thread.
+struct Block {
+  std::vector<Thread> threads;  // indexed by linear thread id; never reallocated while running
+  std::vector<Thread*> runnable;
+  std::vector<Thread*> at_warp;
+  std::vector<Thread*> at_barrier;
+  Thread* current = nullptr;
+  SplitMix64 rng{0};
+};
+
+thread_local Block* tl_block = nullptr;
+
+// 0xFF bytes read as NaN in f32, bf16 and f16: unwritten shared memory is noticed.
+struct SharedBuffer {
+  std::vector<std::max_align_t> storage;
+  void* prepare(std::size_t bytes) {
+    if (bytes == 0) return nullptr;
+    const std::size_t words = (bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+    if (storage.size() < words) storage.resize(words);
+    std::memset(storage.data(), 0xFF, bytes);
+    return storage.data();
+  }
+};
+thread_local SharedBuffer tl_shared;
+thread_local void* tl_shared_ptr = nullptr;
+
+std::atomic<std::uint64_t> g_launch_counter{0};
+
+// Suspends the running thread until the scheduler resumes it.
+void suspend(Thread* t) {
+  t->scheduler = std::move(t->scheduler).resume();
+}
+
+void resume(Block& block, Thread* t) {
+  threadIdx = t->idx;
+  block.current = t;
+  t->wait = Wait::kRunnable;
+  t->fiber = std::move(t->fiber).resume();
+  block.current = nullptr;
+}
+
+// PTX shfl.sync source lane for lane `lane`; returns -1 when the lane keeps its own value.
+int shuffle_source(WarpOp op, int lane, int b, int c) {
+  const int clamp = c & 0x1f;
+  const int segmask = (c >> 8) & 0x1f;
+  const int max_lane = (lane & segmask) | (clamp & ~segmask);
+  const int min_lane = lane & segmask;
+  int j = lane;
+  bool in_range = true;
+  switch (op) {
+    case WarpOp::kShflUp:
+      j = lane - b;
+      in_range = j >= max_lane;
+      break;
+    case WarpOp::kShflDown:
+      j = lane + b;
+      in_range = j <= max_lane;
+      break;
+    case WarpOp::kShflXor:
+      j = lane ^ (b & 0x1f);
+      in_range = j <= max_lane;
+      break;
+    default:  // kShflIdx
+      j = min_lane | (b & 0x1f & ~segmask);
+      in_range = j <= max_lane;
+      break;
+  }
+  return in_range ? j : lane;
+}
+
+// Completes every pending warp operation. A lane takes part in lane i's operation when it waits
+// at the same kind of operation with the same mask (and call site), and both lanes are in the
+// mask; anything read from a lane that does not take part is poison.
+void resolve_warp_ops(Block& block) {
+  const int n = static_cast<int>(block.threads.size());
+  for (Thread* t : block.at_warp) {
+    const int linear = static_cast<int>(t - block.threads.data());
+    const int base = linear & ~31, lane = linear & 31;
+    auto takes_part = [&](int j) {
+      if (base + j >= n || !((t->mask >> j) & 1u)) return false;
+      const Thread& o = block.threads[static_cast<std::size_t>(base + j)];
+      return o.wait == Wait::kWarp && o.op == t->op && o.mask == t->mask && o.site == t->site;
+    };
+    auto exited = [&](int j) {
+      return base + j >= n || block.threads[static_cast<std::size_t>(base + j)].wait == Wait::kDone;
+    };
+    WarpResult r;
+    const bool self_in_mask = (t->mask >> lane) & 1u;
+    switch (t->op) {
+      case WarpOp::kSync:
+        r.valid = self_in_mask;
+        break;
+      case WarpOp::kVote:
+      case WarpOp::kActive: {
+        std::uint64_t bits = 0;
+        for (int j = 0; j < 32; ++j) {
+          if (!((t->mask >> j) & 1u)) continue;
+          if (takes_part(j)) {
+            const Thread& o = block.threads[static_cast<std::size_t>(base + j)];
+            if (t->op == WarpOp::kActive || o.value != 0) bits |= 1ull << j;
+          } else if (t->op == WarpOp::kVote && !exited(j)) {
+            bits |= 1ull << j;  // alive, in the mask, elsewhere: a wrong mask must show
+          }
+        }
+        r.bits = self_in_mask ? bits : 0xDEADBEEFu;
+        r.valid = self_in_mask;
+        break;
+      }
+      default: {
+        const int j = shuffle_source(t->op, lane, t->b, t->c);
+        if (self_in_mask && takes_part(j)) {
+          r.bits = block.threads[static_cast<std::size_t>(base + j)].value;
+          r.valid = true;
+        }
+        break;
+      }
+    }
+    t->result = r;
+  }
+  // Only now: resolution above reads the other lanes' pending state.
+  for (Thread* t : block.at_warp) block.runnable.push_back(t);
+  for (Thread* t : block.runnable) t->wait = Wait::kRunnable;
+  block.at_warp.clear();
+}
+
+void release_barrier(Block& block) {
+  int count = 0;
+  for (Thread* t : block.at_barrier) count += t->barrier_pred;
+  for (Thread* t : block.at_barrier) {
+    t->barrier_count = count;
+    block.runnable.push_back(t);
+  }
+  block.at_barrier.clear();
+}
+
+void run_block(Block& block, void (*body)(void*), void* arg, std::size_t nthreads) {
+  block.threads.clear();
+  block.threads.resize(nthreads);
+  block.runnable.clear();
+  for (std::size_t i = 0; i < nthreads; ++i) {
+    Thread& t = block.threads[i];
+    const auto lin = static_cast<unsigned>(i);
+    t.idx =
+        uint3{lin % blockDim.x, (lin / blockDim.x) % blockDim.y, lin / (blockDim.x * blockDim.y)};
+    t.fiber = ctx::fiber(std::allocator_arg, PooledStack{}, [&t, body, arg](ctx::fiber&& sched) {
+      t.scheduler = std::move(sched);
+      body(arg);
+      t.wait = Wait::kDone;
+      return std::move(t.scheduler);
+    });
+    block.runnable.push_back(&t);
+  }
+  while (!block.runnable.empty()) {
+    std::shuffle(block.runnable.begin(), block.runnable.end(), block.rng);
+    for (Thread* t : block.runnable) resume(block, t);
+    block.runnable.clear();
+    if (!block.at_warp.empty()) {
+      resolve_warp_ops(block);
+    } else if (!block.at_barrier.empty()) {
+      release_barrier(block);
+    }
+  }
+}
+
+cudaError_t check_config(const LaunchConfig& c) {
+  const dim3 g = c.grid, b = c.block;
+  if (b.x == 0 || b.y == 0 || b.z == 0 || b.x > 1024 || b.y > 1024 || b.z > 64 ||
+      static_cast<unsigned long long>(b.x) * b.y * b.z > 1024) {
+    return cudaErrorInvalidConfiguration;
+  }
+  if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu || g.y > 65535 || g.z > 65535) {
+    return cudaErrorInvalidConfiguration;
+  }
+  if (c.shared_bytes > max_dynamic_shared_bytes(c.kernel)) return cudaErrorInvalidValue;
+  return cudaSuccess;
+}
+
+}  // namespace
+
+namespace detail {
+
+WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, int c,
+                         std::uint64_t site) {
+  Block* block = tl_block;
+  Thread* t = block->current;
+  t->wait = Wait::kWarp;
+  t->op = op;
+  t->mask = mask;
+  t->value = value;
+  t->b = b;
+  t->c = c;
+  t->site = site;
+  block->at_warp.push_back(t);
+  suspend(t);
+  return t->result;
+}
+
+int block_barrier(int pred) {
+  Block* block = tl_block;
+  Thread* t = block->current;
+  t->wait = Wait::kBarrier;
+  t->barrier_pred = pred;
+  block->at_barrier.push_back(t);
+  suspend(t);
+  return t->barrier_count;
+}
+
+}  // namespace detail
+
+void* dynamic_shared_memory() {
+  return tl_shared_ptr;
+}
+
+void run_grid(const LaunchConfig& config, void (*body)(void*), void* arg) {
+  if (const cudaError_t err = check_config(config); err != cudaSuccess) {
+    record_launch_error(err);
+    return;
+  }
+  const std::uint64_t launch = g_launch_counter.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t seed = schedule_seed();
+  Block block;
+  Block* const outer = tl_block;  // a launch from inside a kernel is not supported; keep sane
+  tl_block = &block;
+  gridDim = config.grid;
+  blockDim = config.block;
+  const std::size_t nthreads =
+      static_cast<std::size_t>(config.block.x) * config.block.y * config.block.z;
+  for (unsigned z = 0; z < config.grid.z; ++z) {
+    for (unsigned y = 0; y < config.grid.y; ++y) {
+      for (unsigned x = 0; x < config.grid.x; ++x) {
+        blockIdx = uint3{x, y, z};
+        SplitMix64 mix{seed ^ (launch << 32) ^ (std::uint64_t{z} << 48)};
+        block.rng = SplitMix64{mix() ^ (std::uint64_t{y} << 32) ^ x};
+        tl_shared_ptr = tl_shared.prepare(config.shared_bytes);
+        run_block(block, body, arg, nthreads);
+      }
+    }
+  }
+  tl_block = outer;
+}
+
+}  // namespace llm::simt

@@ -1,0 +1,186 @@
+// The CUDA execution model on the host: built-in indices, barriers, warp shuffles and votes,
+// and the launch behind LLM_LAUNCH. Included through kernels/simt/simt.h.
+//
+// Each block's threads run as fibers on one OS thread. Every barrier and warp-level operation
+// is a point where the fiber stops; once no thread can go on, the waiting operations complete
+// and the threads resume in a freshly shuffled order, so code that leans on an unsynchronised
+// order of execution (a missing __syncthreads, a wrong shuffle mask) gets wrong answers here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <source_location>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// Set by the emulator before each thread of a block resumes (constinit: plain TLS reads).
+extern thread_local constinit uint3 threadIdx;
+extern thread_local constinit uint3 blockIdx;
+extern thread_local constinit dim3 blockDim;
+extern thread_local constinit dim3 gridDim;
+inline constexpr int warpSize = 32;
+
+namespace llm::simt {
+
+// Warp-level operations; the emulator resolves them among the lanes that wait at the same kind
+// of operation with the same mask.
+enum class WarpOp : std::uint8_t { kSync, kShflIdx, kShflUp, kShflDown, kShflXor, kVote, kActive };
+
+struct WarpResult {
+  std::uint64_t bits = 0;  // the source lane's value (shuffles), the ballot (votes)
+  bool valid = false;      // false: the source lane did not take part; the result is poison
+};
+
+namespace detail {
+
+// Blocks until every lane in `mask` reached a warp operation. `b` and `c` are the PTX shfl
+// operands (lane/offset, and clamp | segment mask << 8). `site` separates call sites (activemask),
+// 0 elsewhere.
+WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, int c,
+                         std::uint64_t site);
+// Blocks until all threads of the block arrive; returns how many arrived with pred != 0.
+int block_barrier(int pred);
+
+inline std::uint64_t site_key(const std::source_location& site) {
+  return (reinterpret_cast<std::uintptr_t>(site.file_name()) << 20) ^
+         (std::uint64_t{site.line()} << 8) ^ site.column() ^ 1;
+}
+
+// What a shuffle returns when its source lane did not take part: NaN for floating types,
+// all ones for 2-byte types (a NaN as bf16 and f16), a 0xDEADBEEF pattern otherwise.
+template <typename T>
+T poison() {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::numeric_limits<T>::quiet_NaN();
+  } else {
+    std::uint64_t bits = sizeof(T) == 2 ? 0xFFFFu : 0xDEADBEEFDEADBEEFull;
+    T out;
+    std::memcpy(&out, &bits, sizeof(T));
+    return out;
+  }
+}
+
+template <typename T>
+T shuffle(WarpOp op, unsigned mask, T var, int b, int c) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8,
+                "warp shuffles move at most 8 bytes of a trivially copyable type");
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &var, sizeof(T));
+  const WarpResult r = warp_exchange(op, mask, bits, b, c, 0);
+  if (!r.valid) return poison<T>();
+  T out;
+  std::memcpy(&out, &r.bits, sizeof(T));
+  return out;
+}
+
+// CUDA's encoding of `width` into the shfl.sync c operand (see __shfl_sync in sm_30_intrinsics).
+constexpr int shfl_c(int width, bool clamp_high) {
+  return ((warpSize - width) << 8) | (clamp_high ? 0x1f : 0);
+}
+
+}  // namespace detail
+
+struct LaunchConfig {
+  dim3 grid;
+  dim3 block;
+  std::size_t shared_bytes = 0;
+  cudaStream_t stream = nullptr;
+  const void* kernel = nullptr;  // identifies the kernel for cudaFuncSetAttribute limits
+};
+
+// Runs body(ctx) as every thread of every block; an invalid configuration is reported through
+// cudaGetLastError and nothing runs, as with <<<>>>.
+void run_grid(const LaunchConfig& config, void (*body)(void*), void* ctx);
+
+// The running block's dynamic shared memory (poisoned with 0xFF bytes when the block starts).
+void* dynamic_shared_memory();
+
+// The emulated `kernel<<<grid, block, shared_bytes, stream>>>(args...)`: the arguments are
+// converted to the kernel's parameter types once and every thread gets a copy of them.
+template <typename... P, typename... A>
+void launch(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t shared_bytes,
+            cudaStream_t stream, A&&... args) {
+  static_assert(sizeof...(P) == sizeof...(A), "wrong number of kernel arguments");
+  struct Call {
+    void (*kernel)(P...);
+    std::tuple<std::decay_t<P>...> params;
+  };
+  Call call{kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
+  const LaunchConfig config{grid, block, shared_bytes, stream,
+                            reinterpret_cast<const void*>(kernel)};
+  run_grid(
+      config,
+      [](void* p) {
+        auto* c = static_cast<Call*>(p);
+        std::apply(c->kernel, c->params);
+      },
+      &call);
+}
+
+}  // namespace llm::simt
+
+// --- CUDA's block- and warp-level intrinsics -------------------------------------------------
+
+inline void __syncthreads() {
+  llm::simt::detail::block_barrier(0);
+}
+inline int __syncthreads_count(int pred) {
+  return llm::simt::detail::block_barrier(pred != 0);
+}
+inline int __syncthreads_and(int pred) {
+  return llm::simt::detail::block_barrier(pred == 0) == 0;
+}
+inline int __syncthreads_or(int pred) {
+  return llm::simt::detail::block_barrier(pred != 0) != 0;
+}
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  llm::simt::detail::warp_exchange(llm::simt::WarpOp::kSync, mask, 0, 0, 0, 0);
+}
+
+template <typename T>
+T __shfl_sync(unsigned mask, T var, int src_lane, int width = warpSize) {
+  return llm::simt::detail::shuffle(llm::simt::WarpOp::kShflIdx, mask, var, src_lane,
+                                    llm::simt::detail::shfl_c(width, true));
+}
+template <typename T>
+T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = warpSize) {
+  return llm::simt::detail::shuffle(llm::simt::WarpOp::kShflUp, mask, var, static_cast<int>(delta),
+                                    llm::simt::detail::shfl_c(width, false));
+}
+template <typename T>
+T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = warpSize) {
+  return llm::simt::detail::shuffle(llm::simt::WarpOp::kShflDown, mask, var,
+                                    static_cast<int>(delta),
+                                    llm::simt::detail::shfl_c(width, true));
+}
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSize) {
+  return llm::simt::detail::shuffle(llm::simt::WarpOp::kShflXor, mask, var, lane_mask,
+                                    llm::simt::detail::shfl_c(width, true));
+}
+
+// Votes: one ballot serves all three. A lane in `mask` that is alive but did not arrive makes
+// the ballot bit 1 (and __all_sync false), so a wrong mask shows up in the result.
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+  return static_cast<unsigned>(
+      llm::simt::detail::warp_exchange(llm::simt::WarpOp::kVote, mask, pred != 0, 0, 0, 0).bits);
+}
+inline int __any_sync(unsigned mask, int pred) {
+  return __ballot_sync(mask, pred) != 0;
+}
+inline int __all_sync(unsigned mask, int pred) {
+  // A lane votes "not pred" in a ballot; any set bit (or a poisoned, absent lane) means false.
+  return llm::simt::detail::warp_exchange(llm::simt::WarpOp::kVote, mask, pred == 0, 0, 0, 0)
+             .bits == 0;
+}
+// The lanes that reached this same call site together (lanes in other branches are not active).
+inline unsigned __activemask(std::source_location site = std::source_location::current()) {
+  return static_cast<unsigned>(llm::simt::detail::warp_exchange(llm::simt::WarpOp::kActive,
+                                                                0xffffffffu, 0, 0, 0,
+                                                                llm::simt::detail::site_key(site))
+                                   .bits);
+}

@@ -1,0 +1,478 @@
+// The CUDA runtime on the host: one emulated device whose memory is host memory, streams and
+// events that complete at once (kernels and copies run synchronously, so stream order holds
+// trivially), and the per-thread last-error state. Misuse the real runtime rejects (freeing an
+// unknown pointer, a copy that leaves its device allocation, a bad launch configuration) is
+// rejected here too, so the backend's error handling is exercised in tests.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "kernels/cuda/cuda_api.h"
+
+struct CUstream_st {
+  unsigned flags = 0;
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point time;
+  bool recorded = false;
+};
+
+namespace llm::simt {
+namespace {
+
+constexpr std::size_t kAlignment = 256;                 // cudaMalloc's guarantee
+constexpr std::size_t kDefaultSharedLimit = 48 * 1024;  // without cudaFuncSetAttribute
+constexpr std::size_t kSharedOptIn = 101376;            // sm_86/sm_89, the smallest of our targets
+
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+using Buffer = std::unique_ptr<void, FreeDeleter>;
+
+std::size_t parse_bytes(const char* text, std::size_t fallback) {
+  try {
+    std::size_t pos = 0;
+    std::size_t value = std::stoull(text, &pos);
+    switch (text[pos]) {
+      case 'G':
+      case 'g':
+        value <<= 30;
+        break;
+      case 'M':
+      case 'm':
+        value <<= 20;
+        break;
+      case 'K':
+      case 'k':
+        value <<= 10;
+        break;
+      default:
+        break;
+    }
+    return value;
+  } catch (...) {
+    return fallback;
+  }
+}
+
+struct State {
+  std::mutex mu;
+  std::size_t total = 0;
+  std::size_t used = 0;
+  std::map<const std::byte*, std::pair<std::size_t, Buffer>> device;  // base -> size, memory
+  std::map<const void*, Buffer> pinned;
+  std::set<std::unique_ptr<CUstream_st>> streams;
+  std::set<std::unique_ptr<CUevent_st>> events;
+  std::map<const void*, std::size_t> shared_limits;
+  std::uint64_t seed = 0x5eed;
+
+  State() {
+    const char* mem = std::getenv("LLM_SIMT_DEVICE_MEMORY");
+    total = mem ? parse_bytes(mem, std::size_t{2} << 30) : std::size_t{2} << 30;
+    if (const char* s = std::getenv("LLM_SIMT_SEED")) seed = parse_bytes(s, seed);
+  }
+
+  // True when [p, p + n) lies inside one device allocation.
+  bool is_device_range(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    auto it = device.upper_bound(b);
+    if (it == device.begin()) return false;
+    --it;
+    return b >= it->first && b + n <= it->first + it->second.first;
+  }
+
+  template <typename Set, typename Ptr>
+  auto find(Set& set, Ptr* p) {
+    return std::find_if(set.begin(), set.end(), [p](const auto& u) { return u.get() == p; });
+  }
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+thread_local cudaError_t tl_last_error = cudaSuccess;
+
+cudaError_t fail(cudaError_t err) {
+  tl_last_error = err;
+  return err;
+}
+
+bool valid_stream(State& s, cudaStream_t stream) {
+  if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) return true;
+  return s.find(s.streams, stream) != s.streams.end();
+}
+
+}  // namespace
+
+void set_device_memory_bytes(std::size_t bytes) {
+  std::lock_guard lock(state().mu);
+  state().total = bytes;
+}
+std::size_t device_memory_bytes() {
+  std::lock_guard lock(state().mu);
+  return state().total;
+}
+std::size_t device_memory_used() {
+  std::lock_guard lock(state().mu);
+  return state().used;
+}
+void set_schedule_seed(std::uint64_t seed) {
+  std::lock_guard lock(state().mu);
+  state().seed = seed;
+}
+std::uint64_t schedule_seed() {
+  std::lock_guard lock(state().mu);
+  return state().seed;
+}
+void record_launch_error(cudaError_t err) {
+  fail(err);
+}
+std::size_t max_dynamic_shared_bytes(const void* kernel) {
+  std::lock_guard lock(state().mu);
+  const auto it = state().shared_limits.find(kernel);
+  return it == state().shared_limits.end() ? kDefaultSharedLimit : it->second;
+}
+
+}  // namespace llm::simt
+
+using llm::simt::fail;
+using llm::simt::state;
+
+// --- memory -------------------------------------------------------------------------------
+
+cudaError_t cudaMalloc(void** ptr, size_t size) {
+  if (ptr == nullptr) return fail(cudaErrorInvalidValue);
+  *ptr = nullptr;
+  if (size == 0) return cudaSuccess;
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const std::size_t rounded =
+      (size + llm::simt::kAlignment - 1) / llm::simt::kAlignment * llm::simt::kAlignment;
+  if (rounded > s.total - std::min(s.total, s.used)) return fail(cudaErrorMemoryAllocation);
+  llm::simt::Buffer buf(std::aligned_alloc(llm::simt::kAlignment, rounded));
+  if (!buf) return fail(cudaErrorMemoryAllocation);
+  std::memset(buf.get(), 0xFF, rounded);  // uninitialised device memory reads as NaN
+  auto* base = static_cast<std::byte*>(buf.get());
+  s.device.emplace(base, std::make_pair(size, std::move(buf)));
+  s.used += rounded;
+  *ptr = base;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const auto it = s.device.find(static_cast<const std::byte*>(ptr));
+  if (it == s.device.end()) return fail(cudaErrorInvalidValue);
+  s.used -= (it->second.first + llm::simt::kAlignment - 1) / llm::simt::kAlignment *
+            llm::simt::kAlignment;
+  s.device.erase(it);
+  return cudaSuccess;
+}
+
+cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int /*flags*/) {
+  if (ptr == nullptr) return fail(cudaErrorInvalidValue);
+  const std::size_t rounded = (std::max<size_t>(size, 1) + 63) / 64 * 64;
+  llm::simt::Buffer buf(std::aligned_alloc(64, rounded));
+  if (!buf) return fail(cudaErrorMemoryAllocation);
+  *ptr = buf.get();
+  std::lock_guard lock(state().mu);
+  state().pinned.emplace(buf.get(), std::move(buf));
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t size) {
+  return cudaHostAlloc(ptr, size, 0);
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  std::lock_guard lock(state().mu);
+  if (state().pinned.erase(ptr) == 0) return fail(cudaErrorInvalidValue);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  if (free == nullptr || total == nullptr) return fail(cudaErrorInvalidValue);
+  std::lock_guard lock(state().mu);
+  *total = state().total;
+  *free = state().total - std::min(state().total, state().used);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  if (count == 0) return cudaSuccess;
+  if (dst == nullptr || src == nullptr) return fail(cudaErrorInvalidValue);
+  auto& s = state();
+  {
+    std::lock_guard lock(s.mu);
+    const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault) {
+      return fail(cudaErrorInvalidMemcpyDirection);
+    }
+    if ((dst_dev && !s.is_device_range(dst, count)) ||
+        (src_dev && !s.is_device_range(src, count))) {
+      return fail(cudaErrorInvalidValue);
+    }
+  }
+  std::memmove(dst, src, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+  {
+    std::lock_guard lock(state().mu);
+    if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
+  }
+  return cudaMemcpy(dst, src, count, kind);
+}
+
+cudaError_t cudaMemset(void* ptr, int value, size_t count) {
+  if (count == 0) return cudaSuccess;
+  {
+    std::lock_guard lock(state().mu);
+    if (!state().is_device_range(ptr, count)) return fail(cudaErrorInvalidValue);
+  }
+  std::memset(ptr, value, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
+  {
+    std::lock_guard lock(state().mu);
+    if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
+  }
+  return cudaMemset(ptr, value, count);
+}
+
+// --- streams, events and graphs (work completes when issued) ------------------------------
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
+  if (stream == nullptr) return fail(cudaErrorInvalidValue);
+  auto owned = std::make_unique<CUstream_st>();
+  owned->flags = flags;
+  *stream = owned.get();
+  std::lock_guard lock(state().mu);
+  state().streams.insert(std::move(owned));
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  return cudaStreamCreateWithFlags(stream, 0);
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const auto it = s.find(s.streams, stream);
+  if (it == s.streams.end()) return fail(cudaErrorInvalidResourceHandle);
+  s.streams.erase(it);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  std::lock_guard lock(state().mu);
+  return llm::simt::valid_stream(state(), stream) ? cudaSuccess
+                                                  : fail(cudaErrorInvalidResourceHandle);
+}
+
+cudaError_t cudaStreamQuery(cudaStream_t stream) {
+  return cudaStreamSynchronize(stream);
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int /*flags*/) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  if (!llm::simt::valid_stream(s, stream) || s.find(s.events, event) == s.events.end()) {
+    return fail(cudaErrorInvalidResourceHandle);
+  }
+  return cudaSuccess;
+}
+
+// CUDA graphs are a GPU launch-overhead optimisation; the emulator declines to capture, and the
+// backend keeps them off in emulator runs.
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  return fail(cudaErrorNotSupported);
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t*) {
+  return fail(cudaErrorNotSupported);
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, unsigned long long) {
+  return fail(cudaErrorNotSupported);
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t) {
+  return fail(cudaErrorNotSupported);
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t) {
+  return fail(cudaErrorNotSupported);
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t) {
+  return fail(cudaErrorNotSupported);
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
+  if (event == nullptr) return fail(cudaErrorInvalidValue);
+  auto owned = std::make_unique<CUevent_st>();
+  *event = owned.get();
+  std::lock_guard lock(state().mu);
+  state().events.insert(std::move(owned));
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  return cudaEventCreateWithFlags(event, 0);
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const auto it = s.find(s.events, event);
+  if (it == s.events.end()) return fail(cudaErrorInvalidResourceHandle);
+  s.events.erase(it);
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  if (s.find(s.events, event) == s.events.end() || !llm::simt::valid_stream(s, stream)) {
+    return fail(cudaErrorInvalidResourceHandle);
+  }
+  event->time = std::chrono::steady_clock::now();
+  event->recorded = true;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  return s.find(s.events, event) == s.events.end() ? fail(cudaErrorInvalidResourceHandle)
+                                                   : cudaSuccess;
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  return cudaEventSynchronize(event);
+}
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  if (ms == nullptr) return fail(cudaErrorInvalidValue);
+  if (s.find(s.events, start) == s.events.end() || s.find(s.events, end) == s.events.end() ||
+      !start->recorded || !end->recorded) {
+    return fail(cudaErrorInvalidResourceHandle);
+  }
+  *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+  return cudaSuccess;
+}
+
+// --- the device ---------------------------------------------------------------------------
+
+cudaError_t cudaDeviceSynchronize() {
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  if (count == nullptr) return fail(cudaErrorInvalidValue);
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice);
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  if (device == nullptr) return fail(cudaErrorInvalidValue);
+  *device = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (prop == nullptr) return fail(cudaErrorInvalidValue);
+  if (device != 0) return fail(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::strncpy(prop->name, "llm SIMT emulator (host)", sizeof(prop->name) - 1);
+  prop->totalGlobalMem = llm::simt::device_memory_bytes();
+  prop->sharedMemPerBlock = llm::simt::kDefaultSharedLimit;
+  prop->sharedMemPerBlockOptin = llm::simt::kSharedOptIn;
+  prop->sharedMemPerMultiprocessor = llm::simt::kSharedOptIn + 1024;
+  prop->regsPerBlock = 65536;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+  prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 0x7fffffff;
+  prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+  prop->maxThreadsPerMultiProcessor = 1536;
+  prop->multiProcessorCount = 8;
+  prop->major = 8;
+  prop->minor = 6;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (value == nullptr) return fail(cudaErrorInvalidValue);
+  if (device != 0) return fail(cudaErrorInvalidDevice);
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock:
+      *value = prop.maxThreadsPerBlock;
+      break;
+    case cudaDevAttrWarpSize:
+      *value = prop.warpSize;
+      break;
+    case cudaDevAttrMultiProcessorCount:
+      *value = prop.multiProcessorCount;
+      break;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = prop.major;
+      break;
+    case cudaDevAttrComputeCapabilityMinor:
+      *value = prop.minor;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+      *value = static_cast<int>(prop.sharedMemPerBlock);
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = static_cast<int>(prop.sharedMemPerBlockOptin);
+      break;
+    default:
+      return fail(cudaErrorInvalidValue);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  if (func == nullptr) return fail(cudaErrorInvalidDeviceFunction);
+  if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) return cudaSuccess;
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      static_cast<std::size_t>(value) > llm::simt::kSharedOptIn) {
+    return fail(cudaErrorInvalidValue);
+  }
+  std::lock_guard lock(state().mu);
+  state().shared_limits[func] = static_cast<std::size_t>(value);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError() {
+  const cudaError_t err = llm::simt::tl_last_error;
+  llm::simt::tl_last_error = cudaSuccess;
+  return err;
+}
+
+cudaError_t cudaPeekAtLastError() {
+  return llm::simt::tl_last_error;
+}

@@ -1,0 +1,88 @@
+// The CUDA runtime stand-in: device memory accounting, copies bounded by their allocations,
+// streams and events, and errors reported the way the real runtime reports them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cuda/cuda_api.h"
+
+namespace {
+
+TEST(SimtRuntime, DeviceMemoryIsAccountedAndPoisoned) {
+  llm::simt::set_device_memory_bytes(std::size_t{64} << 20);
+  std::size_t free0 = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free0, &total), cudaSuccess);
+  EXPECT_EQ(total, std::size_t{64} << 20);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 1000 * sizeof(float)), cudaSuccess);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(d) % 256, 0u);
+  std::size_t free1 = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free1, &total), cudaSuccess);
+  EXPECT_LE(free1, free0 - 4000);
+  EXPECT_TRUE(std::isnan(d[0]) && std::isnan(d[999])) << "fresh device memory reads as NaN";
+  void* too_big = nullptr;
+  EXPECT_EQ(cudaMalloc(&too_big, std::size_t{65} << 20), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation);
+  ASSERT_EQ(cudaFree(d), cudaSuccess);
+  ASSERT_EQ(cudaMemGetInfo(&free1, &total), cudaSuccess);
+  EXPECT_EQ(free1, free0);
+  EXPECT_EQ(cudaFree(d), cudaErrorInvalidValue) << "double free";
+  cudaGetLastError();
+  llm::simt::set_device_memory_bytes(std::size_t{2} << 30);
+}
+
+TEST(SimtRuntime, CopiesStayInsideTheirAllocations) {
+  std::vector<float> host(16, 3.0f), back(16, 0.0f);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 16 * sizeof(float)), cudaSuccess);
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(d, host.data(), 64, cudaMemcpyHostToDevice, s), cudaSuccess);
+  EXPECT_EQ(cudaMemsetAsync(d, 0, 8, s), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(back.data(), d, 64, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back[0], 0.0f);
+  EXPECT_EQ(back[2], 3.0f);
+  EXPECT_EQ(cudaMemcpy(d, host.data(), 68, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(back.data(), host.data(), 4, cudaMemcpyDeviceToHost), cudaErrorInvalidValue)
+      << "a host pointer passed as the device source";
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaErrorInvalidResourceHandle);
+  EXPECT_EQ(cudaFree(d), cudaSuccess);
+  cudaGetLastError();
+}
+
+TEST(SimtRuntime, EventsDeviceAndErrorStrings) {
+  cudaEvent_t a = nullptr, b = nullptr;
+  ASSERT_EQ(cudaEventCreate(&a), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&b), cudaSuccess);
+  float ms = -1.0f;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, a, b), cudaErrorInvalidResourceHandle) << "not recorded";
+  ASSERT_EQ(cudaEventRecord(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(b, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaEventSynchronize(b), cudaSuccess);
+  ASSERT_EQ(cudaEventElapsedTime(&ms, a, b), cudaSuccess);
+  EXPECT_GE(ms, 0.0f);
+  EXPECT_EQ(cudaEventDestroy(a), cudaSuccess);
+  EXPECT_EQ(cudaEventDestroy(b), cudaSuccess);
+  int count = 0, dev = -1;
+  EXPECT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(cudaSetDevice(1), cudaErrorInvalidDevice);
+  EXPECT_EQ(cudaSetDevice(0), cudaSuccess);
+  EXPECT_EQ(cudaGetDevice(&dev), cudaSuccess);
+  EXPECT_EQ(dev, 0);
+  cudaDeviceProp prop;
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  EXPECT_EQ(prop.warpSize, 32);
+  EXPECT_STREQ(cudaGetErrorString(cudaErrorInvalidConfiguration), "invalid configuration argument");
+  EXPECT_STREQ(cudaGetErrorName(cudaErrorMemoryAllocation), "cudaErrorMemoryAllocation");
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  EXPECT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaErrorNotSupported);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
+  cudaGetLastError();
+}
+
+}  // namespace
