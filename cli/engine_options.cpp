@@ -16,7 +16,9 @@ EngineConfig EngineFlags::resolve(const std::string& model_dir) const {
 void add_runtime_options(po::options_description& d, EngineConfig& c) {
   d.add_options()
       ("threads", po::value(&c.threads)->default_value(c.threads), "CPU threads, this one included (0: one per core)")
-      ("dtype", po::value(&c.dtype)->default_value(c.dtype), "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16");
+      ("dtype", po::value(&c.dtype)->default_value(c.dtype), "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16")
+      ("backend", po::value(&c.backend)->default_value(c.backend), "cpu | cuda | simt (CUDA code in the host emulator: slow) | auto (cuda when a device is present)")
+      ("gpu-memory-utilization", po::value(&c.gpu_memory_utilization)->default_value(c.gpu_memory_utilization), "share of device memory to use, the KV cache taking what weights and activations leave");
 }
 
 void add_engine_options(po::options_description& d, EngineFlags& f) {

@@ -17,7 +17,7 @@ struct EngineFlags {
 };
 
 void add_engine_options(boost::program_options::options_description& d, EngineFlags& f);
-// --threads and --dtype alone: for the binaries that size their own engine (llm-generate,
+// --threads, --dtype, --backend and --gpu-memory-utilization alone: for the binaries that size their own engine (llm-generate,
 // llm-bench). add_engine_options includes them.
 void add_runtime_options(boost::program_options::options_description& d, EngineConfig& c);
 

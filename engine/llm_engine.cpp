@@ -5,6 +5,7 @@
 #include <random>
 
 #include "engine/backend/cpu_backend.h"
+#include "engine/backend/cuda_backend_factory.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -35,6 +36,13 @@ void check_config(const EngineConfig& c) {
   if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1))
     bad("kv_cache_fraction must be in (0, 1]");
   if (c.threads < 0 || c.threads > 1024) bad("threads must be in [0, 1024] (0: one per core)");
+  if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda" && c.backend != "simt") {
+    bad("backend must be auto, cpu, cuda or simt, got '" + c.backend + "'");
+  }
+  if (!(c.gpu_memory_utilization > 0 && c.gpu_memory_utilization <= 1)) {
+    bad("gpu_memory_utilization must be in (0, 1], got " +
+        std::to_string(c.gpu_memory_utilization));
+  }
   const auto t = dtype_from_name(c.dtype);
   if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
     bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
@@ -44,6 +52,38 @@ void check_config(const EngineConfig& c) {
 // The weights' dtype: the one asked for, or the checkpoint's own for "auto".
 DType weight_dtype(const EngineConfig& c, const ModelConfig& mc) {
   return c.dtype == "auto" ? mc.torch_dtype : *dtype_from_name(c.dtype);
+}
+
+// The backend named by config.backend; "auto" is cuda when this build has CUDA and the runtime
+// sees a device, else cpu.
+std::unique_ptr<Backend> make_backend(const EngineConfig& c) {
+  if (c.backend == "cpu") return std::make_unique<CpuBackend>(c.threads);
+  if (c.backend == "simt") return make_simt_backend();
+#if defined(LLM_HAVE_CUDA_BACKEND)
+  std::string why;
+  const int devices = cuda_device_count(&why);
+  if (devices > 0) return make_cuda_device_backend();
+  if (c.backend == "cuda") {
+    throw Error(ErrorCode::kUnsupported,
+                "--backend cuda: no CUDA device found (cudaGetDeviceCount: " +
+                    (devices < 0 ? why : std::string("0 devices")) + ")");
+  }
+#else
+  if (c.backend == "cuda") {
+    throw Error(ErrorCode::kUnsupported,
+                "--backend cuda: this build has no CUDA (nvcc was not found at build time)");
+  }
+#endif
+  return std::make_unique<CpuBackend>(c.threads);
+}
+
+// Bytes of the ModelRunner's per-step buffers (LlamaModel::make_workspace, the i32 metadata and
+// the logits) for steps of up to max_tokens rows and max_seqs sequences.
+int64_t runner_bytes(const ModelConfig& mc, const EngineConfig& c, int64_t max_blocks_per_seq) {
+  const int64_t D = mc.hidden_size, Q = mc.q_size(), KV = mc.kv_size(), F = mc.intermediate_size;
+  const int64_t per_token = 4 * D + 2 * Q + 2 * KV + 3 * F + 3;  // activations + ids/pos/slots
+  const int64_t per_seq = mc.vocab_size + max_blocks_per_seq + 3;
+  return 4 * (per_token * c.max_num_batched_tokens + per_seq * c.max_num_seqs);
 }
 
 // 53-bit mix of a request seed and the completion index, so the n completions of a seeded
@@ -66,19 +106,47 @@ LlmEngine::LlmEngine(const EngineConfig& config)
       checkpoint_(Checkpoint::open(config.model_dir)),
       tokenizer_(Tokenizer::load(config.model_dir)) {
   const ModelConfig& mc = checkpoint_.config();
-  backend_ = std::make_unique<CpuBackend>(config_.threads);
-  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, weight_dtype(config_, mc));
-
+  backend_ = make_backend(config_);
+  config_.backend = backend_->name();
+  const DType wdtype = weight_dtype(config_, mc);
+  const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
   const int bs = config_.block_size;
   const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
+  // Scratch for the largest step first, so the device budget below accounts for it.
+  backend_->reserve_workspace(
+      {config_.max_num_batched_tokens,
+       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}),
+       config_.max_num_seqs, mc.max_position_embeddings, mc.num_heads, mc.head_dim});
+  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, wdtype);
+
   int64_t num_blocks = config_.num_blocks;
   if (num_blocks == 0) {
-    const size_t per_block = KvCache::bytes_per_block(mc, bs, DType::kF32);
-    const int64_t budget =
-        config_.kv_cache_memory > 0
-            ? config_.kv_cache_memory
-            : std::min<int64_t>(kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
-                                                                    available_memory_bytes()));
+    const size_t per_block = KvCache::bytes_per_block(mc, bs, kv_dtype);
+    int64_t budget = config_.kv_cache_memory;
+    if (budget <= 0) {
+      if (const auto mem = backend_->memory_info()) {
+        // What this process may use, less what is already in use (weights, scratch, anything
+        // else on the device), less the runner's buffers allocated after the cache.
+        const int64_t used = static_cast<int64_t>(mem->total - mem->free);
+        const int64_t activations = runner_bytes(mc, config_, blocks_per_context);
+        budget = static_cast<int64_t>(config_.gpu_memory_utilization *
+                                      static_cast<double>(mem->total)) -
+                 used - activations;
+        if (budget < static_cast<int64_t>(per_block)) {
+          throw Error(ErrorCode::kResourceExhausted,
+                      "not enough device memory for the KV cache: " +
+                          std::to_string(mem->total >> 20) + " MiB total x " +
+                          std::to_string(config_.gpu_memory_utilization) +
+                          " (--gpu-memory-utilization) leaves nothing after " +
+                          std::to_string(used >> 20) + " MiB in use and " +
+                          std::to_string(activations >> 20) + " MiB of activations");
+        }
+      } else {
+        budget = std::min<int64_t>(
+            kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
+                                                static_cast<double>(available_memory_bytes())));
+      }
+    }
     // More blocks than every sequence at full context would only feed the prefix cache.
     num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
                                    2 * config_.max_num_seqs * blocks_per_context);
@@ -89,7 +157,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   }
   config_.num_blocks = num_blocks;
   kv_cache_ =
-      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, DType::kF32);
+      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, kv_dtype);
   kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
                                                  config_.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Every test on a fresh machine: install what is missing, build (with CUDA sources when nvcc is
-# there), run the suite, then build again with AddressSanitizer + UBSan and run it there too.
+# Every test on a fresh machine: install what is missing, build (the CUDA sources with nvcc, which
+# must be present), run the suite, then build again with AddressSanitizer + UBSan and run it there too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 jobs=$(nproc)
 
-"$root/scripts/build.sh" build
+# The CUDA sources must build here: CI has nvcc, and a missing one must fail, not skip.
+"$root/scripts/build.sh" build -DLLM_REQUIRE_CUDA=ON
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
 
 # The sanitizer build skips CUDA: nvcc output is not instrumented and nothing CUDA runs here.

@@ -33,6 +33,23 @@ struct AttentionBatch {
   int max_query_len = 0;
 };
 
+// Device memory as the backend's runtime reports it (cudaMemGetInfo), in bytes.
+struct MemoryInfo {
+  size_t free = 0;
+  size_t total = 0;
+};
+
+// The largest step the engine will run, so a backend can size its scratch space once, before
+// the KV pool takes the rest of the memory, and never allocate inside the step loop.
+struct WorkspaceLimits {
+  int64_t max_tokens = 0;       // rows per step
+  int64_t max_in_features = 0;  // the widest matmul input (K)
+  int max_seqs = 0;
+  int max_seq_len = 0;
+  int num_heads = 0;
+  int head_dim = 0;
+};
+
 // Head geometry of one attention layer.
 struct AttentionShape {
   int num_heads = 0;
@@ -54,6 +71,13 @@ class Backend {
   // Copies a checkpoint tensor into `dst` (same element count), converting to dst's dtype.
   virtual void upload(const TensorView& src, Tensor dst) = 0;
   virtual void synchronize() = 0;
+  // Device memory for sizing the KV pool; nullopt for host memory (the engine then uses a
+  // fraction of the machine's available memory).
+  virtual std::optional<MemoryInfo> memory_info() const { return std::nullopt; }
+  // Allocates the scratch space steps up to `limits` need (no-op for backends without any).
+  virtual void reserve_workspace(const WorkspaceLimits& /*limits*/) {}
+  // What the KV cache stores for a model whose weights are `weight_dtype`.
+  virtual DType kv_cache_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
   // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest.
   // nullopt: the row-major weight is already that layout, keep it.
   virtual std::optional<OwnedTensor> prepare_linear_weight(const Tensor& /*w*/) {

@@ -27,6 +27,12 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   int threads = 0;             // CPU threads for the model, the caller included (0: one per core)
   std::string dtype = "auto";  // weights: f32 | bf16 | f16 | auto (the checkpoint's torch_dtype)
+  // cpu | cuda | simt (the CUDA backend run by the host emulator: slow, for tests and debugging)
+  // | auto (cuda when the build has CUDA and a device is present, else cpu)
+  std::string backend = "auto";
+  // Device backends: the share of the device's memory the engine may use; the KV pool gets what
+  // the weights and the step's activations leave of it (unless num_blocks/kv_cache_memory say).
+  double gpu_memory_utilization = 0.9;
 };
 
 // A snapshot of the engine's counters.

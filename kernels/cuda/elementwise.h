@@ -1,4 +1,5 @@
 // Host entry points of the elementwise CUDA kernels (device pointers, asynchronous on `stream`).
+// 16-bit storage types are named by cudaDataType: CUDA_R_32F, CUDA_R_16BF or CUDA_R_16F.
 #pragma once
 
 #include "kernels/cuda/cuda_api.h"
@@ -6,8 +7,20 @@
 namespace llm::cuda {
 inline namespace LLM_CUDA_ABI {
 
+// out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]; gate_up [num_tokens, 2F], out [num_tokens,
+// F].
 void silu_mul(const float* gate_up, long long num_tokens, long long F, float* out,
               cudaStream_t stream);
+
+// out[i] = in[i] rounded to `out_type` (f32 input [n]; out [n] of out_type): the activations
+// handed to a 16-bit GEMM.
+void convert_f32(const float* in, long long n, void* out, cudaDataType out_type,
+                 cudaStream_t stream);
+
+// out[t, :] = table[ids[t], :] as f32; table [rows, dim] of `type`, ids [num_ids] i32, out
+// [num_ids, dim] f32.
+void embedding(const void* table, cudaDataType type, const int* ids, long long num_ids,
+               long long dim, float* out, cudaStream_t stream);
 
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

@@ -66,6 +66,7 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       {"gqa4_hd128_bs16", 1, 4, 128, 16, {{500, 1}, {499, 1}, {64, 33}, {17, 1}}},
   };
   const BackendCase& bc = GetParam();
+  LLM_SKIP_IF_UNAVAILABLE(bc);
   auto be = bc.make();
   uint64_t seed = 1000;
   for (const AttentionCase& c : cases) {

@@ -4,16 +4,47 @@
 #include <cstring>
 
 #include "engine/backend/cpu_backend.h"
+#include "engine/backend/cuda_backend_factory.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace llm::test {
+namespace {
+
+constexpr int kSimtPartitionTokens = 64;
+
+}  // namespace
 
 std::vector<BackendCase> backend_cases() {
   // Two CPU pool sizes: the same kernels cut across threads differently must agree.
-  return {
+  std::vector<BackendCase> cases = {
       {"cpu_1thread", [] { return std::make_unique<CpuBackend>(1); }, DType::kF32},
       {"cpu_2threads", [] { return std::make_unique<CpuBackend>(2); }, DType::kF32},
   };
+  // The CUDA backend in the emulator with a bf16 cache, and 64-token decode partitions so the
+  // split-KV pass (and its combine kernel) runs from 65 tokens of context on.
+  BackendCase simt{"simt", [] { return make_simt_backend({0, kSimtPartitionTokens}); },
+                   DType::kBF16};
+  simt.matmul_rounds_input = true;
+  cases.push_back(simt);
+  // The same source on a real device, when there is one.
+  BackendCase cuda{"cuda", nullptr, DType::kBF16};
+  cuda.matmul_rounds_input = true;
+  cuda.matmul_batch_invariant = false;
+#if defined(LLM_HAVE_CUDA_BACKEND)
+  cuda.make = [] { return make_cuda_device_backend({}); };
+  cuda.unavailable = [] {
+    std::string why;
+    const int n = cuda_device_count(&why);
+    return n > 0 ? std::string() : "no CUDA device (" + (n < 0 ? why : "0 devices") + ")";
+  };
+#else
+  cuda.make = []() -> std::unique_ptr<Backend> { return nullptr; };
+  cuda.unavailable = [] {
+    return std::string("this build has no CUDA (nvcc was not found at build time)");
+  };
+#endif
+  cases.push_back(cuda);
+  return cases;
 }
 
 std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {

@@ -19,9 +19,25 @@ struct BackendCase {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
   DType kv_dtype = DType::kF32;  // what its KV cache stores (the reference rounds K/V to it)
+  // matmul rounds the f32 activations to the weight's dtype before the product (a 16-bit GEMM
+  // takes both operands in one type); the reference rounds x the same way.
+  bool matmul_rounds_input = false;
+  // A row's product does not depend on the other rows in the batch (bit for bit). cuBLAS on a
+  // real GPU picks kernels (tiling, split-K) by shape, so it makes no such promise.
+  bool matmul_batch_invariant = true;
+  // Non-empty when this backend cannot run here (no device): the tests skip, saying why.
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
 
 std::vector<BackendCase> backend_cases();
+
+// Skips the current test, visibly, when its backend cannot run on this machine.
+#define LLM_SKIP_IF_UNAVAILABLE(bc)                                          \
+  do {                                                                       \
+    if (const std::string why = (bc).unavailable(); !why.empty()) {          \
+      GTEST_SKIP() << (bc).name << " backend unavailable: " << why;          \
+    }                                                                        \
+  } while (0)
 
 // Prints a case's name for parameterised test names.
 struct BackendCaseName {

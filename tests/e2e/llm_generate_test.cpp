@@ -104,6 +104,35 @@ TEST(LlmGenerate, PlainOutputIsTheContinuation) {
   }
 }
 
+// --backend simt: the CUDA backend's code run by the host emulator, on a machine with no GPU.
+TEST(LlmGenerate, SimtBackendPrintsTheReferenceContinuation) {
+  std::ifstream in(std::string(LLM_SOURCE_DIR) + "/tests/data/stories260K/greedy.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const json ref = json::parse(line);
+  ASSERT_EQ(ref["prompt"], "Once upon a time");
+  const ProcessResult r =
+      run_process({kBin, "--backend", "simt", "--model", kModel.string(), "--prompt", ref["prompt"],
+                   "--max-tokens", std::to_string(ref["max_tokens"].get<int>())});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ref["output_text"].get<std::string>() + "\n");
+}
+
+// A backend this machine cannot run is one clear line and exit 1, not a crash or a silent
+// fallback to another backend.
+TEST(LlmGenerate, UnknownOrMissingBackendIsOneClearLine) {
+  for (const std::string backend : {"tpu", "cuda"}) {
+    const ProcessResult r =
+        run_process({kBin, "--backend", backend, "--model", kModel.string(), "--prompt", "Hi"});
+    if (backend == "cuda" && r.exit_code == 0) continue;  // a machine with a GPU
+    EXPECT_EQ(r.exit_code, 1) << backend << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(backend == "cuda" ? "--backend cuda" : "backend must be"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 TEST(LlmGenerate, SeededSamplingRepeats) {
   const std::vector<std::string> args = {kBin,      "--model",       kModel.string(), "--prompt",
                                          "The dog", "--temperature", "0.8",           "--seed",

@@ -1,0 +1,333 @@
+#include "engine/backend/cuda_backend.h"
+// (cuda_backend.h brings kernels/cuda/cuda_api.h before these.)
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/kv_cache.h"
+#include "kernels/cuda/norm.h"
+#include "kernels/cuda/rope.h"
+#include "kernels/cuda/sampling.h"
+#include "llm/error.h"
+
+namespace llm::cuda {
+inline namespace LLM_CUDA_ABI {
+namespace {
+
+// Elements converted per host chunk in upload (bounds the host staging memory).
+constexpr size_t kUploadChunk = size_t{1} << 22;
+
+void check(cudaError_t err, const std::string& what) {
+  if (err == cudaSuccess) return;
+  const ErrorCode code =
+      err == cudaErrorMemoryAllocation ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
+  throw Error(code, "cuda backend: " + what + ": " + cudaGetErrorString(err));
+}
+
+void check(cublasStatus_t st, const std::string& what) {
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    throw Error(ErrorCode::kInternal, "cuda backend: " + what + ": " + cublasGetStatusString(st));
+  }
+}
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) throw Error(ErrorCode::kUnsupported, "cuda backend: " + what);
+}
+
+void expect_f32(const Tensor& t, const char* what) {
+  expect(t.dtype == DType::kF32,
+         std::string(what) + " must be f32, got " + std::string(dtype_name(t.dtype)));
+}
+
+cudaDataType cuda_type(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return CUDA_R_32F;
+    case DType::kBF16:
+      return CUDA_R_16BF;
+    case DType::kF16:
+      return CUDA_R_16F;
+    case DType::kI32:
+      break;
+  }
+  throw Error(ErrorCode::kUnsupported, "cuda backend: integer tensors have no float type");
+}
+
+float load_f32(const std::byte* p, DType t) {
+  switch (t) {
+    case DType::kF32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case DType::kBF16: {
+      __nv_bfloat16 h;
+      std::memcpy(&h, p, 2);
+      return __bfloat162float(h);
+    }
+    case DType::kF16: {
+      __half h;
+      std::memcpy(&h, p, 2);
+      return __half2float(h);
+    }
+    case DType::kI32:
+      break;
+  }
+  throw Error(ErrorCode::kUnsupported, "cuda backend: integer weights are not supported");
+}
+
+void store_from_f32(float v, DType t, std::byte* p) {
+  if (t == DType::kF32) {
+    std::memcpy(p, &v, 4);
+  } else if (t == DType::kBF16) {
+    const __nv_bfloat16 h = __float2bfloat16(v);
+    std::memcpy(p, &h, 2);
+  } else {
+    const __half h = __float2half(v);
+    std::memcpy(p, &h, 2);
+  }
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
+    : name_(std::move(name)), options_(options) {
+  expect(options.decode_partition_tokens >= 32 && options.decode_partition_tokens % 32 == 0,
+         "decode_partition_tokens must be a positive multiple of 32");
+  check(cudaSetDevice(options.device), "cudaSetDevice(" + std::to_string(options.device) + ")");
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  check(cublasCreate(&cublas_), "cublasCreate");
+  check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+}
+
+CudaBackend::~CudaBackend() {
+  // Nothing may throw here; errors at teardown have nowhere to go.
+  cudaStreamSynchronize(stream_);
+  cudaFree(gemm_input_.data);
+  cudaFree(split_kv_.data);
+  cublasDestroy(cublas_);
+  cudaStreamDestroy(stream_);
+}
+
+Buffer CudaBackend::alloc(size_t bytes) {
+  if (bytes == 0) return Buffer(nullptr, 0, {});
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc of " + std::to_string(bytes) + " bytes");
+  return Buffer(p, bytes, [](void* q) { cudaFree(q); });
+}
+
+// Host sources are pageable: cudaMemcpyAsync returns once it has staged them, so the caller may
+// reuse its buffer at once while the copy stays ordered on the stream.
+void CudaBackend::copy_from_host(Tensor dst, const void* src) {
+  if (dst.nbytes() == 0) return;
+  check(cudaMemcpyAsync(dst.data, src, dst.nbytes(), cudaMemcpyHostToDevice, stream_),
+        "copy to device");
+}
+
+void CudaBackend::copy_to_host(void* dst, Tensor src) {
+  if (src.nbytes() == 0) return;
+  check(cudaMemcpyAsync(dst, src.data, src.nbytes(), cudaMemcpyDeviceToHost, stream_),
+        "copy to host");
+  check(cudaStreamSynchronize(stream_), "copy to host");
+}
+
+void CudaBackend::upload(const TensorView& src, Tensor dst) {
+  const int64_t n = src.num_elements();
+  if (n != dst.numel()) {
+    throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
+                                          " elements into a tensor of " +
+                                          std::to_string(dst.numel()));
+  }
+  expect(src.dtype != DType::kI32 && dst.dtype != DType::kI32,
+         "integer weights are not supported ('" + src.name + "')");
+  synchronize();  // earlier copies may still read a previous staging buffer
+  if (src.dtype == dst.dtype) {
+    check(cudaMemcpy(dst.data, src.data.data(), dst.nbytes(), cudaMemcpyHostToDevice),
+          "upload of '" + src.name + "'");
+    return;
+  }
+  // Converted on the host in chunks: the checkpoint is mapped host memory anyway, and this runs
+  // once per weight at load time.
+  const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
+  std::vector<std::byte> staging(std::min(static_cast<size_t>(n), kUploadChunk) * out_size);
+  for (size_t begin = 0; begin < static_cast<size_t>(n); begin += kUploadChunk) {
+    const size_t count = std::min(kUploadChunk, static_cast<size_t>(n) - begin);
+    for (size_t i = 0; i < count; ++i) {
+      store_from_f32(load_f32(src.data.data() + (begin + i) * in_size, src.dtype), dst.dtype,
+                     staging.data() + i * out_size);
+    }
+    check(cudaMemcpy(static_cast<std::byte*>(dst.data) + begin * out_size, staging.data(),
+                     count * out_size, cudaMemcpyHostToDevice),
+          "upload of '" + src.name + "'");
+  }
+}
+
+void CudaBackend::synchronize() {
+  check(cudaStreamSynchronize(stream_), "stream synchronize");
+}
+
+std::optional<MemoryInfo> CudaBackend::memory_info() const {
+  MemoryInfo info;
+  check(cudaMemGetInfo(&info.free, &info.total), "cudaMemGetInfo");
+  return info;
+}
+
+void CudaBackend::reserve_workspace(const WorkspaceLimits& l) {
+  scratch(gemm_input_, static_cast<size_t>(l.max_tokens * l.max_in_features) * 2);
+  scratch(split_kv_,
+          decode_attention_workspace_bytes(l.max_seqs, l.num_heads, l.head_dim, l.max_seq_len,
+                                           options_.decode_partition_tokens));
+}
+
+void* CudaBackend::scratch(Scratch& s, size_t bytes) {
+  if (bytes > s.bytes) {
+    synchronize();
+    check(cudaFree(s.data), "cudaFree");
+    s.data = nullptr;
+    s.bytes = 0;
+    check(cudaMalloc(&s.data, bytes), "cudaMalloc of " + std::to_string(bytes) + " scratch bytes");
+    s.bytes = bytes;
+  }
+  return s.data;
+}
+
+void CudaBackend::check_launch(const char* op) {
+  check(cudaGetLastError(), std::string("launch of ") + op);
+}
+
+void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
+  expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
+  expect_f32(out, "embedding output");
+  llm::cuda::embedding(table.data, cuda_type(table.dtype), ids.as<int>(), ids.numel(),
+                       table.size(1), out.as<float>(), stream_);
+  check_launch("embedding");
+}
+
+void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
+  expect_f32(x, "rmsnorm input");
+  expect_f32(weight, "rmsnorm weight");
+  llm::cuda::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.as<float>(),
+                     stream_);
+  check_launch("rmsnorm");
+}
+
+void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
+  expect_f32(residual, "residual");
+  expect_f32(weight, "rmsnorm weight");
+  llm::cuda::add_rmsnorm(residual.as<float>(), delta.as<float>(), weight.as<float>(),
+                         residual.size(0), residual.size(1), eps, out.as<float>(), stream_);
+  check_launch("add_rmsnorm");
+}
+
+// out[T, N] = x[T, K] . w[N, K]^T. cuBLAS is column-major: row-major out is out^T [N, T] with
+// ldc = N, and out^T = w . x^T where row-major w [N, K] is the column-major K x N matrix
+// (transposed: op A = T, lda = K) and row-major x [T, K] the column-major K x T one (lda = K).
+void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
+  expect_f32(x, "matmul input");
+  expect_f32(out, "matmul output");
+  expect(w.layout == TensorLayout::kRowMajor && w.ndim == 2, "matmul weight must be 2-D row-major");
+  const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
+  expect(w.size(1) == K && out.size(0) == T && out.size(1) == N,
+         "matmul of x [" + std::to_string(T) + ", " + std::to_string(K) + "] by w [" +
+             std::to_string(N) + ", " + std::to_string(w.size(1)) + "]");
+  if (T == 0) return;
+  const cudaDataType type = cuda_type(w.dtype);
+  const void* b = x.data;
+  if (type != CUDA_R_32F) {
+    // cublasGemmEx takes A and B of one type: the activations are rounded to the weights'.
+    void* xin = scratch(gemm_input_, static_cast<size_t>(T * K) * 2);
+    convert_f32(x.as<float>(), T * K, xin, type, stream_);
+    check_launch("convert_f32");
+    b = xin;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(T),
+                     static_cast<int>(K), &alpha, w.data, type, static_cast<int>(K), b, type,
+                     static_cast<int>(K), &beta, out.data, CUDA_R_32F, static_cast<int>(N),
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
+}
+
+void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
+  expect_f32(qkv, "rope input");
+  llm::cuda::rope(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
+                  cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, stream_);
+  check_launch("rope");
+}
+
+void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
+                           const AttentionShape& s) {
+  expect_f32(qkv, "kv_write input");
+  expect(k_cache.dtype == v_cache.dtype, "key and value caches of different types");
+  const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
+  const int64_t kv = static_cast<int64_t>(s.num_kv_heads) * s.head_dim;
+  llm::cuda::kv_write(qkv.as<float>(), qkv.size(0), qkv.size(1), q, q + kv, slot_mapping.as<int>(),
+                      s.num_kv_heads, s.head_dim, s.block_size, k_cache.data, v_cache.data,
+                      cuda_type(k_cache.dtype), stream_);
+  check_launch("kv_write");
+}
+
+void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
+                            const AttentionShape& s, Tensor out) {
+  expect_f32(qkv, "attention input");
+  expect(s.head_dim % 2 == 0 && s.head_dim <= kMaxHeadDim,
+         "head_dim " + std::to_string(s.head_dim) + " (must be even and at most " +
+             std::to_string(kMaxHeadDim) + ")");
+  expect(s.num_kv_heads > 0 && s.num_heads % s.num_kv_heads == 0,
+         "num_heads must be a multiple of num_kv_heads");
+  PagedAttentionParams p;
+  p.qkv = qkv.as<float>();
+  p.ld = qkv.size(1);
+  p.k_cache = k_cache.data;
+  p.v_cache = v_cache.data;
+  p.cache_type = cuda_type(k_cache.dtype);
+  p.query_start = b.query_start.as<int>();
+  p.seq_lens = b.seq_lens.as<int>();
+  p.block_tables = b.block_tables.as<int>();
+  p.max_blocks_per_seq = static_cast<int>(b.block_tables.size(1));
+  p.num_seqs = b.num_seqs;
+  p.max_seq_len = b.max_seq_len;
+  p.max_query_len = b.max_query_len;
+  p.num_heads = s.num_heads;
+  p.num_kv_heads = s.num_kv_heads;
+  p.head_dim = s.head_dim;
+  p.block_size = s.block_size;
+  p.scale = s.scale;
+  p.out = out.as<float>();
+  // Decode rows (one new token) and prefill rows go to their own kernels; each skips the
+  // other's sequences. A single prefill sequence needs no decode launch at all.
+  if (!(b.num_seqs == 1 && b.max_query_len > 1)) {
+    const int tokens = options_.decode_partition_tokens;
+    void* ws = scratch(split_kv_, decode_attention_workspace_bytes(
+                                      b.num_seqs, s.num_heads, s.head_dim, b.max_seq_len, tokens));
+    decode_attention(p, tokens, static_cast<float*>(ws), stream_);
+    check_launch("decode_attention");
+  }
+  prefill_attention(p, stream_);
+  check_launch("prefill_attention");
+}
+
+void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
+  expect_f32(gate_up, "silu_mul input");
+  llm::cuda::silu_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2, out.as<float>(),
+                      stream_);
+  check_launch("silu_mul");
+}
+
+void CudaBackend::argmax(Tensor logits, Tensor ids) {
+  expect_f32(logits, "argmax input");
+  llm::cuda::argmax(logits.as<float>(), logits.size(0), logits.size(1), ids.as<int>(), stream_);
+  check_launch("argmax");
+}
+
+void CudaBackend::log_softmax(Tensor logits, Tensor out) {
+  expect_f32(logits, "log_softmax input");
+  llm::cuda::log_softmax(logits.as<float>(), logits.size(0), logits.size(1), out.as<float>(),
+                         stream_);
+  check_launch("log_softmax");
+}
+
+}  // namespace LLM_CUDA_ABI
+}  // namespace llm::cuda

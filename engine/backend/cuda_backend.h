@@ -1,0 +1,75 @@
+// CudaBackend: the Backend on a CUDA device. Weights keep the checkpoint layout ([N, K]
+// row-major) in f32, bf16 or f16; matmul goes through cublasGemmEx with f32 compute after
+// rounding the f32 activations to the weight's type into preallocated scratch. The KV cache
+// stores the weight type. All work is queued on one stream.
+//
+// The same source builds twice (see kernels/cuda/cuda_api.h): against the CUDA runtime, cuBLAS
+// and NCCL (llm_backend_cuda) and against the host SIMT emulator (llm_backend_simt); the inline
+// namespace keeps the two classes apart in one binary.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/backend/backend.h"
+#include "engine/backend/cuda_backend_factory.h"
+#include "kernels/cuda/cuda_api.h"
+
+namespace llm::cuda {
+inline namespace LLM_CUDA_ABI {
+
+class CudaBackend final : public Backend {
+ public:
+  // `name`: "cuda", or "simt" for the emulator build.
+  CudaBackend(const CudaBackendOptions& options, std::string name);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override { return name_; }
+
+  Buffer alloc(size_t bytes) override;
+  void copy_from_host(Tensor dst, const void* src) override;
+  void copy_to_host(void* dst, Tensor src) override;
+  void upload(const TensorView& src, Tensor dst) override;
+  void synchronize() override;
+  std::optional<MemoryInfo> memory_info() const override;
+  void reserve_workspace(const WorkspaceLimits& limits) override;
+  // The weights' own type: f32 models keep an exact f32 cache, 16-bit ones halve it.
+  DType kv_cache_dtype(DType weight_dtype) const override { return weight_dtype; }
+
+  void embedding(Tensor table, Tensor ids, Tensor out) override;
+  void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
+  void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) override;
+  void matmul(Tensor x, Tensor w, Tensor out) override;
+  void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) override;
+  void kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
+                const AttentionShape& shape) override;
+  void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,
+                 const AttentionShape& shape, Tensor out) override;
+  void silu_mul(Tensor gate_up, Tensor out) override;
+
+  // Device-side sampling helpers (kernels/cuda/sampling.h) on logits [rows, vocab] f32.
+  void argmax(Tensor logits, Tensor ids);
+  void log_softmax(Tensor logits, Tensor out);
+
+ private:
+  // Device scratch that only grows: at most once per new maximum, which reserve_workspace
+  // reaches before the first step. Growing waits for the stream, as the old memory may be in use.
+  struct Scratch {
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  void* scratch(Scratch& s, size_t bytes);
+  void check_launch(const char* op);
+
+  std::string name_;
+  CudaBackendOptions options_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  Scratch gemm_input_;  // x rounded to the weight dtype: [T, K] bf16/f16
+  Scratch split_kv_;    // decode_attention's partial outputs (kernels/cuda/attention.h)
+};
+
+}  // namespace LLM_CUDA_ABI
+}  // namespace llm::cuda

@@ -1,0 +1,31 @@
+// Constructors of the CUDA backend in its two builds, free of CUDA headers so the engine can
+// offer both: the real device (llm_backend_cuda, only when the build found nvcc) and the same
+// source run by the host SIMT emulator (llm_backend_simt, always built).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/backend/backend.h"
+
+namespace llm {
+
+struct CudaBackendOptions {
+  int device = 0;
+  // Context tokens per block of the split-KV decode pass (vLLM's paged attention v2 uses 512);
+  // contexts up to this length take the single-pass kernel. A multiple of 32.
+  int decode_partition_tokens = 512;
+};
+
+// The emulated device ("simt"). Unless LLM_SIMT_DEVICE_MEMORY is set, the emulated device
+// memory is kSimtDefaultMemory: cudaMalloc poisons what it returns, so a small pool keeps
+// start-up fast.
+inline constexpr size_t kSimtDefaultMemory = size_t{512} << 20;
+std::unique_ptr<Backend> make_simt_backend(const CudaBackendOptions& options = {});
+
+// The real device ("cuda"). Only linked when the build has CUDA (LLM_HAVE_CUDA_BACKEND).
+std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& options = {});
+// cudaGetDeviceCount, or -1 with the runtime's message in *error when it fails.
+int cuda_device_count(std::string* error);
+
+}  // namespace llm

@@ -1,0 +1,21 @@
+// The CUDA backend on a real device (--backend cuda): built only into llm_backend_cuda, with
+// the CUDA runtime, cuBLAS and NCCL.
+#include "engine/backend/cuda_backend.h"
+
+namespace llm {
+
+std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(options, "cuda");
+}
+
+int cuda_device_count(std::string* error) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    if (error) *error = cudaGetErrorString(err);
+    return -1;
+  }
+  return count;
+}
+
+}  // namespace llm

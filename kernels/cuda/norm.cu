@@ -1,0 +1,64 @@
+// RMSNorm, alone and fused with the residual add: one block per row, the sum of squares reduced
+// by warp shuffles and then across warps through shared memory.
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/norm.h"
+// (launch.h and norm.h bring cuda_api.h first.)
+#include "kernels/cuda/common.h"
+
+namespace llm::cuda {
+inline namespace LLM_CUDA_ABI {
+
+// kAdd: x is the residual stream, updated in place with delta before the norm. Each thread
+// touches the same elements in both passes, so no barrier is needed between the update and the
+// read-back.
+template <bool kAdd>
+__global__ void rmsnorm_kernel(float* x, const float* delta, const float* weight, long long dim,
+                               float eps, float* out) {
+  __shared__ float scratch[32];
+  const long long base = static_cast<long long>(blockIdx.x) * dim;
+  float ss = 0.0f;
+  for (long long i = threadIdx.x; i < dim; i += blockDim.x) {
+    float v = x[base + i];
+    if (kAdd) {
+      v += delta[base + i];
+      x[base + i] = v;
+    }
+    ss += v * v;
+  }
+  ss = block_reduce<false>(ss, scratch);
+  const float inv = rsqrtf(ss / static_cast<float>(dim) + eps);
+  for (long long i = threadIdx.x; i < dim; i += blockDim.x) {
+    out[base + i] = x[base + i] * inv * weight[i];
+  }
+}
+
+namespace {
+
+// Threads per row: a warp per 128 elements, 32..512 (the emulator pays per thread, and tiny
+// rows such as stories260K's 64 leave most of a big block idle anyway).
+int threads_for(long long dim) {
+  long long t = (dim + 127) / 128 * 32;
+  return static_cast<int>(t < 32 ? 32 : (t > 512 ? 512 : t));
+}
+
+}  // namespace
+
+void rmsnorm(const float* x, const float* weight, long long rows, long long dim, float eps,
+             float* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  auto* k = &rmsnorm_kernel<false>;
+  // x is not written when kAdd is false; the kernel takes one pointer type for both forms.
+  LLM_LAUNCH(k, static_cast<unsigned>(rows), threads_for(dim), 0, stream, const_cast<float*>(x),
+             static_cast<const float*>(nullptr), weight, dim, eps, out);
+}
+
+void add_rmsnorm(float* residual, const float* delta, const float* weight, long long rows,
+                 long long dim, float eps, float* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  auto* k = &rmsnorm_kernel<true>;
+  LLM_LAUNCH(k, static_cast<unsigned>(rows), threads_for(dim), 0, stream, residual, delta, weight,
+             dim, eps, out);
+}
+
+}  // namespace LLM_CUDA_ABI
+}  // namespace llm::cuda

@@ -1,0 +1,203 @@
+// The CUDA backend's code, run by the host SIMT emulator, on the real stories260K model: the
+// whole forward pass against the float64 reference logits, and the Engine (--backend simt)
+// against the greedy references. f32 weights (and so an f32 KV cache and f32 GEMM inputs) must
+// match token for token; bf16 weights, a bf16 cache and bf16 GEMM inputs are held to bf16
+// rounding.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "engine/backend/cuda_backend_factory.h"
+#include "engine/model_runner.h"
+#include "llm/error.h"
+#include "tests/engine/engine_test_util.h"
+
+namespace llm::test {
+namespace {
+
+std::vector<nlohmann::json> read_jsonl(const std::string& name) {
+  std::ifstream in(std::string(LLM_SOURCE_DIR) + "/tests/data/stories260K/" + name);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// The model on the emulated device, its cache of the backend's KV type, blocks in a scrambled
+// order so attention must follow the block table.
+struct SimtModel {
+  explicit SimtModel(DType weights)
+      : backend(make_simt_backend({0, 64})),
+        model(*backend, ck, weights),
+        cache(*backend, ck.config(), 64, 16, backend->kv_cache_dtype(weights)) {}
+  Checkpoint ck = Checkpoint::open(model_dir());
+  std::unique_ptr<Backend> backend;
+  LlamaModel model;
+  KvCache cache;
+
+  // Runs `ids` in chunks of `chunk` tokens; returns the last position's logits.
+  std::vector<float> last_logits(const std::vector<int32_t>& ids, int chunk) {
+    ModelRunner runner(*backend, model, cache, 512, 4);
+    std::vector<int32_t> table;
+    for (int b = 0; b < 32; ++b) table.push_back((b * 37 + 11) % 64);
+    std::vector<float> out;
+    for (size_t start = 0; start < ids.size(); start += static_cast<size_t>(chunk)) {
+      const size_t n = std::min(ids.size() - start, static_cast<size_t>(chunk));
+      const bool last = start + n == ids.size();
+      BatchEntry e{std::span<const int32_t>(ids).subspan(start, n), static_cast<int>(start), table,
+                   last};
+      auto logits = runner.execute({&e, 1});
+      if (last) out.assign(logits.begin(), logits.end());
+    }
+    return out;
+  }
+};
+
+double worst_error(const std::vector<float>& got, const std::vector<double>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    worst = std::max(worst, std::abs(got[i] - want[i]));
+    if (std::isnan(got[i])) return INFINITY;
+  }
+  return worst;
+}
+
+// One prefill (prefill kernel), chunks of 3 (chunked prefill over cached blocks), and one token
+// at a time (the decode kernel; prompts past 64 tokens take its split-KV pass).
+TEST(SimtModel, F32LogitsWithin1e4OfTheFloat64Reference) {
+  SimtModel m(DType::kF32);
+  for (const auto& ref : read_jsonl("logits.jsonl")) {
+    const auto ids = ref["prompt_token_ids"].get<std::vector<int32_t>>();
+    const auto want = ref["logits"].get<std::vector<double>>();
+    for (int chunk : {512, 3, 1}) {
+      const double worst = worst_error(m.last_logits(ids, chunk), want);
+      EXPECT_LE(worst, 1e-4) << ref["prompt"] << " in chunks of " << chunk;
+      std::cout << "simt f32, chunks of " << chunk << ", " << ids.size()
+                << " tokens: max |logit - reference| " << worst << "\n";
+    }
+  }
+}
+
+// bf16 weights, bf16 GEMM inputs and a bf16 KV cache: the logits move by bf16 rounding carried
+// through the layers; the bound is a few times what was measured.
+TEST(SimtModel, Bf16LogitsStayWithinTheirRoundingOfTheReference) {
+  SimtModel m(DType::kBF16);
+  for (const auto& ref : read_jsonl("logits.jsonl")) {
+    const auto ids = ref["prompt_token_ids"].get<std::vector<int32_t>>();
+    const auto want = ref["logits"].get<std::vector<double>>();
+    for (int chunk : {512, 1}) {
+      const double worst = worst_error(m.last_logits(ids, chunk), want);
+      EXPECT_LE(worst, 0.3) << ref["prompt"] << " in chunks of " << chunk;
+      std::cout << "simt bf16, chunks of " << chunk << ", " << ids.size()
+                << " tokens: max |logit - reference| " << worst << "\n";
+    }
+  }
+}
+
+// Greedy decoding one token per step through the runner, past 64 tokens of context: with
+// 64-token partitions the decode kernel takes its split-KV pass and the combine kernel.
+TEST(SimtModel, F32GreedyDecodeThroughSplitKvPartitionsMatchesTheReference) {
+  SimtModel m(DType::kF32);
+  const auto ref = read_jsonl("greedy.jsonl").at(0);
+  std::vector<int32_t> ids = ref["prompt_token_ids"].get<std::vector<int32_t>>();
+  const auto want = ref["output_token_ids"].get<std::vector<int32_t>>();
+  const size_t prompt = ids.size();
+  ASSERT_GT(prompt + want.size(), 64u);
+  ModelRunner runner(*m.backend, m.model, m.cache, 512, 4);
+  std::vector<int32_t> table;
+  for (int b = 0; b < 32; ++b) table.push_back((b * 37 + 11) % 64);
+  size_t computed = 0;
+  while (ids.size() < prompt + want.size()) {
+    BatchEntry e{std::span<const int32_t>(ids).subspan(computed), static_cast<int>(computed), table,
+                 true};
+    const auto logits = runner.execute({&e, 1});
+    computed = ids.size();
+    ids.push_back(
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+  }
+  EXPECT_EQ(std::vector<int32_t>(ids.begin() + static_cast<ptrdiff_t>(prompt), ids.end()), want);
+}
+
+EngineConfig simt_config(const char* dtype) {
+  EngineConfig c;
+  c.model_dir = model_dir();
+  c.backend = "simt";
+  c.dtype = dtype;
+  c.max_num_seqs = 8;
+  c.max_num_batched_tokens = 256;
+  return c;
+}
+
+// The KV pool comes out of the emulated device's memory: a utilisation that leaves nothing after
+// the weights and activations is one clear error naming the flag.
+TEST(SimtEngine, GpuMemoryUtilizationBoundsTheKvPool) {
+  EngineConfig c = simt_config("f32");
+  c.gpu_memory_utilization = 0.001;  // 0.5 MiB of the 512 MiB default emulated device
+  try {
+    Engine::create(c);
+    FAIL() << "expected kResourceExhausted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted);
+    EXPECT_NE(std::string(e.what()).find("--gpu-memory-utilization"), std::string::npos)
+        << e.what();
+  }
+  c.gpu_memory_utilization = 0.9;
+  auto engine = Engine::create(c);
+  EXPECT_GT(engine->stats().kv_blocks_total, 0);
+}
+
+// All eight references at once: batched decode beside chunked prefill, as served.
+TEST(SimtEngine, F32GreedyMatchesEveryReferenceTokenForToken) {
+  auto engine = Engine::create(simt_config("f32"));
+  EXPECT_EQ(engine->config().backend, "simt");
+  const auto refs = read_jsonl("greedy.jsonl");
+  ASSERT_EQ(refs.size(), 8u);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& ref : refs) {
+    streams.push_back(engine->submit(
+        greedy_request(ref["prompt_token_ids"].get<std::vector<int32_t>>(), ref["max_tokens"])));
+  }
+  for (size_t r = 0; r < refs.size(); ++r) {
+    const Completion c = collect(*streams[r], 1).at(0);
+    EXPECT_EQ(c.token_ids, refs[r]["output_token_ids"].get<std::vector<int32_t>>())
+        << refs[r]["prompt"];
+    EXPECT_EQ(c.text, refs[r]["output_text"].get<std::string>()) << refs[r]["prompt"];
+  }
+}
+
+// bf16: greedy follows the reference wherever its top-2 margin exceeds 0.05 (past a close call
+// that went the other way, the reference no longer applies).
+TEST(SimtEngine, Bf16GreedyFollowsTheReferenceWhereItsMarginIsClear) {
+  auto engine = Engine::create(simt_config("bf16"));
+  const auto refs = read_jsonl("greedy.jsonl");
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& ref : refs) {
+    streams.push_back(engine->submit(
+        greedy_request(ref["prompt_token_ids"].get<std::vector<int32_t>>(), ref["max_tokens"])));
+  }
+  int compared = 0;
+  for (size_t r = 0; r < refs.size(); ++r) {
+    const auto got = collect(*streams[r], 1).at(0).token_ids;
+    const auto want = refs[r]["output_token_ids"].get<std::vector<int32_t>>();
+    const auto margins = refs[r]["top2_margins"].get<std::vector<double>>();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (margins[i] > 0.05) {
+        ASSERT_EQ(got[i], want[i])
+            << refs[r]["prompt"] << " token " << i << " (margin " << margins[i] << ")";
+        ++compared;
+      } else if (got[i] != want[i]) {
+        break;
+      }
+    }
+  }
+  std::cout << "bf16 on simt: " << compared << " clear-margin tokens compared\n";
+  EXPECT_GT(compared, 400);
+}
+
+}  // namespace
+}  // namespace llm::test
