@@ -30,6 +30,7 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
       max_blocks_per_seq_((model.config().max_position_embeddings + cache.block_size() - 1) /
                           cache.block_size()),
       vocab_(model.config().vocab_size),
+      shard_(model.shard()),
       ws_(model.make_workspace(max_num_tokens)) {
   ids_ = make_i32(backend, max_num_tokens);
   positions_ = make_i32(backend, max_num_tokens);
@@ -40,8 +41,15 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
   block_tables_.tensor =
       block_tables_.buffer.view(DType::kI32, {max_num_seqs, max_blocks_per_seq_});
   logits_indices_ = make_i32(backend, max_num_seqs);
-  logits_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs) * vocab_ * sizeof(float));
-  logits_.tensor = logits_.buffer.view(DType::kF32, {max_num_seqs, vocab_});
+  const int64_t local_vocab = shard_.vocab_rows;
+  logits_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs * local_vocab) * sizeof(float));
+  logits_.tensor = logits_.buffer.view(DType::kF32, {max_num_seqs, local_vocab});
+  if (shard_.size > 1) {
+    const int64_t per_rank = max_num_seqs * local_vocab;
+    gathered_.buffer = backend.alloc(static_cast<size_t>(shard_.size * per_rank) * sizeof(float));
+    gathered_.tensor = gathered_.buffer.view(DType::kF32, {shard_.size, per_rank});
+    h_gathered_.resize(static_cast<size_t>(shard_.size * per_rank));
+  }
   h_ids_.reserve(static_cast<size_t>(max_num_tokens));
   h_positions_.reserve(static_cast<size_t>(max_num_tokens));
   h_slots_.reserve(static_cast<size_t>(max_num_tokens));
@@ -78,7 +86,10 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
     }
     for (int i = 0; i < n; ++i) {
       const int pos = e.num_computed + i;
-      h_ids_.push_back(e.tokens[static_cast<size_t>(i)]);
+      const int32_t id = e.tokens[static_cast<size_t>(i)];
+      // A split embedding holds rows [vocab_begin, +vocab_valid): ids elsewhere read as zeros.
+      const int64_t local = id - shard_.vocab_begin;
+      h_ids_.push_back(local >= 0 && local < shard_.vocab_valid ? static_cast<int32_t>(local) : -1);
       h_positions_.push_back(pos);
       h_slots_.push_back(e.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
     }
@@ -115,8 +126,25 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
 
   Tensor logits = logits_.tensor.rows(0, L);
   model_->forward(in, *cache_, ws_, logits);
-  be.copy_to_host(h_logits_.data(), logits);
+  if (shard_.size == 1) {
+    be.copy_to_host(h_logits_.data(), logits);
+    be.synchronize();
+    return {h_logits_.data(), static_cast<size_t>(L * vocab_)};
+  }
+  // Every rank's [L, vocab_rows] block, then columns put back in vocabulary order (the last
+  // shard's padding rows dropped).
+  const int64_t Vl = shard_.vocab_rows, block = L * Vl;
+  Tensor gathered = gathered_.buffer.view(DType::kF32, {shard_.size, block});
+  be.all_gather(logits, gathered);
+  be.copy_to_host(h_gathered_.data(), gathered);
   be.synchronize();
+  for (int r = 0; r < shard_.size; ++r) {
+    const int64_t begin = r * Vl, valid = std::clamp<int64_t>(vocab_ - begin, 0, Vl);
+    for (int64_t l = 0; l < L; ++l) {
+      std::copy_n(h_gathered_.begin() + r * block + l * Vl, valid,
+                  h_logits_.begin() + l * vocab_ + begin);
+    }
+  }
   return {h_logits_.data(), static_cast<size_t>(L * vocab_)};
 }
 

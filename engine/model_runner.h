@@ -28,7 +28,8 @@ class ModelRunner {
               int max_num_seqs);
 
   // Runs one step. Returns [L, vocab] logits row-major for the entries that want them, in
-  // entry order; valid until the next call. Throws llm::Error (kInternal) when the batch
+  // entry order; valid until the next call. On a split model every rank calls this with the
+  // same batch, and every rank gets the whole logits. Throws llm::Error (kInternal) when the batch
   // exceeds the limits or a block table is too short.
   std::span<const float> execute(std::span<const BatchEntry> batch);
 
@@ -40,14 +41,17 @@ class ModelRunner {
   const LlamaModel* model_;
   const KvCache* cache_;
   int max_num_tokens_, max_num_seqs_, max_blocks_per_seq_, vocab_;
+  TensorParallelShard shard_;  // the model's: a split model's logits are gathered from all ranks
   Workspace ws_;
   // Device-side step metadata (i32) and logits (f32), sized for the limits.
   OwnedTensor ids_, positions_, slots_, query_start_, seq_lens_, block_tables_, logits_indices_;
-  OwnedTensor logits_;
+  OwnedTensor logits_;    // [max_num_seqs, shard.vocab_rows]: this rank's vocabulary columns
+  OwnedTensor gathered_;  // [ranks, max_num_seqs * vocab_rows]: every rank's, when split
   // Host staging for the same, reused every step.
   std::vector<int32_t> h_ids_, h_positions_, h_slots_, h_query_start_, h_seq_lens_, h_tables_,
       h_logits_indices_;
-  std::vector<float> h_logits_;
+  std::vector<float> h_logits_;    // [max_num_seqs, vocab]
+  std::vector<float> h_gathered_;  // staging of gathered_
 };
 
 }  // namespace llm

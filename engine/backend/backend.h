@@ -86,6 +86,7 @@ class Backend {
 
   // --- ops ---
   // out[t] = table[ids[t]]: token embedding, also used to gather hidden rows for the logits.
+  // ids[t] < 0 gives a zero row (a token whose row another tensor-parallel rank holds).
   virtual void embedding(Tensor table, Tensor ids, Tensor out) = 0;
   // out = rmsnorm(x) * weight over the last dimension.
   virtual void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) = 0;
@@ -105,6 +106,12 @@ class Backend {
                          const AttentionShape& shape, Tensor out) = 0;
   // out[T, F] = silu(gate_up[:, :F]) * gate_up[:, F:]
   virtual void silu_mul(Tensor gate_up, Tensor out) = 0;
+
+  // --- tensor parallelism: collectives between the ranks of one model (f32) ---
+  // x = the sum over ranks of x, in place. Only called on backends given a communicator.
+  virtual void all_reduce_sum(Tensor x);
+  // out [ranks, in...] = every rank's `in`, in rank order.
+  virtual void all_gather(Tensor in, Tensor out);
 };
 
 }  // namespace llm

@@ -71,7 +71,8 @@ float load_as_f32(const std::byte* p, DType t) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(int threads) : pool_(threads), scratch_(static_cast<size_t>(pool_.size())) {}
+CpuBackend::CpuBackend(int threads, Communicator* comm)
+    : pool_(threads), comm_(comm), scratch_(static_cast<size_t>(pool_.size())) {}
 
 Buffer CpuBackend::alloc(size_t bytes) {
   if (bytes >= kPopulateBytes) {
@@ -250,6 +251,21 @@ void CpuBackend::silu_mul(Tensor gate_up, Tensor out) {
   pool_.parallel_for(gate_up.size(0), grain(8.0 * F), [&](int64_t b, int64_t e, int) {
     cpu::silu_mul(gate_up.as<float>() + b * 2 * F, e - b, F, out.as<float>() + b * F);
   });
+}
+
+void CpuBackend::all_reduce_sum(Tensor x) {
+  if (comm_ == nullptr) return Backend::all_reduce_sum(x);
+  expect_f32(x, "all_reduce_sum input");
+  comm_->all_reduce_sum(x.as<float>(), static_cast<size_t>(x.numel()));
+}
+
+void CpuBackend::all_gather(Tensor in, Tensor out) {
+  if (comm_ == nullptr) return Backend::all_gather(in, out);
+  expect_f32(in, "all_gather input");
+  expect(out.numel() == in.numel() * comm_->size(), "all_gather output of " + out.shape_string() +
+                                                        " for " + std::to_string(comm_->size()) +
+                                                        " ranks of " + in.shape_string());
+  comm_->all_gather(in.as<float>(), static_cast<size_t>(in.numel()), out.as<float>());
 }
 
 }  // namespace llm

@@ -6,14 +6,16 @@
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "engine/parallel/communicator.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace llm {
 
 class CpuBackend final : public Backend {
  public:
-  // `threads` includes the calling thread; 0 means one per hardware thread.
-  explicit CpuBackend(int threads = 0);
+  // `threads` includes the calling thread; 0 means one per hardware thread. `comm` (not owned,
+  // may be null) connects this rank to the other tensor-parallel ranks of its model.
+  explicit CpuBackend(int threads = 0, Communicator* comm = nullptr);
   std::string name() const override { return "cpu"; }
   int num_threads() const { return pool_.size(); }
 
@@ -34,9 +36,12 @@ class CpuBackend final : public Backend {
   void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,
                  const AttentionShape& shape, Tensor out) override;
   void silu_mul(Tensor gate_up, Tensor out) override;
+  void all_reduce_sum(Tensor x) override;
+  void all_gather(Tensor in, Tensor out) override;
 
  private:
   cpu::ThreadPool pool_;
+  Communicator* comm_;
   // Per-worker attention scratch; grows during warm-up, then is reused every step.
   std::vector<std::vector<float>> scratch_;
 };

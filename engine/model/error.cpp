@@ -14,6 +14,8 @@ const char* error_code_name(ErrorCode code) {
       return "unsupported";
     case ErrorCode::kResourceExhausted:
       return "resource_exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
     case ErrorCode::kInternal:
       return "internal";
   }

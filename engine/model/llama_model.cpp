@@ -1,25 +1,41 @@
 #include "engine/model/llama_model.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "llm/error.h"
 
 namespace llm {
 
-LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtype)
-    : backend_(&backend), config_(ck.config()), dtype_(weight_dtype) {
+LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtype, int tp_rank,
+                       int tp_size)
+    : backend_(&backend),
+      config_(ck.config()),
+      shard_(TensorParallelShard::make(ck.config(), tp_rank, tp_size)),
+      local_(shard_.local_config(ck.config())),
+      dtype_(weight_dtype) {
   const ModelConfig& c = config_;
+  const TensorParallelShard& s = shard_;
   const int64_t D = c.hidden_size, F = c.intermediate_size, Q = c.q_size(), KV = c.kv_size();
-  attn_shape_ = {c.num_heads, c.num_kv_heads, c.head_dim, 0,
+  const int64_t hd = c.head_dim, Fl = s.intermediate;
+  attn_shape_ = {s.num_heads, s.num_kv_heads, c.head_dim, 0,
                  static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))};
+  // Column-parallel weights keep this rank's rows; row-parallel ones its columns.
+  const Slice q_rows{s.rank * s.num_heads * hd, s.num_heads * hd};
+  const Slice kv_rows{s.first_kv_head * hd, s.num_kv_heads * hd};
+  const Slice q_cols{0, -1, s.rank * s.num_heads * hd, s.num_heads * hd};
+  const Slice f_rows{s.rank * Fl, Fl};
+  const Slice f_cols{0, -1, s.rank * Fl, Fl};
+  const Slice vocab{s.vocab_begin, s.vocab_valid, 0, -1, s.vocab_rows};
 
-  embed_ = load(ck, {"model.embed_tokens.weight"}, {{c.vocab_size, D}});
+  embed_ = load(ck, {"model.embed_tokens.weight"}, {{c.vocab_size, D}}, {vocab});
   final_norm_ = load(ck, {"model.norm.weight"}, {{D}});
   // Tied checkpoints usually carry no lm_head.weight; when one is present anyway, use it.
   if (!c.tie_word_embeddings || ck.has_tensor("lm_head.weight")) {
-    lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}));
+    lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}, {vocab}));
   } else if (auto packed = backend.prepare_linear_weight(embed_.tensor)) {
     lm_head_ = std::move(*packed);  // the gather needs the table row-major, the matmul packed
+    weight_bytes_ += lm_head_.buffer.bytes();
   }
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -28,12 +44,12 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
     layer.qkv_proj = linear(load(ck,
                                  {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
                                   p + "self_attn.v_proj.weight"},
-                                 {{Q, D}, {KV, D}, {KV, D}}));
-    layer.o_proj = linear(load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}}));
+                                 {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows}));
+    layer.o_proj = linear(load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}}, {q_cols}));
     layer.post_norm = load(ck, {p + "post_attention_layernorm.weight"}, {{D}});
-    layer.gate_up =
-        linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, {{F, D}, {F, D}}));
-    layer.down_proj = linear(load(ck, {p + "mlp.down_proj.weight"}, {{D, F}}));
+    layer.gate_up = linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
+                                {{F, D}, {F, D}}, {f_rows, f_rows}));
+    layer.down_proj = linear(load(ck, {p + "mlp.down_proj.weight"}, {{D, F}}, {f_cols}));
     layers_.push_back(std::move(layer));
   }
 
@@ -54,34 +70,78 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   backend.copy_from_host(cos_sin_.tensor, table.data());
 }
 
-// Uploads the named tensors stacked along their first dimension into one weight.
+namespace {
+
+// A view of part of a checkpoint tensor: the mapped bytes themselves when the part is whole rows,
+// else a copy into `storage` (columns of a row-parallel weight, zero rows padding a shard).
+TensorView slice_view(const TensorView& t, int64_t row_begin, int64_t rows, int64_t col_begin,
+                      int64_t cols, int64_t padded_rows, std::vector<std::byte>& storage) {
+  const int64_t C = t.shape.size() > 1 ? t.shape[1] : 1;
+  const size_t es = dtype_size(t.dtype);
+  TensorView v = t;
+  v.shape[0] = padded_rows;
+  if (t.shape.size() > 1) v.shape[1] = cols;
+  if (cols == C && padded_rows == rows) {
+    v.data =
+        t.data.subspan(static_cast<size_t>(row_begin * C) * es, static_cast<size_t>(rows * C) * es);
+    return v;
+  }
+  storage.assign(static_cast<size_t>(padded_rows * cols) * es, std::byte{0});
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(storage.data() + static_cast<size_t>(r * cols) * es,
+                t.data.data() + static_cast<size_t>((row_begin + r) * C + col_begin) * es,
+                static_cast<size_t>(cols) * es);
+  }
+  v.data = storage;
+  return v;
+}
+
+}  // namespace
+
 OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string>& names,
-                             const std::vector<std::vector<int64_t>>& shapes) {
-  int64_t rows = 0;
-  for (const auto& s : shapes) rows += s[0];
-  const int64_t cols = shapes[0].size() > 1 ? shapes[0][1] : 1;
-  const DType dtype = shapes[0].size() == 1 ? DType::kF32 : dtype_;  // norms stay f32
+                             const std::vector<std::vector<int64_t>>& shapes,
+                             const std::vector<Slice>& slices) {
+  // Resolve each part's extent: slices default to the whole tensor.
+  std::vector<Slice> parts(names.size());
+  int64_t rows = 0, cols = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    Slice sl = i < slices.size() ? slices[i] : Slice{};
+    if (sl.rows < 0) sl.rows = shapes[i][0] - sl.row_begin;
+    if (sl.cols < 0) sl.cols = (shapes[i].size() > 1 ? shapes[i][1] : 1) - sl.col_begin;
+    if (sl.padded_rows < sl.rows) sl.padded_rows = sl.rows;
+    parts[i] = sl;
+    rows += sl.padded_rows;
+    cols = sl.cols;
+  }
+  const bool is_1d = shapes[0].size() == 1;
+  const DType dtype = is_1d ? DType::kF32 : dtype_;  // norms stay f32
   OwnedTensor out;
   out.buffer = backend_->alloc(static_cast<size_t>(rows * cols) * dtype_size(dtype));
-  out.tensor =
-      shapes[0].size() == 1 ? out.buffer.view(dtype, {rows}) : out.buffer.view(dtype, {rows, cols});
+  out.tensor = is_1d ? out.buffer.view(dtype, {rows}) : out.buffer.view(dtype, {rows, cols});
+  weight_bytes_ += out.buffer.bytes();
   int64_t row = 0;
+  std::vector<std::byte> storage;
   for (size_t i = 0; i < names.size(); ++i) {
-    const TensorView& src = ck.tensor(names[i], shapes[i]);
-    Tensor dst = shapes[0].size() == 1 ? out.tensor : out.tensor.rows(row, shapes[i][0]);
-    backend_->upload(src, dst);
-    row += shapes[i][0];
+    const Slice& sl = parts[i];
+    const TensorView src = slice_view(ck.tensor(names[i], shapes[i]), sl.row_begin, sl.rows,
+                                      sl.col_begin, sl.cols, sl.padded_rows, storage);
+    backend_->upload(src, is_1d ? out.tensor : out.tensor.rows(row, sl.padded_rows));
+    row += sl.padded_rows;
   }
   return out;
 }
 
 OwnedTensor LlamaModel::linear(OwnedTensor w) {
-  if (auto prepared = backend_->prepare_linear_weight(w.tensor)) return std::move(*prepared);
-  return w;
+  auto prepared = backend_->prepare_linear_weight(w.tensor);
+  if (!prepared) return w;
+  // The packed copy replaces the row-major one, which is freed on return.
+  weight_bytes_ += prepared->buffer.bytes();
+  weight_bytes_ -= w.buffer.bytes();
+  return std::move(*prepared);
 }
 
 Workspace LlamaModel::make_workspace(int max_tokens) const {
-  const ModelConfig& c = config_;
+  const ModelConfig& c = local_;
   auto make = [&](int64_t cols) {
     OwnedTensor t;
     t.buffer = backend_->alloc(static_cast<size_t>(max_tokens * cols) * sizeof(float));
@@ -122,7 +182,10 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
   Tensor gate_up = ws.gate_up.tensor.rows(0, T);
   Tensor act = ws.mlp_act.tensor.rows(0, T);
 
+  // Partial results of this rank's slices become whole ones (no-op on a single rank).
+  const bool split = shard_.size > 1;
   be.embedding(embed_.tensor, in.token_ids, x);
+  if (split) be.all_reduce_sum(x);  // each token's row came from one rank, zeros from the rest
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     // The residual add of the previous sublayer is fused into this norm.
@@ -138,10 +201,12 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
     be.attention(qkv, cache.keys(static_cast<int>(l)), cache.values(static_cast<int>(l)), in.attn,
                  shape, attn);
     be.matmul(attn, L.o_proj.tensor, proj);
+    if (split) be.all_reduce_sum(proj);
     be.add_rmsnorm(x, proj, L.post_norm.tensor, eps, h);
     be.matmul(h, L.gate_up.tensor, gate_up);
     be.silu_mul(gate_up, act);
     be.matmul(act, L.down_proj.tensor, proj);
+    if (split) be.all_reduce_sum(proj);
   }
   // Only the rows that are sampled need the final norm and the (large) lm_head product.
   const int64_t num_logits = in.logits_indices.numel();

@@ -7,6 +7,7 @@
 #include "engine/backend/backend.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/model/checkpoint.h"
+#include "engine/parallel/tensor_parallel_shard.h"
 
 namespace llm {
 
@@ -34,17 +35,28 @@ struct Workspace {
 
 class LlamaModel {
  public:
-  // Uploads every weight once, converted to `weight_dtype`. Throws llm::Error when a tensor is
-  // missing or has the wrong shape (naming it and its file).
-  LlamaModel(Backend& backend, const Checkpoint& checkpoint, DType weight_dtype);
+  // Uploads every weight once, converted to `weight_dtype`: all of them, or with tp_size > 1
+  // only rank tp_rank's slices (see TensorParallelShard), whose partial sums the model then
+  // all-reduces through the backend. Throws llm::Error when a tensor is missing or has the wrong
+  // shape (naming it and its file), or the model cannot be split tp_size ways.
+  LlamaModel(Backend& backend, const Checkpoint& checkpoint, DType weight_dtype, int tp_rank = 0,
+             int tp_size = 1);
 
   const ModelConfig& config() const { return config_; }
+  const TensorParallelShard& shard() const { return shard_; }
+  // This rank's view: its own head and MLP sizes (what its KV cache and workspace hold).
+  const ModelConfig& local_config() const { return local_; }
+  // Bytes of weights this rank holds (tests check a rank holds ~1/size of the model).
+  size_t weight_bytes() const { return weight_bytes_; }
   Workspace make_workspace(int max_tokens) const;
-  // Runs one step; writes logits [L, vocab] f32 for the rows in in.logits_indices.
+  // Runs one step; writes logits [L, shard().vocab_rows] f32 for the rows in in.logits_indices
+  // (the whole vocabulary on a single rank). in.token_ids are shard-local: id - vocab_begin, or
+  // -1 for a token another rank's embedding shard holds.
   void forward(const StepInputs& in, const KvCache& cache, Workspace& ws, Tensor logits) const;
 
  private:
-  // Linear weights are [out, in] of the weight dtype, in the backend's matmul layout.
+  // Linear weights are [out, in] of the weight dtype, in the backend's matmul layout; sizes are
+  // this rank's (local_config()).
   struct Layer {
     OwnedTensor input_norm;  // [hidden]
     OwnedTensor qkv_proj;    // [q_size + 2 * kv_size, hidden]: q_proj, k_proj, v_proj stacked
@@ -53,16 +65,26 @@ class LlamaModel {
     OwnedTensor gate_up;     // [2 * intermediate, hidden]: gate_proj then up_proj
     OwnedTensor down_proj;   // [hidden, intermediate]
   };
+  // Part of a checkpoint tensor: rows [row_begin, +rows) and columns [col_begin, +cols) (-1: all),
+  // padded with zero rows up to padded_rows.
+  struct Slice {
+    int64_t row_begin = 0, rows = -1, col_begin = 0, cols = -1, padded_rows = -1;
+  };
+  // Uploads the named tensors' slices stacked along their first dimension into one weight.
   OwnedTensor load(const Checkpoint& ck, const std::vector<std::string>& names,
-                   const std::vector<std::vector<int64_t>>& shapes);
+                   const std::vector<std::vector<int64_t>>& shapes,
+                   const std::vector<Slice>& slices = {});
   // A loaded linear weight in the backend's matmul layout.
   OwnedTensor linear(OwnedTensor w);
 
   Backend* backend_;
   ModelConfig config_;
+  TensorParallelShard shard_;
+  ModelConfig local_;
+  size_t weight_bytes_ = 0;
   DType dtype_;
   AttentionShape attn_shape_;
-  OwnedTensor embed_;       // [vocab, hidden]
+  OwnedTensor embed_;       // [vocab, hidden], or this rank's [vocab_rows, hidden] shard
   OwnedTensor final_norm_;  // [hidden]
   OwnedTensor lm_head_;     // [vocab, hidden]; empty when tied to embed_ and embed_ serves as is
   OwnedTensor cos_sin_;     // [max_positions, head_dim / 2, 2] f32

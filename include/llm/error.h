@@ -13,6 +13,7 @@ enum class ErrorCode {
   kCorruptFile,        // a file exists but its contents are malformed or inconsistent
   kUnsupported,        // well-formed input we do not handle (architecture, dtype)
   kResourceExhausted,  // out of memory, KV blocks, queue slots
+  kUnavailable,        // a peer that must answer does not (tensor-parallel ranks over TCP)
   kInternal,           // a bug on our side
 };
 

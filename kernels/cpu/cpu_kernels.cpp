@@ -1,5 +1,6 @@
 #include "kernels/cpu/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -21,16 +22,24 @@ float dot(const float* a, const float* b, int64_t n) {
 void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64_t dim,
                float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {
-    std::memcpy(out + t * dim, table + static_cast<int64_t>(ids[t]) * dim,
-                static_cast<size_t>(dim) * sizeof(float));
+    if (ids[t] < 0) {
+      std::fill_n(out + t * dim, dim, 0.f);
+    } else {
+      std::memcpy(out + t * dim, table + static_cast<int64_t>(ids[t]) * dim,
+                  static_cast<size_t>(dim) * sizeof(float));
+    }
   }
 }
 
 void embedding_16(const uint16_t* table, bool bf16, const int32_t* ids, int64_t num_tokens,
                   int64_t dim, float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {
-    const uint16_t* row = table + static_cast<int64_t>(ids[t]) * dim;
     float* o = out + t * dim;
+    if (ids[t] < 0) {
+      std::fill_n(o, dim, 0.f);
+      continue;
+    }
+    const uint16_t* row = table + static_cast<int64_t>(ids[t]) * dim;
     for (int64_t i = 0; i < dim; ++i) o[i] = bf16 ? bf16_to_f32(row[i]) : f16_to_f32(row[i]);
   }
 }

@@ -11,7 +11,7 @@ namespace llm::cpu {
 // Dot product of two length-n vectors, summed in a fixed order (8 interleaved partial sums).
 float dot(const float* a, const float* b, int64_t n);
 
-// out[t, :] = table[ids[t], :], table [rows, dim]
+// out[t, :] = table[ids[t], :], table [rows, dim]; a negative id gives a zero row.
 void embedding(const float* table, const int32_t* ids, int64_t num_tokens, int64_t dim, float* out);
 // The same from a 16-bit table (bf16 when `bf16`, else f16), widened to f32.
 void embedding_16(const uint16_t* table, bool bf16, const int32_t* ids, int64_t num_tokens,

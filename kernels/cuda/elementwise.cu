@@ -62,7 +62,12 @@ void convert_f32(const float* in, long long n, void* out, cudaDataType out_type,
 template <typename T>
 __global__ void embedding_kernel(const T* table, const int* ids, long long dim, float* out) {
   const long long row = blockIdx.x;
-  const T* src = table + static_cast<long long>(ids[row]) * dim;
+  const int id = ids[row];
+  if (id < 0) {  // a token whose row another tensor-parallel rank holds
+    for (long long i = threadIdx.x; i < dim; i += blockDim.x) out[row * dim + i] = 0.0f;
+    return;
+  }
+  const T* src = table + static_cast<long long>(id) * dim;
   for (long long i = threadIdx.x; i < dim; i += blockDim.x) out[row * dim + i] = to_f32(src[i]);
 }
 

@@ -16,6 +16,7 @@ namespace {
 EngineConfig base_config() {
   EngineConfig c;
   c.model_dir = model_dir();
+  c.backend = "cpu";  // batch invariance and exact references are the CPU backend's promises
   c.max_num_seqs = 64;
   c.max_num_batched_tokens = 512;
   c.num_blocks = 2048;
