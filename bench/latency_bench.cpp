@@ -123,7 +123,9 @@ int run(const Options& o) {
                              {"num_iters", o.num_iters},
                              {"warmup_iters", o.warmup_iters},
                              {"seed", o.seed},
-                             {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))}});
+                             {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
+                                {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
+                                {"threads", o.runtime.threads}});
   report["prefill_s"] = prefill_s;
   report["prefill_tokens_per_s"] = prefill_tps;
   report["decode_step_ms"] = decode_step_ms;
@@ -147,10 +149,16 @@ int run(const Options& o) {
                                        fmt(decode_tps * o.batch_size, 1) + " for the batch"},
                {"request latency", fmt(median(total), 3) + " s"}};
   if (!o.skip_probe) {
-    const nlohmann::json limits = limits_json(model_cost(mc), machine);
+    const nlohmann::json limits = limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
     const double bw = limits["decode_bound_tokens_per_s"].get<double>();
-    const double gemm = limits["throughput_bound_tokens_per_s"].get<double>();
+    // Prefill samples one token per sequence: only that row pays for the output head.
+    const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
+    const double prefill_flops =
+        cost.flops(static_cast<int64_t>(o.batch_size) * o.input_len, o.batch_size);
+    const double gemm = limits["gemm_gflop_per_s"].get<double>() * 1e9 /
+                        (prefill_flops / (static_cast<double>(o.batch_size) * o.input_len));
     report["limits"] = limits;
+    report["prefill_bound_tokens_per_s"] = gemm;
     report["decode_bound_fraction"] = decode_tps / bw;
     report["prefill_gemm_bound_fraction"] = prefill_tps / gemm;
     rows.push_back({"bandwidth bound", fmt(bw, 1) + " tokens/s per sequence (" +

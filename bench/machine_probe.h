@@ -11,7 +11,7 @@ struct MachineLimits {
   double bandwidth_1t_gb_per_s = 0;      // one core, the same read
   double gemm_gflop_per_s = 0;           // all cores, register-tiled f32 FMA on L1-resident tiles
   double gemm_1t_gflop_per_s = 0;        // one core, the same
-  double kernel_matmul_gflop_per_s = 0;  // the engine's own cpu::matmul, one thread, 64x1024x1024
+  double kernel_matmul_gflop_per_s = 0;  // the engine's packed bf16 kernel, one thread, 64x1024x1024
   bool avx2_fma = false;                 // whether the vector kernels ran (else portable loops)
 };
 

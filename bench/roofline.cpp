@@ -11,20 +11,32 @@
 #include "bench/subcommands.h"
 #include "cli/main_support.h"
 #include "engine/model/checkpoint.h"
+#include "llm/error.h"
 
 namespace po = boost::program_options;
 
 namespace llm::bench {
 
-ModelCost model_cost(const ModelConfig& c) {
+DType runtime_dtype(const std::string& flag, const ModelConfig& c) {
+  if (flag == "auto") return c.torch_dtype;
+  const auto t = dtype_from_name(flag);
+  if (!t || *t == DType::kI32) {
+    throw Error(ErrorCode::kInvalidArgument, "--dtype must be auto, f32, bf16 or f16, got '" + flag + "'");
+  }
+  return *t;
+}
+
+ModelCost model_cost(const ModelConfig& c, DType weights) {
   const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
   const int64_t Q = c.q_size(), KV = c.kv_size();
   const int64_t per_layer = D * (Q + 2 * KV) + Q * D + 3 * F * D;
   ModelCost cost;
   cost.matmul_params = c.num_layers * per_layer + V * D;  // + the output head (maybe tied)
+  cost.head_params = V * D;
   cost.params =
       c.num_layers * (per_layer + 2 * D) + D + V * D + (c.tie_word_embeddings ? 0 : V * D);
   cost.checkpoint_bytes_per_param = static_cast<double>(dtype_size(c.torch_dtype));
+  cost.runtime_bytes_per_param = static_cast<double>(dtype_size(weights));
   return cost;
 }
 
@@ -43,9 +55,6 @@ nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m) {
           {"checkpoint_bytes_per_param", cost.checkpoint_bytes_per_param},
           {"flops_per_token", cost.flops_per_token()},
           {"decode_bound_tokens_per_s", decode_bound},
-          // The same read at the checkpoint's own width: what keeping bf16 weights would allow.
-          {"decode_bound_checkpoint_dtype_tokens_per_s",
-           decode_bound * cost.runtime_bytes_per_param / cost.checkpoint_bytes_per_param},
           {"throughput_bound_tokens_per_s", m.gemm_gflop_per_s * 1e9 / cost.flops_per_token()}};
 }
 
@@ -54,26 +63,29 @@ namespace {
 struct Options {
   std::string model;
   std::string json;
+  std::string dtype = "auto";
   int buffer_mib = 256;
 };
 
 int run(const Options& o) {
   const ModelConfig config = load_model_config(o.model);
-  const ModelCost cost = model_cost(config);
+  const DType weights = runtime_dtype(o.dtype, config);
+  const ModelCost cost = model_cost(config, weights);
   const MachineLimits m = measure_machine(o.buffer_mib);
   const nlohmann::json limits = limits_json(cost, m);
 
   nlohmann::json report =
       new_report("roofline", {{"model", o.model},
                               {"buffer_mib", o.buffer_mib},
-                              {"checkpoint_dtype", std::string(dtype_name(config.torch_dtype))}});
+                              {"checkpoint_dtype", std::string(dtype_name(config.torch_dtype))},
+                              {"dtype", std::string(dtype_name(weights))}});
   for (const auto& [k, v] : limits.items()) report[k] = v;
   report["limits"] = limits;
 
   print_table(
       "roofline: " + o.model + " on " + report["machine"]["cpu_model"].get<std::string>(),
       {{"parameters", std::to_string(cost.params)},
-       {"weights read per token", fmt(cost.weight_bytes_per_token() / 1e6, 1) + " MB (f32)"},
+       {"weights read per token", fmt(cost.weight_bytes_per_token() / 1e6, 1) + " MB (" + std::string(dtype_name(weights)) + ")"},
        {"FLOPs per token", fmt(cost.flops_per_token() / 1e6, 1) + " MFLOP"},
        {"memory bandwidth", fmt(m.bandwidth_gb_per_s, 1) + " GB/s (best, " +
                                 std::to_string(m.threads) + " threads), " +
@@ -81,7 +93,7 @@ int run(const Options& o) {
        {"GEMM peak", fmt(m.gemm_gflop_per_s, 1) + " GFLOP/s (best, " + std::to_string(m.threads) +
                          " threads), " + fmt(m.gemm_1t_gflop_per_s, 1) + " GFLOP/s (1 thread)" +
                          (m.avx2_fma ? "" : " [no AVX2/FMA: portable loops]")},
-       {"engine matmul kernel", fmt(m.kernel_matmul_gflop_per_s, 1) + " GFLOP/s (1 thread)"},
+       {"engine matmul kernel", fmt(m.kernel_matmul_gflop_per_s, 1) + " GFLOP/s (1 thread, bf16 weights, 64 rows)"},
        {"decode bound",
         fmt(limits["decode_bound_tokens_per_s"].get<double>(), 1) + " tokens/s per sequence"},
        {"throughput bound",
@@ -100,6 +112,8 @@ int roofline_main(int argc, char** argv) {
       "Hugging Face model directory (only config.json is read)")(
       "buffer-mib", po::value(&o.buffer_mib)->default_value(256),
       "bandwidth buffer size; keep it far above the last-level cache")(
+      "dtype", po::value(&o.dtype)->default_value(o.dtype),
+      "weight dtype the engine would hold: auto (the checkpoint's) | f32 | bf16 | f16")(
       "json", po::value(&o.json), "write the machine-readable result here");
   const auto check = [&] {
     if (o.buffer_mib < 16) throw po::error("--buffer-mib must be at least 16");

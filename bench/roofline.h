@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "bench/machine_probe.h"
@@ -12,16 +13,27 @@ namespace llm::bench {
 
 struct ModelCost {
   int64_t params = 0;         // every weight in the checkpoint
-  int64_t matmul_params = 0;  // weights multiplied per token (all but the embedding lookup)
+  int64_t matmul_params = 0;  // weights multiplied per sampled token (all but the embedding lookup)
+  int64_t head_params = 0;    // of those, the output head's: prompt tokens before the last skip it
   double checkpoint_bytes_per_param = 4;
-  double runtime_bytes_per_param = 4;  // the CPU backend widens every weight to f32 at load
+  double runtime_bytes_per_param = 4;  // the dtype the weights are held in (--dtype)
   double weight_bytes_per_token() const { return matmul_params * runtime_bytes_per_param; }
   // Attention's own FLOPs (which grow with the context) are left out: at the lengths
   // benchmarked here they are a few percent of the projections'.
   double flops_per_token() const { return 2.0 * static_cast<double>(matmul_params); }
+  // FLOPs of a step that runs `prompt` prompt tokens and samples `sampled` tokens.
+  double flops(int64_t prompt, int64_t sampled) const {
+    return 2.0 * static_cast<double>(prompt * (matmul_params - head_params) +
+                                     sampled * head_params);
+  }
 };
 
-ModelCost model_cost(const ModelConfig& c);
+// `weights`: the dtype the engine holds the weights in.
+ModelCost model_cost(const ModelConfig& c, DType weights);
+
+// What --dtype resolves to for this checkpoint ("auto": its own torch_dtype). Throws llm::Error
+// for names that are no weight dtype.
+DType runtime_dtype(const std::string& flag, const ModelConfig& c);
 
 // The limits object every report carries: the machine's figures, the model's costs and the
 // bounds `decode_bound_tokens_per_s` and `throughput_bound_tokens_per_s`.

@@ -97,7 +97,9 @@ int run(const Options& o) {
                                 {"max_num_seqs", o.max_num_seqs},
                                 {"max_num_batched_tokens", o.max_num_batched_tokens},
                                 {"seed", o.seed},
-                                {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))}});
+                                {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
+                                {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
+                                {"threads", o.runtime.threads}});
   report["elapsed_s"] = elapsed;
   report["requests_per_s"] = rps;
   report["output_tokens_per_s"] = out_tps;
@@ -117,12 +119,17 @@ int run(const Options& o) {
                {"engine steps", std::to_string(after.num_steps - before.num_steps)},
                {"preemptions", std::to_string(after.num_preemptions - before.num_preemptions)}};
   if (!o.skip_probe) {
-    const nlohmann::json limits = limits_json(model_cost(mc), machine);
+    const nlohmann::json limits = limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
     const double bound = limits["throughput_bound_tokens_per_s"].get<double>();
     report["limits"] = limits;
-    report["throughput_bound_fraction"] = total_tps / bound;
-    rows.push_back({"GEMM bound", fmt(bound, 1) + " tokens/s (" + fmt(100 * total_tps / bound, 2) +
-                                      "% reached)"});
+    // Prompt tokens skip the output head, so the fraction is taken on FLOPs, not tokens.
+    const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
+    const double flop_rate = cost.flops(prompt_tokens, output_tokens) / elapsed;
+    const double fraction = flop_rate / (limits["gemm_gflop_per_s"].get<double>() * 1e9);
+    report["achieved_gflop_per_s"] = flop_rate / 1e9;
+    report["throughput_bound_fraction"] = fraction;
+    rows.push_back({"GEMM bound", fmt(bound, 1) + " tokens/s (" + fmt(flop_rate / 1e9, 1) +
+                                      " GFLOP/s: " + fmt(100 * fraction, 1) + "% of peak)"});
   }
   print_table("throughput: " + o.model, rows);
   if (!o.json.empty()) write_report(o.json, report);

@@ -175,3 +175,31 @@ def test_serve_against_a_closed_port_is_a_clear_error(tmp_path):
               "--json", path, check=False)
     # The set-up call (/tokenize) fails first: a clear error, exit 1.
     assert out.returncode == 1 and "error" in out.stderr
+
+
+def test_report_turns_results_into_tables_and_a_plot(tmp_path):
+    """bench/report.py on reports named as bench/reproduce.sh names them, at tiny sizes."""
+    out = tmp_path / "results"
+    out.mkdir()
+    tag = out / "tiny_f32"
+    run(BENCH, "roofline", "--model", MODEL, "--buffer-mib", 16, "--json", f"{tag}_roofline.json")
+    common = ("--model", MODEL, "--skip-probe", "--input-len", 8)
+    run(BENCH, "latency", *common, "--output-len", 4, "--num-iters", 1, "--json", f"{tag}_decode.json")
+    run(BENCH, "latency", *common, "--output-len", 2, "--num-iters", 1, "--json", f"{tag}_prefill.json")
+    for c in (1, 2):
+        run(BENCH, "throughput", *common, "--output-len", 4, "--num-prompts", c, "--max-num-seqs", c,
+            "--json", f"{tag}_throughput_c{c}.json")
+    server = Server()
+    try:
+        run(BENCH, "serve", "--url", server.url, "--num-prompts", 2, "--max-concurrency", 1,
+            "--input-len", 8, "--output-len", 4, "--json", out / "tiny_bf16_serve_c1.json")
+    finally:
+        assert server.stop() == 0, "".join(server.log[-20:])
+    plot = tmp_path / "plot.png"
+    rep = run(ROOT / ".venv" / "bin" / "python", ROOT / "bench" / "report.py", out, "--plot", plot)
+    text = rep.stdout
+    for title in ("Limits", "Single stream", "Offline throughput", "Serving"):
+        assert f"### {title}" in text, text
+    assert "| tiny | f32 | 2 |" in text, text  # the c=2 throughput row
+    assert "| tiny | bf16 | 1 |" in text, text  # the serve row
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
