@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   opt.input = input;
   opt.output = output;
   return llm::run_guarded("llm-batch", [&] {
+    if (llm::serve_if_worker_rank(engine_flags.resolve(model))) return 0;
     auto engine = llm::Engine::create(engine_flags.resolve(model));
     const llm::ServedModel served(*engine, model, served_name.empty() ? llm::default_served_name(model) : served_name);
     llm::ProgressReporter progress(stderr, isatty(STDERR_FILENO) != 0);

@@ -89,6 +89,7 @@ int run(const Options& o) {
   cfg.max_num_batched_tokens = std::max(2048, o.batch_size * o.input_len);
   // Prompts are fresh each iteration anyway; this keeps cached blocks from hiding any reuse.
   cfg.enable_prefix_caching = false;
+  if (serve_if_worker_rank(cfg)) return 0;
   const auto engine = Engine::create(cfg);
   const ModelConfig& mc = engine->model_config();
   check_fits_context(mc, o.input_len, o.output_len);

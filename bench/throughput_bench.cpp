@@ -59,6 +59,7 @@ int run(const Options& o) {
   cfg.model_dir = o.model;
   cfg.max_num_seqs = o.max_num_seqs;
   cfg.max_num_batched_tokens = o.max_num_batched_tokens;
+  if (serve_if_worker_rank(cfg)) return 0;
   const auto engine = Engine::create(cfg);
   const ModelConfig& mc = engine->model_config();
   check_fits_context(mc, o.input_len, o.output_len);

@@ -25,4 +25,13 @@ void add_runtime_options(boost::program_options::options_description& d, EngineC
 boost::program_options::variables_map parse_flags(int argc, char** argv,
                                                   const boost::program_options::options_description& d);
 
+// For --tp-rank > 0: this process only computes its slice of the model for rank 0 (which runs
+// the server, batch or benchmark); returns true once rank 0 has stopped it. False for rank 0.
+// (Inline: only binaries that link the engine call it.)
+inline bool serve_if_worker_rank(const EngineConfig& config) {
+  if (config.tp_rank == 0) return false;
+  Engine::serve_rank(config);
+  return true;
+}
+
 }  // namespace llm

@@ -31,6 +31,7 @@ int run(const Options& opt) {
   llm::EngineConfig cfg = opt.runtime;
   cfg.model_dir = opt.model;
   cfg.max_num_seqs = 1;
+  if (llm::serve_if_worker_rank(cfg)) return 0;
   auto engine = llm::Engine::create(cfg);
 
   llm::Request req;

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "engine/backend/cpu_backend.h"
 #include "engine/backend/cuda_backend_factory.h"
+#include "engine/parallel/in_process_communicator.h"
+#include "engine/parallel/socket_communicator.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -42,6 +45,16 @@ void check_config(const EngineConfig& c) {
   if (!(c.gpu_memory_utilization > 0 && c.gpu_memory_utilization <= 1)) {
     bad("gpu_memory_utilization must be in (0, 1], got " +
         std::to_string(c.gpu_memory_utilization));
+  }
+  if (c.tensor_parallel_size < 1 || c.tensor_parallel_size > 64) {
+    bad("tensor_parallel_size must be in [1, 64]");
+  }
+  if (c.tp_rank < 0 || c.tp_rank >= c.tensor_parallel_size) {
+    bad("tp_rank " + std::to_string(c.tp_rank) + " is outside [0, " +
+        std::to_string(c.tensor_parallel_size) + ")");
+  }
+  if (c.tensor_parallel_size > 1 && c.backend != "cpu" && c.backend != "auto") {
+    bad("tensor parallelism runs on the cpu backend in this version, not '" + c.backend + "'");
   }
   const auto t = dtype_from_name(c.dtype);
   if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
@@ -106,6 +119,10 @@ LlmEngine::LlmEngine(const EngineConfig& config)
       checkpoint_(Checkpoint::open(config.model_dir)),
       tokenizer_(Tokenizer::load(config.model_dir)) {
   const ModelConfig& mc = checkpoint_.config();
+  if (config_.tensor_parallel_size > 1) {
+    create_tensor_parallel(mc);
+    return;
+  }
   backend_ = make_backend(config_);
   config_.backend = backend_->name();
   const DType wdtype = weight_dtype(config_, mc);
@@ -115,8 +132,8 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   // Scratch for the largest step first, so the device budget below accounts for it.
   backend_->reserve_workspace(
       {config_.max_num_batched_tokens,
-       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}),
-       config_.max_num_seqs, mc.max_position_embeddings, mc.num_heads, mc.head_dim});
+       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}), config_.max_num_seqs,
+       mc.max_position_embeddings, mc.num_heads, mc.head_dim});
   model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, wdtype);
 
   int64_t num_blocks = config_.num_blocks;
@@ -129,17 +146,16 @@ LlmEngine::LlmEngine(const EngineConfig& config)
         // else on the device), less the runner's buffers allocated after the cache.
         const int64_t used = static_cast<int64_t>(mem->total - mem->free);
         const int64_t activations = runner_bytes(mc, config_, blocks_per_context);
-        budget = static_cast<int64_t>(config_.gpu_memory_utilization *
-                                      static_cast<double>(mem->total)) -
-                 used - activations;
+        budget =
+            static_cast<int64_t>(config_.gpu_memory_utilization * static_cast<double>(mem->total)) -
+            used - activations;
         if (budget < static_cast<int64_t>(per_block)) {
-          throw Error(ErrorCode::kResourceExhausted,
-                      "not enough device memory for the KV cache: " +
-                          std::to_string(mem->total >> 20) + " MiB total x " +
-                          std::to_string(config_.gpu_memory_utilization) +
-                          " (--gpu-memory-utilization) leaves nothing after " +
-                          std::to_string(used >> 20) + " MiB in use and " +
-                          std::to_string(activations >> 20) + " MiB of activations");
+          throw Error(
+              ErrorCode::kResourceExhausted,
+              "not enough device memory for the KV cache: " + std::to_string(mem->total >> 20) +
+                  " MiB total x " + std::to_string(config_.gpu_memory_utilization) +
+                  " (--gpu-memory-utilization) leaves nothing after " + std::to_string(used >> 20) +
+                  " MiB in use and " + std::to_string(activations >> 20) + " MiB of activations");
         }
       } else {
         budget = std::min<int64_t>(
@@ -156,8 +172,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
                 "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
   }
   config_.num_blocks = num_blocks;
-  kv_cache_ =
-      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, kv_dtype);
+  kv_cache_ = std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, kv_dtype);
   kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
                                                  config_.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(
@@ -169,6 +184,104 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   output_ = std::make_unique<OutputProcessor>(eos_ids_);
   stats_.kv_blocks_total = num_blocks;
   thread_ = std::thread([this] { loop(); });
+}
+
+namespace {
+
+// What every rank must agree on before loading, sent by rank 0 to processes that join it.
+struct RankSetup {
+  int64_t num_blocks, block_size, max_num_tokens, max_num_seqs, weight_dtype;
+};
+
+TensorParallelExecutor::Options executor_options(const RankSetup& s) {
+  TensorParallelExecutor::Options o;
+  o.weight_dtype = static_cast<DType>(s.weight_dtype);
+  o.kv_dtype = DType::kF32;
+  o.num_blocks = static_cast<int>(s.num_blocks);
+  o.block_size = static_cast<int>(s.block_size);
+  o.max_num_tokens = static_cast<int>(s.max_num_tokens);
+  o.max_num_seqs = static_cast<int>(s.max_num_seqs);
+  return o;
+}
+
+// CPU threads for each of `local_ranks` ranks sharing this process's cores.
+int threads_per_rank(const EngineConfig& c, int local_ranks) {
+  const int total = c.threads > 0
+                        ? c.threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, total / local_ranks);
+}
+
+}  // namespace
+
+// The engine of a split model: the same scheduler and sampler over an executor whose ranks are
+// threads here, or rank 0 of processes joining at tp_master.
+void LlmEngine::create_tensor_parallel(const ModelConfig& mc) {
+  const int size = config_.tensor_parallel_size, bs = config_.block_size;
+  config_.backend = "cpu";
+  const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);
+  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
+  int64_t num_blocks = config_.num_blocks;
+  if (num_blocks == 0) {
+    // Every rank holds its KV heads of every block (replicated heads count once per rank).
+    const size_t per_block =
+        size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32);
+    const int64_t budget =
+        config_.kv_cache_memory > 0
+            ? config_.kv_cache_memory
+            : std::min<int64_t>(kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
+                                                                    available_memory_bytes()));
+    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
+                                   2 * config_.max_num_seqs * blocks_per_context);
+  }
+  if (num_blocks < 1) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
+  }
+  config_.num_blocks = num_blocks;
+  const RankSetup setup{num_blocks, bs, config_.max_num_batched_tokens, config_.max_num_seqs,
+                        static_cast<int64_t>(weight_dtype(config_, mc))};
+  std::vector<std::unique_ptr<Communicator>> comms;
+  if (config_.tp_master.empty()) {
+    comms = InProcessCommunicator::create_group(size);
+  } else {
+    comms.push_back(std::make_unique<SocketCommunicator>(0, size, config_.tp_master));
+    RankSetup copy = setup;
+    comms[0]->broadcast(&copy, sizeof copy, 0);
+  }
+  const int threads = threads_per_rank(config_, static_cast<int>(comms.size()));
+  executor_ = std::make_unique<TensorParallelExecutor>(
+      checkpoint_, executor_options(setup), std::move(comms),
+      [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
+  kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
+                                                 config_.enable_prefix_caching);
+  scheduler_ = std::make_unique<Scheduler>(
+      SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens}, *kv_manager_);
+  sampler_ = std::make_unique<Sampler>(mc.vocab_size);
+  eos_ids_ = mc.eos_token_ids;
+  output_ = std::make_unique<OutputProcessor>(eos_ids_);
+  stats_.kv_blocks_total = num_blocks;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Engine::serve_rank(const EngineConfig& config) {
+  check_config(config);
+  if (config.tp_rank < 1 || config.tp_master.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "serving a tensor-parallel rank needs --tp-rank >= 1 and --tp-master HOST:PORT");
+  }
+  const Checkpoint ck = Checkpoint::open(config.model_dir);
+  TensorParallelShard::make(ck.config(), config.tp_rank, config.tensor_parallel_size);
+  std::vector<std::unique_ptr<Communicator>> comms;
+  comms.push_back(std::make_unique<SocketCommunicator>(config.tp_rank, config.tensor_parallel_size,
+                                                       config.tp_master));
+  RankSetup setup{};
+  comms[0]->broadcast(&setup, sizeof setup, 0);
+  const int threads = threads_per_rank(config, 1);
+  TensorParallelExecutor executor(
+      ck, executor_options(setup), std::move(comms),
+      [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
+  executor.serve();
 }
 
 LlmEngine::~LlmEngine() {
@@ -364,7 +477,8 @@ void LlmEngine::run_step() {
                         q.num_computed == static_cast<int>(q.tokens.size()) - 1;
     if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
   }
-  const std::span<const float> logits = runner_->execute(entries_);
+  const std::span<const float> logits =
+      executor_ ? executor_->execute(entries_) : runner_->execute(entries_);
   scheduler_->complete_step(out);
   ++counters_.num_steps;
 

@@ -16,6 +16,7 @@
 #include "engine/model/llama_model.h"
 #include "engine/model_runner.h"
 #include "engine/output_processor.h"
+#include "engine/parallel/tensor_parallel_executor.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "llm/engine.h"
@@ -51,6 +52,7 @@ class LlmEngine final : public Engine {
   void finish(Sequence* seq, FinishReason reason, CompletionEvent ev);
   void release_parked(RequestGroup& group);
   void publish_stats();
+  void create_tensor_parallel(const ModelConfig& mc);
 
   EngineConfig config_;
   Checkpoint checkpoint_;
@@ -61,6 +63,7 @@ class LlmEngine final : public Engine {
   std::unique_ptr<KvCacheManager> kv_manager_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<TensorParallelExecutor> executor_;  // instead of the four above when split
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<OutputProcessor> output_;
   std::vector<int32_t> eos_ids_;

@@ -41,7 +41,7 @@ po::options_description make_options(Options& o) {
       ("max-queue", po::value(&o.max_queue)->default_value(o.max_queue), "waiting requests before 429")
       ("max-body-bytes", po::value(&o.max_body_bytes)->default_value(o.max_body_bytes), "largest request body (413 beyond)")
       ("idle-timeout", po::value(&o.idle_timeout)->default_value(o.idle_timeout), "seconds a connection may idle or dribble a request")
-      ("threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")
+      ("http-threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")
       ("shutdown-grace", po::value(&o.shutdown_grace)->default_value(o.shutdown_grace), "seconds in-flight requests get to finish on SIGTERM");
   llm::add_engine_options(d, o.engine);
   return d;
@@ -59,6 +59,8 @@ void warm_up(llm::Engine& engine) {
 }
 
 int run(const Options& o) {
+  // Ranks 1.. of a multi-process tensor-parallel model only compute: no HTTP server here.
+  if (llm::serve_if_worker_rank(o.engine.resolve(o.model))) return 0;
   llm::net::io_context ioc;
   llm::ServerMetrics metrics;
   llm::ApiServerOptions api_opts{o.served_model_name, o.api_key};

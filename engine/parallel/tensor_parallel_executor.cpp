@@ -2,48 +2,109 @@
 
 #include <exception>
 
-#include "engine/parallel/in_process_communicator.h"
 #include "llm/error.h"
 
 namespace llm {
+namespace {
+
+// A step crosses as two broadcasts from rank 0: its length, then its words.
+void send_message(Communicator& comm, std::vector<int32_t>& message) {
+  int64_t n = static_cast<int64_t>(message.size());
+  comm.broadcast(&n, sizeof n, 0);
+  comm.broadcast(message.data(), message.size() * sizeof(int32_t), 0);
+}
+
+void receive_message(Communicator& comm, std::vector<int32_t>& message) {
+  int64_t n = 0;
+  comm.broadcast(&n, sizeof n, 0);
+  message.resize(static_cast<size_t>(n));
+  comm.broadcast(message.data(), message.size() * sizeof(int32_t), 0);
+}
+
+}  // namespace
+
+void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out) {
+  out.clear();
+  out.push_back(static_cast<int32_t>(batch.size()));
+  for (const BatchEntry& e : batch) {
+    out.insert(out.end(), {static_cast<int32_t>(e.tokens.size()), e.num_computed,
+                           static_cast<int32_t>(e.block_table.size()), e.wants_logits ? 1 : 0});
+    out.insert(out.end(), e.tokens.begin(), e.tokens.end());
+    out.insert(out.end(), e.block_table.begin(), e.block_table.end());
+  }
+}
+
+std::vector<BatchEntry> decode_step(const std::vector<int32_t>& m, bool* stop) {
+  std::vector<BatchEntry> entries;
+  *stop = m.empty() || m[0] < 0;
+  if (*stop) return entries;
+  size_t at = 1;
+  auto need = [&](size_t words) {
+    if (at + words > m.size()) throw Error(ErrorCode::kInternal, "truncated tensor-parallel step");
+  };
+  for (int32_t i = 0; i < m[0]; ++i) {
+    need(4);
+    const auto n = static_cast<size_t>(m[at]), blocks = static_cast<size_t>(m[at + 2]);
+    BatchEntry e;
+    e.num_computed = m[at + 1];
+    e.wants_logits = m[at + 3] != 0;
+    at += 4;
+    need(n + blocks);
+    e.tokens = std::span<const int32_t>(m).subspan(at, n);
+    e.block_table = std::span<const int32_t>(m).subspan(at + n, blocks);
+    at += n + blocks;
+    entries.push_back(e);
+  }
+  return entries;
+}
 
 TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Options& o,
-                                               const BackendFactory& make_backend)
-    : step_(o.size) {
-  // Validate the split for every rank before allocating anything.
-  for (int r = 0; r < o.size; ++r) TensorParallelShard::make(ck.config(), r, o.size);
-  auto comms = InProcessCommunicator::create_group(o.size);
-  for (int r = 0; r < o.size; ++r) {
+                                               std::vector<std::unique_ptr<Communicator>> comms,
+                                               const BackendFactory& make_backend) {
+  // Validate the split for every local rank before allocating anything.
+  for (const auto& c : comms) TensorParallelShard::make(ck.config(), c->rank(), c->size());
+  for (auto& c : comms) {
     auto rank = std::make_unique<Rank>();
-    rank->comm = std::move(comms[static_cast<size_t>(r)]);
-    rank->backend = make_backend(r, rank->comm.get());
-    rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype, r, o.size);
+    const int r = c->rank(), size = c->size();
+    rank->comm = std::move(c);
+    rank->backend = make_backend(rank->comm.get());
+    rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype, r, size);
     rank->cache = std::make_unique<KvCache>(*rank->backend, rank->model->local_config(),
                                             o.num_blocks, o.block_size, o.kv_dtype);
     rank->runner = std::make_unique<ModelRunner>(*rank->backend, *rank->model, *rank->cache,
                                                  o.max_num_tokens, o.max_num_seqs);
     ranks_.push_back(std::move(rank));
   }
-  for (size_t r = 1; r < ranks_.size(); ++r) {
-    threads_.emplace_back([this, r] { worker(*ranks_[r]); });
+  driver_ = !ranks_.empty() && ranks_[0]->comm->rank() == 0;
+  for (size_t i = driver_ ? 1 : 0; i < ranks_.size() && driver_; ++i) {
+    threads_.emplace_back([this, i] { worker(*ranks_[i]); });
   }
 }
 
 TensorParallelExecutor::~TensorParallelExecutor() {
-  stop_ = true;
-  step_.arrive_and_wait();
+  if (driver_) {
+    message_.assign(1, -1);
+    try {
+      send_message(*ranks_[0]->comm, message_);
+    } catch (const Error&) {
+      // A remote rank already gone: nothing left to stop there.
+    }
+  }
   for (std::thread& t : threads_) t.join();
 }
 
 void TensorParallelExecutor::worker(Rank& rank) {
+  std::vector<int32_t> message;
   for (;;) {
-    step_.arrive_and_wait();  // publishes batch_ / stop_ written by rank 0 before it arrived
-    if (stop_) return;
-    // Every rank runs the same code on the same batch, so an llm::Error (a malformed batch)
-    // is thrown on all of them at the same point, and rank 0 reports it to the engine. Anything
-    // else would leave the others waiting in a collective: a broken invariant.
+    receive_message(*rank.comm, message);
+    bool stop = false;
+    const std::vector<BatchEntry> batch = decode_step(message, &stop);
+    if (stop) return;
+    // Every rank runs the same code on the same batch, so an llm::Error (a malformed batch) is
+    // thrown on all of them at the same point, and the driver reports it. Anything else would
+    // leave the others waiting in a collective: a broken invariant.
     try {
-      rank.runner->execute(batch_);
+      rank.runner->execute(batch);
     } catch (const Error&) {
     } catch (...) {
       std::terminate();
@@ -51,9 +112,16 @@ void TensorParallelExecutor::worker(Rank& rank) {
   }
 }
 
+void TensorParallelExecutor::serve() {
+  if (driver_ || ranks_.size() != 1) {
+    throw Error(ErrorCode::kInternal, "serve() is for a process holding one non-driver rank");
+  }
+  worker(*ranks_[0]);
+}
+
 std::span<const float> TensorParallelExecutor::execute(std::span<const BatchEntry> batch) {
-  batch_ = batch;
-  step_.arrive_and_wait();
+  encode_step(batch, message_);
+  send_message(*ranks_[0]->comm, message_);
   return ranks_[0]->runner->execute(batch);
 }
 

@@ -1,11 +1,12 @@
-// TensorParallelExecutor: one model split over `size` in-process ranks (threads), Megatron
-// style. Rank 0 runs on the caller's thread; every other rank owns a thread, a backend, its
-// weight slices, its share of the KV cache heads and a runner, and executes each step the caller
-// runs, joining the collectives inside the forward pass. There is still one scheduler and one
-// sampler: the caller's, fed the gathered logits.
+// TensorParallelExecutor: the ranks of one model split Megatron-style (TensorParallelShard)
+// that live in this process. Rank 0, when local, drives: each execute() sends the step to the
+// other ranks through the communicator and runs its own share. Other local ranks each own a
+// thread, a backend, their weight slices, their KV heads and a runner, and execute every step
+// they receive, joining the collectives of the forward pass. A rank in another process (see
+// run_tensor_parallel_rank) does the same with a TCP communicator. There is still one scheduler
+// and one sampler: the driver's, fed the gathered logits.
 #pragma once
 
-#include <barrier>
 #include <functional>
 #include <memory>
 #include <span>
@@ -19,11 +20,10 @@ namespace llm {
 
 class TensorParallelExecutor {
  public:
-  // Makes rank `rank`'s backend, connected to the others through `comm` (which outlives it).
-  using BackendFactory = std::function<std::unique_ptr<Backend>(int rank, Communicator* comm)>;
+  // Makes a rank's backend, connected to the others through `comm` (which outlives it).
+  using BackendFactory = std::function<std::unique_ptr<Backend>(Communicator* comm)>;
 
   struct Options {
-    int size = 2;
     DType weight_dtype = DType::kF32;
     DType kv_dtype = DType::kF32;
     int num_blocks = 0;  // the same on every rank: one block table indexes all of them
@@ -32,19 +32,26 @@ class TensorParallelExecutor {
     int max_num_seqs = 0;
   };
 
-  // Loads every rank's slices. Throws llm::Error (the model cannot be split this way, a tensor
-  // is missing, ...) before any thread starts.
+  // One communicator per local rank (their rank() say which). Loads every local rank's slices;
+  // throws llm::Error (the model cannot be split this way, a tensor is missing, ...) before
+  // any thread starts.
   TensorParallelExecutor(const Checkpoint& checkpoint, const Options& options,
+                         std::vector<std::unique_ptr<Communicator>> comms,
                          const BackendFactory& make_backend);
+  // The driver tells every rank to stop; local rank threads are joined.
   ~TensorParallelExecutor();
   TensorParallelExecutor(const TensorParallelExecutor&) = delete;
   TensorParallelExecutor& operator=(const TensorParallelExecutor&) = delete;
 
-  // Runs one step on every rank; returns the whole [L, vocab] logits (ModelRunner::execute).
+  // Driver only: runs one step on every rank; returns the whole [L, vocab] logits.
   std::span<const float> execute(std::span<const BatchEntry> batch);
+  // Non-driver process: runs the steps the driver sends until it says stop.
+  void serve();
 
-  int size() const { return static_cast<int>(ranks_.size()); }
-  const LlamaModel& model(int rank) const { return *ranks_[static_cast<size_t>(rank)]->model; }
+  int num_local_ranks() const { return static_cast<int>(ranks_.size()); }
+  const LlamaModel& model(int local_rank) const {
+    return *ranks_[static_cast<size_t>(local_rank)]->model;
+  }
 
  private:
   struct Rank {
@@ -57,10 +64,15 @@ class TensorParallelExecutor {
   void worker(Rank& rank);
 
   std::vector<std::unique_ptr<Rank>> ranks_;
-  std::barrier<> step_;  // every rank meets here before each step, and once more to stop
-  std::span<const BatchEntry> batch_;  // the step being run, written by rank 0 before the barrier
-  bool stop_ = false;
+  bool driver_ = false;           // ranks_[0] is global rank 0
+  std::vector<int32_t> message_;  // the driver's encoded step
   std::vector<std::thread> threads_;
 };
+
+// Every step as the ranks exchange it: [n, then per entry: tokens, computed, table length,
+// wants_logits, the tokens, the table]; n = -1 means stop.
+void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out);
+// Entries viewing `message`, which must outlive them.
+std::vector<BatchEntry> decode_step(const std::vector<int32_t>& message, bool* stop);
 
 }  // namespace llm

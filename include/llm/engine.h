@@ -33,6 +33,12 @@ struct EngineConfig {
   // Device backends: the share of the device's memory the engine may use; the KV pool gets what
   // the weights and the step's activations leave of it (unless num_blocks/kv_cache_memory say).
   double gpu_memory_utilization = 0.9;
+  // Tensor parallelism (CPU backend): the model split over this many ranks, Megatron-style.
+  // Alone, the ranks are threads of this process. With tp_master ("HOST:PORT") they are
+  // processes: rank 0 (this engine) listens there and ranks 1.. (serve_rank) join it.
+  int tensor_parallel_size = 1;
+  int tp_rank = 0;
+  std::string tp_master;
 };
 
 // A snapshot of the engine's counters.
@@ -57,6 +63,9 @@ class Engine {
  public:
   // Loads the model and tokenizer and starts the engine thread. Throws llm::Error.
   static std::unique_ptr<Engine> create(const EngineConfig& config);
+  // For config.tp_rank > 0: joins rank 0 at config.tp_master, loads this rank's slices and
+  // runs the steps rank 0 sends until it stops. Throws llm::Error.
+  static void serve_rank(const EngineConfig& config);
   virtual ~Engine() = default;
 
   // Validates and queues a request. Throws llm::Error: kInvalidArgument (bad parameters, empty

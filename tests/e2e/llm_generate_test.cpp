@@ -1,11 +1,15 @@
 // llm-generate as a user runs it: reference continuations on the bundled model, and one clear
 // message (naming the file and the problem) with a non-zero exit for every broken model dir.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -19,6 +23,19 @@ using json = nlohmann::json;
 
 const std::string kBin = std::string(LLM_BIN_DIR) + "/llm-generate";
 const fs::path kModel = fs::path(LLM_SOURCE_DIR) / "models/stories260K";
+
+// A TCP port nobody listens on right now (the kernel's pick for an ephemeral bind).
+int free_tcp_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -89,6 +106,64 @@ TEST(LlmGenerate, JsonOutputMatchesEveryGreedyReference) {
     EXPECT_EQ(got["finish_reason"], "length");
   }
   EXPECT_EQ(checked, 8);
+}
+
+// The first greedy reference (prompt and continuation).
+json first_reference() {
+  std::ifstream in(std::string(LLM_SOURCE_DIR) + "/tests/data/stories260K/greedy.jsonl");
+  std::string line;
+  std::getline(in, line);
+  return json::parse(line);
+}
+
+std::vector<std::string> generate_json_args(const json& ref) {
+  return {kBin,
+          "--model",
+          kModel.string(),
+          "--prompt",
+          ref["prompt"],
+          "--max-tokens",
+          std::to_string(ref["max_tokens"].get<int>()),
+          "--json"};
+}
+
+TEST(LlmGenerate, TensorParallelRanksAsThreadsPrintTheReference) {
+  const json ref = first_reference();
+  for (const char* size : {"2", "4"}) {
+    auto args = generate_json_args(ref);
+    args.insert(args.end(), {"--tensor-parallel-size", size});
+    const ProcessResult r = run_process(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json::parse(r.out)["output_token_ids"], ref["output_token_ids"]) << size;
+  }
+}
+
+// Multi-node in miniature: rank 1 in its own process joins rank 0 over TCP on loopback, then
+// computes its half of every step until rank 0 is done and stops it.
+TEST(LlmGenerate, TensorParallelRanksAsProcessesOverTcpPrintTheReference) {
+  const json ref = first_reference();
+  const std::string master = "127.0.0.1:" + std::to_string(free_tcp_port());
+  auto worker = generate_json_args(ref);
+  worker.insert(worker.end(),
+                {"--tensor-parallel-size", "2", "--tp-rank", "1", "--tp-master", master});
+  auto rank1 = std::async(std::launch::async, [&] { return run_process(worker); });
+  auto args = generate_json_args(ref);
+  args.insert(args.end(), {"--tensor-parallel-size", "2", "--tp-master", master});
+  const ProcessResult r = run_process(args);
+  const ProcessResult w = rank1.get();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["output_token_ids"], ref["output_token_ids"]);
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(w.out, "");  // the worker prints nothing: rank 0 owns the output
+}
+
+TEST(LlmGenerate, ATensorParallelSizeTheModelCannotTakeIsOneClearLine) {
+  const ProcessResult r = run_process(
+      {kBin, "--model", kModel.string(), "--prompt", "Hi", "--tensor-parallel-size", "3"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--tensor-parallel-size 3: must divide the model's 8 attention heads"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(LlmGenerate, PlainOutputIsTheContinuation) {

@@ -126,3 +126,19 @@ def test_32_concurrent_streams_match_sequential(client):
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         concurrent_out = list(pool.map(stream, prompts))
     assert concurrent_out == sequential
+
+
+def test_tensor_parallel_server_streams_the_single_rank_text():
+    """The whole server on a model split over 2 in-process ranks (CPU backend): one streaming
+    request end to end gives llm-generate's single-rank greedy text."""
+    from conftest import Server
+    s = Server("--tensor-parallel-size", "2", "--served-model-name", "stories")
+    try:
+        c = openai.OpenAI(base_url=s.url + "/v1", api_key="unused", max_retries=0, timeout=120)
+        chunks = list(c.completions.create(model="stories", prompt=PROMPTS[0], max_tokens=30,
+                                           temperature=0, stream=True))
+        assert "".join(ch.choices[0].text for ch in chunks if ch.choices) == \
+            generate_cli(PROMPTS[0], 30)["output_text"]
+        assert chunks[-1].choices[0].finish_reason == "length"
+    finally:
+        assert s.stop() == 0, "".join(s.log[-20:])

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backend/cpu_backend.h"
+#include "engine/parallel/in_process_communicator.h"
 #include "engine/parallel/tensor_parallel_executor.h"
 #include "llm/error.h"
 
@@ -20,13 +21,13 @@ constexpr int kBlocks = 64, kBlockSize = 16;
 
 TensorParallelExecutor make_executor(const Checkpoint& ck, int size) {
   TensorParallelExecutor::Options o;
-  o.size = size;
   o.num_blocks = kBlocks;
   o.block_size = kBlockSize;
   o.max_num_tokens = 256;
   o.max_num_seqs = 4;
   return TensorParallelExecutor(
-      ck, o, [](int, Communicator* comm) { return std::make_unique<CpuBackend>(1, comm); });
+      ck, o, InProcessCommunicator::create_group(size),
+      [](Communicator* comm) { return std::make_unique<CpuBackend>(1, comm); });
 }
 
 struct Trace {
