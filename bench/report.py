@@ -73,12 +73,25 @@ def decode_prefill_table(reports):
                   "prompt", "prefill tok/s", "of GEMM bound"], rows)
 
 
+def achieved_gflops(r, lim):
+    """FLOP rate of a throughput run from its token counts and the roofline's parameter counts:
+    prompt tokens and all sampled tokens but each request's last run through the layers, every
+    sampled token through the head. None when the head's size is unknown."""
+    head = lim.get("head_params")
+    if head is None:
+        return r.get("achieved_gflop_per_s")
+    n = r["config"]["num_prompts"]
+    forward = r["total_prompt_tokens"] + r["total_output_tokens"] - n
+    flops = 2.0 * (forward * (lim["matmul_params"] - head) + r["total_output_tokens"] * head)
+    return flops / r["elapsed_s"] / 1e9
+
+
 def throughput_table(reports):
     rows = []
     for s, d, k in keys(reports, r"throughput_c\d+"):
         r, lim = reports[(s, d, k)], reports[(s, d, "roofline")]
         single = reports.get((s, d, "decode"))
-        gflops = r.get("achieved_gflop_per_s")
+        gflops = achieved_gflops(r, lim)
         rows.append([s, d, r["config"]["max_num_seqs"], f"{r['output_tokens_per_s']:.1f}",
                      f"{r['total_tokens_per_s']:.1f}", "-" if gflops is None else f"{gflops:.1f}",
                      "-" if gflops is None else pct(gflops / lim["gemm_gflop_per_s"]),

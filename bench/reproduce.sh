@@ -34,7 +34,7 @@ for shape in $SHAPES; do
     echo "== $tag"
     "$BIN/llm-bench" roofline --model "$model" --dtype "$dtype" --json "$OUT/${tag}_roofline.json"
     "$BIN/llm-bench" latency --model "$model" --dtype "$dtype" --batch-size 1 --input-len 16 \
-      --output-len "$DECODE_OUT" --num-iters 2 --warmup-iters 1 --json "$OUT/${tag}_decode.json"
+      --output-len "$DECODE_OUT" --num-iters 5 --warmup-iters 1 --json "$OUT/${tag}_decode.json"
     "$BIN/llm-bench" latency --model "$model" --dtype "$dtype" --batch-size 1 --input-len "$prefill" \
       --output-len 2 --num-iters 1 --warmup-iters 0 --json "$OUT/${tag}_prefill.json"
     for c in $CONCURRENCY; do

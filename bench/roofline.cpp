@@ -51,6 +51,7 @@ nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m) {
           {"kernel_matmul_gflop_per_s", m.kernel_matmul_gflop_per_s},
           {"params", cost.params},
           {"matmul_params", cost.matmul_params},
+          {"head_params", cost.head_params},
           {"weight_bytes_per_token", cost.weight_bytes_per_token()},
           {"checkpoint_bytes_per_param", cost.checkpoint_bytes_per_param},
           {"flops_per_token", cost.flops_per_token()},

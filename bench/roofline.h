@@ -21,9 +21,10 @@ struct ModelCost {
   // Attention's own FLOPs (which grow with the context) are left out: at the lengths
   // benchmarked here they are a few percent of the projections'.
   double flops_per_token() const { return 2.0 * static_cast<double>(matmul_params); }
-  // FLOPs of a step that runs `prompt` prompt tokens and samples `sampled` tokens.
-  double flops(int64_t prompt, int64_t sampled) const {
-    return 2.0 * static_cast<double>(prompt * (matmul_params - head_params) +
+  // FLOPs of running `forward` tokens through the layers and `sampled` rows through the head
+  // (a prompt: all its tokens forward, one sampled; a decode step: one of each).
+  double flops(int64_t forward, int64_t sampled) const {
+    return 2.0 * static_cast<double>(forward * (matmul_params - head_params) +
                                      sampled * head_params);
   }
 };

@@ -123,9 +123,11 @@ int run(const Options& o) {
     const nlohmann::json limits = limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
     const double bound = limits["throughput_bound_tokens_per_s"].get<double>();
     report["limits"] = limits;
-    // Prompt tokens skip the output head, so the fraction is taken on FLOPs, not tokens.
+    // The fraction is taken on FLOPs, not tokens: every prompt token and every sampled token but
+    // each request's last runs through the layers; only sampled rows run through the head.
     const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
-    const double flop_rate = cost.flops(prompt_tokens, output_tokens) / elapsed;
+    const int64_t forward = prompt_tokens + output_tokens - o.num_prompts;
+    const double flop_rate = cost.flops(forward, output_tokens) / elapsed;
     const double fraction = flop_rate / (limits["gemm_gflop_per_s"].get<double>() * 1e9);
     report["achieved_gflop_per_s"] = flop_rate / 1e9;
     report["throughput_bound_fraction"] = fraction;

@@ -14,8 +14,8 @@
 namespace llm {
 namespace {
 
-// Buffers from this size up (weights, the KV pool, workspaces) are mapped with MAP_POPULATE so
-// every page is faulted in now, not in the middle of a step.
+// Buffers from this size up (weights, the KV pool, workspaces) get their own mapping, faulted in
+// at allocation (see alloc).
 constexpr size_t kPopulateBytes = size_t{2} << 20;
 
 // Smallest share of a loop worth handing to another thread, in multiply-adds or elements: waking
@@ -76,13 +76,25 @@ CpuBackend::CpuBackend(int threads, Communicator* comm)
 
 Buffer CpuBackend::alloc(size_t bytes) {
   if (bytes >= kPopulateBytes) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) {
+    // Large buffers (weights, the KV pool) are streamed every step: back them with 2 MiB pages
+    // where the kernel allows (THP in "madvise" mode needs the hint), which saves most TLB
+    // misses, and fault every page in now rather than inside a step.
+    const size_t huge = size_t{2} << 20;
+    const size_t mapped = bytes + huge;
+    void* base = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
       throw Error(ErrorCode::kResourceExhausted,
                   "cpu backend: cannot map " + std::to_string(bytes) + " bytes");
     }
-    return Buffer(p, bytes, [bytes](void* q) { munmap(q, bytes); });
+    auto* p = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(base) + huge - 1) & ~(huge - 1));
+    madvise(p, bytes, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, bytes, MADV_POPULATE_WRITE) != 0)
+#endif
+    {
+      for (size_t off = 0; off < bytes; off += 4096) p[off] = 0;  // older kernels
+    }
+    return Buffer(p, bytes, [base, mapped](void*) { munmap(base, mapped); });
   }
   // 64-byte alignment: one cache line, what the vector loads like.
   const size_t rounded = (bytes + 63) / 64 * 64;

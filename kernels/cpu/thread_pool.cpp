@@ -34,17 +34,18 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : threads_) t.join();
 }
 
-void ThreadPool::run_chunk(int worker) {
-  if (worker >= chunks_) return;
+void ThreadPool::run_chunks(int worker) {
+  if (worker >= participants_) return;
   const int64_t per = n_ / chunks_, extra = n_ % chunks_;
-  const int64_t begin = worker * per + std::min<int64_t>(worker, extra);
-  const int64_t end = begin + per + (worker < extra ? 1 : 0);
-  if (begin >= end) return;
-  try {
-    task_.call(task_.obj, begin, end, worker);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mu_);
-    if (!error_) error_ = std::current_exception();
+  for (int c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < chunks_;) {
+    const int64_t begin = c * per + std::min<int64_t>(c, extra);
+    const int64_t end = begin + per + (c < extra ? 1 : 0);
+    try {
+      task_.call(task_.obj, begin, end, worker);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      if (!error_) error_ = std::current_exception();
+    }
   }
 }
 
@@ -52,13 +53,17 @@ void ThreadPool::run(int64_t n, int64_t grain, Task task) {
   if (n <= 0) return;
   task_ = task;
   n_ = n;
-  chunks_ = static_cast<int>(std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1, num_threads_));
+  const int64_t max_chunks = n / std::max<int64_t>(grain, 1);
+  participants_ = static_cast<int>(std::clamp<int64_t>(max_chunks, 1, num_threads_));
+  chunks_ = static_cast<int>(std::clamp<int64_t>(max_chunks, 1, 4 * int64_t{participants_}));
+  if (participants_ == 1) chunks_ = 1;
+  next_chunk_.store(0, std::memory_order_relaxed);
   error_ = nullptr;
-  if (chunks_ > 1) {
+  if (participants_ > 1) {
     pending_.store(num_threads_ - 1, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    run_chunk(0);
+    run_chunks(0);
     int left;
     for (int spin = 0; (left = pending_.load(std::memory_order_acquire)) != 0; ++spin) {
       if (spin < kSpins) {
@@ -68,7 +73,7 @@ void ThreadPool::run(int64_t n, int64_t grain, Task task) {
       }
     }
   } else {
-    run_chunk(0);  // too little work to wake anyone
+    run_chunks(0);  // too little work to wake anyone
   }
   if (error_) std::rethrow_exception(error_);
 }
@@ -86,7 +91,7 @@ void ThreadPool::worker_loop(int worker) {
     }
     seen = g;
     if (stop_.load(std::memory_order_relaxed)) return;
-    run_chunk(worker);
+    run_chunks(worker);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }

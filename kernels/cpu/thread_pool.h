@@ -24,8 +24,10 @@ class ThreadPool {
   int size() const { return num_threads_; }
 
   // Runs body(begin, end, worker) on [0, n) cut into contiguous, nearly equal chunks of at least
-  // `grain` items (so small loops do not pay for waking anyone), at most one per worker; chunk w
-  // runs on worker w, the caller being worker 0. Kernels must not let a result depend on the cut.
+  // `grain` items (so small loops do not pay for waking anyone). Up to four chunks per worker
+  // are handed out first come, first served, so a core slowed by another process does not hold
+  // the others back; `worker` (the caller is 0) indexes per-thread scratch. Kernels must not let
+  // a result depend on the cut or on which worker ran a chunk.
   // Returns when every chunk is done; rethrows the first exception a chunk threw. One caller at
   // a time.
   template <class F>
@@ -42,14 +44,16 @@ class ThreadPool {
     void (*call)(void*, int64_t, int64_t, int) = nullptr;
   };
   void run(int64_t n, int64_t grain, Task task);
-  void run_chunk(int worker);
+  void run_chunks(int worker);
   void worker_loop(int worker);
 
   int num_threads_;
   std::vector<std::thread> threads_;
   Task task_;
   int64_t n_ = 0;
-  int chunks_ = 1;                       // workers taking part in the current call
+  int chunks_ = 1;                       // chunks of the current call
+  int participants_ = 1;                 // workers taking part in it (the caller included)
+  std::atomic<int> next_chunk_{0};       // the next chunk to hand out
   std::atomic<uint64_t> generation_{0};  // bumped once per parallel_for; workers wait on it
   std::atomic<int> pending_{0};          // workers (not the caller) still running this call
   std::atomic<bool> stop_{false};
