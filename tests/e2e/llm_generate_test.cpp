@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "tests/e2e/free_port.h"
 #include "tests/e2e/subprocess.h"
 
 namespace llm::test {
@@ -23,19 +24,6 @@ using json = nlohmann::json;
 
 const std::string kBin = std::string(LLM_BIN_DIR) + "/llm-generate";
 const fs::path kModel = fs::path(LLM_SOURCE_DIR) / "models/stories260K";
-
-// A TCP port nobody listens on right now (the kernel's pick for an ephemeral bind).
-int free_tcp_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

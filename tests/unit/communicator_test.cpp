@@ -1,9 +1,5 @@
 // In-process tensor-parallel collectives: ranks as threads, every rank sees the same result.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <random>
 #include <thread>
 #include <vector>
@@ -11,6 +7,7 @@
 #include "engine/parallel/in_process_communicator.h"
 #include "engine/parallel/socket_communicator.h"
 #include "llm/error.h"
+#include "tests/e2e/free_port.h"
 
 namespace llm {
 namespace {
@@ -74,25 +71,12 @@ TEST(InProcessCommunicator, AllGatherAndBroadcast) {
   });
 }
 
-// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // The TCP ranks (separate processes in production; threads here, each with its own sockets)
 // give exactly what the in-process ranks give.
 TEST(SocketCommunicator, CollectivesOverLoopbackMatchTheInProcessOnes) {
   const int size = 3;
   const size_t n = 333;
-  const std::string master = "127.0.0.1:" + std::to_string(free_port());
+  const std::string master = "127.0.0.1:" + std::to_string(test::free_tcp_port());
   std::vector<std::vector<float>> sums(size), gathers(size), in_process(size);
   on_ranks(size, [&](int r, Communicator& c) {
     auto v = random_floats(n, static_cast<uint64_t>(r));
@@ -137,7 +121,7 @@ TEST(SocketCommunicator, RendezvousProblemsAreClearErrors) {
   }
   // Rank 0 waiting for a rank that never comes gives up, saying how many joined.
   try {
-    SocketCommunicator c(0, 2, "127.0.0.1:" + std::to_string(free_port()), std::chrono::seconds(1));
+    SocketCommunicator c(0, 2, "127.0.0.1:" + std::to_string(test::free_tcp_port()), std::chrono::seconds(1));
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
