@@ -53,6 +53,11 @@ int run(const Options& opt) {
     }
     if (ev->finish) finish = llm::finish_reason_name(*ev->finish);
   }
+  // Nothing here aborts a request: an abort means the engine stopped (its message is above).
+  if (finish == llm::finish_reason_name(llm::FinishReason::kAbort)) {
+    std::fprintf(stderr, "llm-generate: the generation was aborted: the engine stopped\n");
+    return 1;
+  }
   if (opt.json) {
     const nlohmann::json j = {{"prompt_token_ids", req.prompt_token_ids},
                               {"output_token_ids", output},

@@ -1,6 +1,7 @@
 #include "engine/llm_engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -332,6 +333,7 @@ std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
   st.params = p;
   st.num_prompt_tokens = prompt_len;
   std::lock_guard lock(mu_);
+  if (!failure_.empty()) throw Error(ErrorCode::kUnavailable, failure_);
   if (config_.max_queue > 0 &&
       stats_.waiting + static_cast<int64_t>(inbox_.size()) >= config_.max_queue) {
     throw Error(ErrorCode::kResourceExhausted,
@@ -411,7 +413,18 @@ void LlmEngine::loop() {
       }
       for (Sequence* s : live) finish(s, FinishReason::kAbort, CompletionEvent{});
     }
-    if (scheduler_->has_work()) run_step();
+    if (scheduler_->has_work()) {
+      // A step fails only when the model cannot run at all (a tensor-parallel peer went away,
+      // a broken invariant): stop here, give every request its finish, refuse new ones.
+      try {
+        run_step();
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu_);
+        failure_ = std::string("the engine stopped after a failed step: ") + e.what();
+        std::fprintf(stderr, "llm engine: %s\n", failure_.c_str());
+        break;
+      }
+    }
     publish_stats();
   }
   // Shutting down: every open completion still gets its one finish event.

@@ -81,6 +81,7 @@ class LlmEngine final : public Engine {
   std::vector<std::unique_ptr<RequestGroup>> inbox_;
   std::vector<std::string> aborts_;
   bool stopping_ = false;
+  std::string failure_;  // set when a step failed: the engine no longer runs
   bool abort_all_ = false;
   int64_t next_request_number_ = 0;
   EngineStats stats_;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +13,9 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
+#include "engine/parallel/socket_communicator.h"
 #include "tests/e2e/free_port.h"
 #include "tests/e2e/subprocess.h"
 
@@ -143,6 +146,24 @@ TEST(LlmGenerate, TensorParallelRanksAsProcessesOverTcpPrintTheReference) {
   EXPECT_EQ(json::parse(r.out)["output_token_ids"], ref["output_token_ids"]);
   EXPECT_EQ(w.exit_code, 0) << w.err;
   EXPECT_EQ(w.out, "");  // the worker prints nothing: rank 0 owns the output
+}
+
+// A rank that joins and then goes away: rank 0 must not crash, but end with a clear message and
+// exit code 1 (the engine stops, every request gets its finish).
+TEST(LlmGenerate, ALostTensorParallelPeerStopsRankZeroCleanly) {
+  const std::string master = "127.0.0.1:" + std::to_string(free_tcp_port());
+  std::thread fake_rank([&] {
+    SocketCommunicator c(1, 2, master, std::chrono::seconds(60));
+    std::array<int64_t, 5> setup{};  // what rank 0 sends first: block count, sizes, dtype
+    c.broadcast(setup.data(), sizeof setup, 0);
+  });  // the communicator closes its socket here
+  const ProcessResult r =
+      run_process({kBin, "--model", kModel.string(), "--prompt", "Hi", "--max-tokens", "8",
+                   "--tensor-parallel-size", "2", "--tp-master", master});
+  fake_rank.join();
+  EXPECT_FALSE(r.signaled) << "signal " << r.signal << "\n" << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("a peer went away"), std::string::npos) << r.err;
 }
 
 TEST(LlmGenerate, ATensorParallelSizeTheModelCannotTakeIsOneClearLine) {
