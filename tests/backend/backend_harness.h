@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct BackendCase {
 };
 
 std::vector<BackendCase> backend_cases();
+
+// How GoogleTest (and so CTest's test names) prints a case: its name, not its bytes.
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 // Skips the current test, visibly, when its backend cannot run on this machine.
 #define LLM_SKIP_IF_UNAVAILABLE(bc)                                          \
