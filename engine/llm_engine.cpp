@@ -122,69 +122,79 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   const ModelConfig& mc = checkpoint_.config();
   if (config_.tensor_parallel_size > 1) {
     create_tensor_parallel(mc);
-    return;
+  } else {
+    create_single_rank(mc);
   }
-  backend_ = make_backend(config_);
-  config_.backend = backend_->name();
-  const DType wdtype = weight_dtype(config_, mc);
-  const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
-  const int bs = config_.block_size;
-  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
-  // Scratch for the largest step first, so the device budget below accounts for it.
-  backend_->reserve_workspace(
-      {config_.max_num_batched_tokens,
-       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}), config_.max_num_seqs,
-       mc.max_position_embeddings, mc.num_heads, mc.head_dim});
-  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, wdtype);
-
-  int64_t num_blocks = config_.num_blocks;
-  if (num_blocks == 0) {
-    const size_t per_block = KvCache::bytes_per_block(mc, bs, kv_dtype);
-    int64_t budget = config_.kv_cache_memory;
-    if (budget <= 0) {
-      if (const auto mem = backend_->memory_info()) {
-        // What this process may use, less what is already in use (weights, scratch, anything
-        // else on the device), less the runner's buffers allocated after the cache.
-        const int64_t used = static_cast<int64_t>(mem->total - mem->free);
-        const int64_t activations = runner_bytes(mc, config_, blocks_per_context);
-        budget =
-            static_cast<int64_t>(config_.gpu_memory_utilization * static_cast<double>(mem->total)) -
-            used - activations;
-        if (budget < static_cast<int64_t>(per_block)) {
-          throw Error(
-              ErrorCode::kResourceExhausted,
-              "not enough device memory for the KV cache: " + std::to_string(mem->total >> 20) +
-                  " MiB total x " + std::to_string(config_.gpu_memory_utilization) +
-                  " (--gpu-memory-utilization) leaves nothing after " + std::to_string(used >> 20) +
-                  " MiB in use and " + std::to_string(activations >> 20) + " MiB of activations");
-        }
-      } else {
-        budget = std::min<int64_t>(
-            kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
-                                                static_cast<double>(available_memory_bytes())));
-      }
-    }
-    // More blocks than every sequence at full context would only feed the prefix cache.
-    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
-                                   2 * config_.max_num_seqs * blocks_per_context);
-  }
-  if (num_blocks < blocks_per_context && num_blocks < 1) {
-    throw Error(ErrorCode::kResourceExhausted,
-                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
-  }
-  config_.num_blocks = num_blocks;
-  kv_cache_ = std::make_unique<KvCache>(*backend_, mc, static_cast<int>(num_blocks), bs, kv_dtype);
-  kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
+  const int num_blocks = static_cast<int>(config_.num_blocks);
+  kv_manager_ = std::make_unique<KvCacheManager>(num_blocks, config_.block_size,
                                                  config_.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(
       SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens}, *kv_manager_);
-  runner_ = std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_,
-                                          config_.max_num_batched_tokens, config_.max_num_seqs);
   sampler_ = std::make_unique<Sampler>(mc.vocab_size);
   eos_ids_ = mc.eos_token_ids;
   output_ = std::make_unique<OutputProcessor>(eos_ids_);
   stats_.kv_blocks_total = num_blocks;
   thread_ = std::thread([this] { loop(); });
+}
+
+int64_t LlmEngine::kv_pool_blocks(size_t per_block, const Backend* device) {
+  const ModelConfig& mc = checkpoint_.config();
+  const int bs = config_.block_size;
+  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
+  int64_t num_blocks = config_.num_blocks;
+  if (num_blocks == 0) {
+    int64_t budget = config_.kv_cache_memory;
+    const auto mem = device != nullptr ? device->memory_info() : std::nullopt;
+    if (budget <= 0 && mem) {
+      // What this process may use, less what is already in use (weights, scratch, anything
+      // else on the device), less the runner's buffers allocated after the cache.
+      const int64_t used = static_cast<int64_t>(mem->total - mem->free);
+      const int64_t activations = runner_bytes(mc, config_, blocks_per_context);
+      budget =
+          static_cast<int64_t>(config_.gpu_memory_utilization * static_cast<double>(mem->total)) -
+          used - activations;
+      if (budget < static_cast<int64_t>(per_block)) {
+        throw Error(
+            ErrorCode::kResourceExhausted,
+            "not enough device memory for the KV cache: " + std::to_string(mem->total >> 20) +
+                " MiB total x " + std::to_string(config_.gpu_memory_utilization) +
+                " (--gpu-memory-utilization) leaves nothing after " + std::to_string(used >> 20) +
+                " MiB in use and " + std::to_string(activations >> 20) + " MiB of activations");
+      }
+    } else if (budget <= 0) {
+      budget = std::min<int64_t>(
+          kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
+                                              static_cast<double>(available_memory_bytes())));
+    }
+    // More blocks than every sequence at full context would only feed the prefix cache.
+    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
+                                   2 * config_.max_num_seqs * blocks_per_context);
+  }
+  if (num_blocks < 1) {
+    throw Error(ErrorCode::kResourceExhausted,
+                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
+  }
+  return num_blocks;
+}
+
+// One rank: the backend asked for, its model, cache and runner.
+void LlmEngine::create_single_rank(const ModelConfig& mc) {
+  backend_ = make_backend(config_);
+  config_.backend = backend_->name();
+  const DType wdtype = weight_dtype(config_, mc);
+  const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
+  const int bs = config_.block_size;
+  // Scratch for the largest step first, so the device budget accounts for it.
+  backend_->reserve_workspace(
+      {config_.max_num_batched_tokens,
+       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}), config_.max_num_seqs,
+       mc.max_position_embeddings, mc.num_heads, mc.head_dim});
+  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, wdtype);
+  config_.num_blocks = kv_pool_blocks(KvCache::bytes_per_block(mc, bs, kv_dtype), backend_.get());
+  kv_cache_ =
+      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(config_.num_blocks), bs, kv_dtype);
+  runner_ = std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_,
+                                          config_.max_num_batched_tokens, config_.max_num_seqs);
 }
 
 namespace {
@@ -221,24 +231,9 @@ void LlmEngine::create_tensor_parallel(const ModelConfig& mc) {
   const int size = config_.tensor_parallel_size, bs = config_.block_size;
   config_.backend = "cpu";
   const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);
-  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
-  int64_t num_blocks = config_.num_blocks;
-  if (num_blocks == 0) {
-    // Every rank holds its KV heads of every block (replicated heads count once per rank).
-    const size_t per_block =
-        size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32);
-    const int64_t budget =
-        config_.kv_cache_memory > 0
-            ? config_.kv_cache_memory
-            : std::min<int64_t>(kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
-                                                                    available_memory_bytes()));
-    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
-                                   2 * config_.max_num_seqs * blocks_per_context);
-  }
-  if (num_blocks < 1) {
-    throw Error(ErrorCode::kResourceExhausted,
-                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
-  }
+  // Every rank holds its KV heads of every block (replicated heads count once per rank).
+  const int64_t num_blocks = kv_pool_blocks(
+      size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32), nullptr);
   config_.num_blocks = num_blocks;
   const RankSetup setup{num_blocks, bs, config_.max_num_batched_tokens, config_.max_num_seqs,
                         static_cast<int64_t>(weight_dtype(config_, mc))};
@@ -254,15 +249,6 @@ void LlmEngine::create_tensor_parallel(const ModelConfig& mc) {
   executor_ = std::make_unique<TensorParallelExecutor>(
       checkpoint_, executor_options(setup), std::move(comms),
       [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
-  kv_manager_ = std::make_unique<KvCacheManager>(static_cast<int>(num_blocks), bs,
-                                                 config_.enable_prefix_caching);
-  scheduler_ = std::make_unique<Scheduler>(
-      SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens}, *kv_manager_);
-  sampler_ = std::make_unique<Sampler>(mc.vocab_size);
-  eos_ids_ = mc.eos_token_ids;
-  output_ = std::make_unique<OutputProcessor>(eos_ids_);
-  stats_.kv_blocks_total = num_blocks;
-  thread_ = std::thread([this] { loop(); });
 }
 
 void Engine::serve_rank(const EngineConfig& config) {

@@ -52,7 +52,13 @@ class LlmEngine final : public Engine {
   void finish(Sequence* seq, FinishReason reason, CompletionEvent ev);
   void release_parked(RequestGroup& group);
   void publish_stats();
+  // The model side of the constructor: backend(s), weights, KV cache, runner or executor.
+  void create_single_rank(const ModelConfig& mc);
   void create_tensor_parallel(const ModelConfig& mc);
+  // Blocks in the KV pool: config_.num_blocks, or what the budget (kv_cache_memory, the
+  // device's memory when `device` reports it, else a share of host memory) holds at
+  // `per_block` bytes each. Throws kResourceExhausted when not one block fits.
+  int64_t kv_pool_blocks(size_t per_block, const Backend* device);
 
   EngineConfig config_;
   Checkpoint checkpoint_;
