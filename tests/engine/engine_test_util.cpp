@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace llm::test {
@@ -46,6 +48,36 @@ std::vector<int32_t> random_prompt(int len, uint64_t seed) {
   std::uniform_int_distribution<int32_t> dist(259, 511);
   while (static_cast<int>(ids.size()) < len) ids.push_back(dist(rng));
   return ids;
+}
+
+int check_greedy_where_the_margin_is_clear(Engine& engine, const std::string& label) {
+  std::ifstream in(std::string(LLM_SOURCE_DIR) + "/tests/data/stories260K/greedy.jsonl");
+  std::vector<nlohmann::json> refs;
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (std::string line; std::getline(in, line);) {
+    refs.push_back(nlohmann::json::parse(line));
+    streams.push_back(engine.submit(greedy_request(
+        refs.back()["prompt_token_ids"].get<std::vector<int32_t>>(), refs.back()["max_tokens"])));
+  }
+  EXPECT_EQ(refs.size(), 8u);
+  int compared = 0;
+  for (size_t r = 0; r < refs.size(); ++r) {
+    const auto got = collect(*streams[r], 1).at(0).token_ids;
+    const auto want = refs[r]["output_token_ids"].get<std::vector<int32_t>>();
+    const auto margins = refs[r]["top2_margins"].get<std::vector<double>>();
+    EXPECT_EQ(got.size(), want.size()) << label << " " << refs[r]["prompt"];
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+      if (margins[i] > 0.05) {
+        EXPECT_EQ(got[i], want[i]) << label << " " << refs[r]["prompt"] << " token " << i
+                                   << " (margin " << margins[i] << ")";
+        if (got[i] != want[i]) break;
+        ++compared;
+      } else if (got[i] != want[i]) {
+        break;  // a close call went the other way: the rest continues a different text
+      }
+    }
+  }
+  return compared;
 }
 
 }  // namespace llm::test

@@ -32,4 +32,9 @@ Request greedy_request(std::vector<int32_t> prompt, int max_tokens);
 // A prompt of exactly `len` ids drawn from ordinary (non-control, non-byte) tokens, seeded.
 std::vector<int32_t> random_prompt(int len, uint64_t seed);
 
+// Submits the eight stories260K greedy references at once and expects each token to match
+// wherever the reference's top-2 logit margin exceeds 0.05 (16-bit rounding may flip a closer
+// call; past a flip the reference no longer applies). Returns the tokens compared.
+int check_greedy_where_the_margin_is_clear(Engine& engine, const std::string& label);
+
 }  // namespace llm::test

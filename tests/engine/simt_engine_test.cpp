@@ -173,28 +173,7 @@ TEST(SimtEngine, F32GreedyMatchesEveryReferenceTokenForToken) {
 // that went the other way, the reference no longer applies).
 TEST(SimtEngine, Bf16GreedyFollowsTheReferenceWhereItsMarginIsClear) {
   auto engine = Engine::create(simt_config("bf16"));
-  const auto refs = read_jsonl("greedy.jsonl");
-  std::vector<std::shared_ptr<RequestStream>> streams;
-  for (const auto& ref : refs) {
-    streams.push_back(engine->submit(
-        greedy_request(ref["prompt_token_ids"].get<std::vector<int32_t>>(), ref["max_tokens"])));
-  }
-  int compared = 0;
-  for (size_t r = 0; r < refs.size(); ++r) {
-    const auto got = collect(*streams[r], 1).at(0).token_ids;
-    const auto want = refs[r]["output_token_ids"].get<std::vector<int32_t>>();
-    const auto margins = refs[r]["top2_margins"].get<std::vector<double>>();
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-      if (margins[i] > 0.05) {
-        ASSERT_EQ(got[i], want[i])
-            << refs[r]["prompt"] << " token " << i << " (margin " << margins[i] << ")";
-        ++compared;
-      } else if (got[i] != want[i]) {
-        break;
-      }
-    }
-  }
+  const int compared = check_greedy_where_the_margin_is_clear(*engine, "bf16 on simt");
   std::cout << "bf16 on simt: " << compared << " clear-margin tokens compared\n";
   EXPECT_GT(compared, 400);
 }
