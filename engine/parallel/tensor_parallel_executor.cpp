@@ -34,10 +34,9 @@ void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out) {
   }
 }
 
-std::vector<BatchEntry> decode_step(const std::vector<int32_t>& m, bool* stop) {
-  std::vector<BatchEntry> entries;
-  *stop = m.empty() || m[0] < 0;
-  if (*stop) return entries;
+bool decode_step(const std::vector<int32_t>& m, std::vector<BatchEntry>& entries) {
+  entries.clear();
+  if (m.empty() || m[0] < 0) return false;
   size_t at = 1;
   auto need = [&](size_t words) {
     if (at + words > m.size()) throw Error(ErrorCode::kInternal, "truncated tensor-parallel step");
@@ -55,7 +54,7 @@ std::vector<BatchEntry> decode_step(const std::vector<int32_t>& m, bool* stop) {
     at += n + blocks;
     entries.push_back(e);
   }
-  return entries;
+  return true;
 }
 
 TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Options& o,
@@ -94,12 +93,12 @@ TensorParallelExecutor::~TensorParallelExecutor() {
 }
 
 void TensorParallelExecutor::worker(Rank& rank) {
+  // Both reused every step: no allocation once the largest step has been seen.
   std::vector<int32_t> message;
+  std::vector<BatchEntry> batch;
   for (;;) {
     receive_message(*rank.comm, message);
-    bool stop = false;
-    const std::vector<BatchEntry> batch = decode_step(message, &stop);
-    if (stop) return;
+    if (!decode_step(message, batch)) return;
     // Every rank runs the same code on the same batch, so an llm::Error (a malformed batch) is
     // thrown on all of them at the same point, and the driver reports it. Anything else would
     // leave the others waiting in a collective: a broken invariant.

@@ -72,7 +72,7 @@ class TensorParallelExecutor {
 // Every step as the ranks exchange it: [n, then per entry: tokens, computed, table length,
 // wants_logits, the tokens, the table]; n = -1 means stop.
 void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out);
-// Entries viewing `message`, which must outlive them.
-std::vector<BatchEntry> decode_step(const std::vector<int32_t>& message, bool* stop);
+// Fills `out` with entries viewing `message` (which must outlive them); false means stop.
+bool decode_step(const std::vector<int32_t>& message, std::vector<BatchEntry>& out);
 
 }  // namespace llm
