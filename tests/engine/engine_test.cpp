@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -235,6 +236,46 @@ TEST(Engine, AbortMidGenerationFreesBlocks) {
   EXPECT_LT(c.usage.completion_tokens, 400);
   wait_until_idle(*engine);
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
+}
+
+// Every runtime flag with a bad value fails Engine::create up front, naming the flag and value.
+TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
+  struct Case {
+    std::function<void(EngineConfig&)> edit;
+    std::string message;
+  };
+  const Case cases[] = {
+      {[](EngineConfig& c) { c.dtype = "int8"; },
+       "dtype must be auto, f32, bf16 or f16, got 'int8'"},
+      {[](EngineConfig& c) { c.dtype = "i32"; }, "dtype must be auto, f32, bf16 or f16, got 'i32'"},
+      {[](EngineConfig& c) { c.threads = -1; }, "threads must be in [0, 1024]"},
+      {[](EngineConfig& c) { c.gpu_memory_utilization = 1.5; },
+       "gpu_memory_utilization must be in (0, 1]"},
+      {[](EngineConfig& c) { c.tensor_parallel_size = 0; },
+       "tensor_parallel_size must be in [1, 64]"},
+      {[](EngineConfig& c) { c.tp_rank = 1; }, "tp_rank 1 is outside [0, 1)"},
+      {[](EngineConfig& c) {
+         c.tensor_parallel_size = 2;
+         c.backend = "simt";
+       },
+       "tensor parallelism runs on the cpu backend in this version, not 'simt'"},
+      {[](EngineConfig& c) {
+         c.tensor_parallel_size = 2;
+         c.tp_master = "no-port-here";
+       },
+       "--tp-master must be HOST:PORT, got 'no-port-here'"},
+  };
+  for (const Case& tc : cases) {
+    EngineConfig cfg = base_config();
+    tc.edit(cfg);
+    try {
+      Engine::create(cfg);
+      ADD_FAILURE() << "no error for: " << tc.message;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find(tc.message), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Engine, RejectsBadRequestsWithClearErrors) {
