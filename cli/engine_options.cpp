@@ -19,7 +19,8 @@ void add_runtime_options(po::options_description& d, EngineConfig& c) {
       ("dtype", po::value(&c.dtype)->default_value(c.dtype), "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16")
       ("backend", po::value(&c.backend)->default_value(c.backend), "cpu | cuda | simt (CUDA code in the host emulator: slow) | auto (cuda when a device is present)")
       ("gpu-memory-utilization", po::value(&c.gpu_memory_utilization)->default_value(c.gpu_memory_utilization), "share of device memory to use, the KV cache taking what weights and activations leave")
-      ("tensor-parallel-size", po::value(&c.tensor_parallel_size)->default_value(c.tensor_parallel_size), "split the model over this many ranks (cpu backend); it must divide the attention heads, the key/value heads (or be a multiple of them) and the MLP size; the vocabulary is cut in ceil(vocab / N)-row shards, the last padded")
+      ("cuda-graphs", po::bool_switch(&c.cuda_graphs), "device backends: replay decode steps as CUDA graphs, one per batch-size bucket (1, 2, 4, ... max-num-seqs)")
+      ("tensor-parallel-size", po::value(&c.tensor_parallel_size)->default_value(c.tensor_parallel_size), "split the model over this many ranks (CPU threads, or one CUDA device each joined by NCCL); it must divide the attention heads, the key/value heads (or be a multiple of them) and the MLP size; the vocabulary is cut in ceil(vocab / N)-row shards, the last padded")
       ("tp-rank", po::value(&c.tp_rank)->default_value(c.tp_rank), "this process's rank when ranks are processes (1..N-1 join rank 0 and only compute)")
       ("tp-master", po::value(&c.tp_master)->default_value(c.tp_master), "HOST:PORT where rank 0 listens for the other ranks (multi-process / multi-node)");
 }

@@ -54,8 +54,9 @@ void check_config(const EngineConfig& c) {
     bad("tp_rank " + std::to_string(c.tp_rank) + " is outside [0, " +
         std::to_string(c.tensor_parallel_size) + ")");
   }
-  if (c.tensor_parallel_size > 1 && c.backend != "cpu" && c.backend != "auto") {
-    bad("tensor parallelism runs on the cpu backend in this version, not '" + c.backend + "'");
+  if (!c.tp_master.empty() && c.backend != "cpu" && c.backend != "auto") {
+    bad("ranks in separate processes (--tp-master) run the cpu backend in this version, not '" +
+        c.backend + "'; device ranks are threads of one process (drop --tp-master)");
   }
   const auto t = dtype_from_name(c.dtype);
   if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
@@ -68,27 +69,54 @@ DType weight_dtype(const EngineConfig& c, const ModelConfig& mc) {
   return c.dtype == "auto" ? mc.torch_dtype : *dtype_from_name(c.dtype);
 }
 
-// The backend named by config.backend; "auto" is cuda when this build has CUDA and the runtime
-// sees a device, else cpu.
-std::unique_ptr<Backend> make_backend(const EngineConfig& c) {
-  if (c.backend == "cpu") return std::make_unique<CpuBackend>(c.threads);
-  if (c.backend == "simt") return make_simt_backend();
+// What config.backend resolves to: "auto" is cuda when this build has CUDA and the runtime sees
+// enough devices (one per rank), else cpu. Asking for cuda without them is an error.
+std::string resolve_backend(const EngineConfig& c) {
+  if (c.backend == "cpu" || c.backend == "simt") return c.backend;
+  if (!c.tp_master.empty()) return "cpu";  // ranks as processes: the cpu backend only, for now
+  const int needed = c.tensor_parallel_size;
 #if defined(LLM_HAVE_CUDA_BACKEND)
   std::string why;
   const int devices = cuda_device_count(&why);
-  if (devices > 0) return make_cuda_device_backend();
+  if (devices >= needed) return "cuda";
   if (c.backend == "cuda") {
     throw Error(ErrorCode::kUnsupported,
-                "--backend cuda: no CUDA device found (cudaGetDeviceCount: " +
-                    (devices < 0 ? why : std::string("0 devices")) + ")");
+                "--backend cuda: " + std::to_string(needed) + " CUDA device(s) needed, " +
+                    (devices < 0 ? "none found (cudaGetDeviceCount: " + why + ")"
+                                 : std::to_string(devices) + " found"));
   }
 #else
+  (void)needed;
   if (c.backend == "cuda") {
     throw Error(ErrorCode::kUnsupported,
                 "--backend cuda: this build has no CUDA (nvcc was not found at build time)");
   }
 #endif
+  return "cpu";
+}
+
+CudaBackendOptions cuda_options(const EngineConfig& c) {
+  CudaBackendOptions o;
+  o.cuda_graphs = c.cuda_graphs;
+  return o;
+}
+
+std::unique_ptr<Backend> make_backend(const EngineConfig& c, const std::string& kind) {
+  if (kind == "simt") return make_simt_backend(cuda_options(c));
+#if defined(LLM_HAVE_CUDA_BACKEND)
+  if (kind == "cuda") return make_cuda_device_backend(cuda_options(c));
+#endif
   return std::make_unique<CpuBackend>(c.threads);
+}
+
+// One backend per rank of a split model on devices, joined by NCCL.
+std::vector<std::unique_ptr<Backend>> make_device_ranks(const EngineConfig& c,
+                                                        const std::string& kind) {
+#if defined(LLM_HAVE_CUDA_BACKEND)
+  if (kind == "cuda")
+    return make_cuda_device_backend_group(cuda_options(c), c.tensor_parallel_size);
+#endif
+  return make_simt_backend_group(cuda_options(c), c.tensor_parallel_size);
 }
 
 // Bytes of the ModelRunner's per-step buffers (LlamaModel::make_workspace, the i32 metadata and
@@ -125,6 +153,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   } else {
     create_single_rank(mc);
   }
+  checkpoint_.release_tensors();  // the backends hold copies; only the config is used from here
   const int num_blocks = static_cast<int>(config_.num_blocks);
   kv_manager_ = std::make_unique<KvCacheManager>(num_blocks, config_.block_size,
                                                  config_.enable_prefix_caching);
@@ -179,7 +208,7 @@ int64_t LlmEngine::kv_pool_blocks(size_t per_block, const Backend* device) {
 
 // One rank: the backend asked for, its model, cache and runner.
 void LlmEngine::create_single_rank(const ModelConfig& mc) {
-  backend_ = make_backend(config_);
+  backend_ = make_backend(config_, resolve_backend(config_));
   config_.backend = backend_->name();
   const DType wdtype = weight_dtype(config_, mc);
   const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
@@ -193,8 +222,9 @@ void LlmEngine::create_single_rank(const ModelConfig& mc) {
   config_.num_blocks = kv_pool_blocks(KvCache::bytes_per_block(mc, bs, kv_dtype), backend_.get());
   kv_cache_ =
       std::make_unique<KvCache>(*backend_, mc, static_cast<int>(config_.num_blocks), bs, kv_dtype);
-  runner_ = std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_,
-                                          config_.max_num_batched_tokens, config_.max_num_seqs);
+  runner_ =
+      std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_, config_.max_num_batched_tokens,
+                                    config_.max_num_seqs, config_.cuda_graphs);
 }
 
 namespace {
@@ -207,7 +237,6 @@ struct RankSetup {
 TensorParallelExecutor::Options executor_options(const RankSetup& s) {
   TensorParallelExecutor::Options o;
   o.weight_dtype = static_cast<DType>(s.weight_dtype);
-  o.kv_dtype = DType::kF32;
   o.num_blocks = static_cast<int>(s.num_blocks);
   o.block_size = static_cast<int>(s.block_size);
   o.max_num_tokens = static_cast<int>(s.max_num_tokens);
@@ -226,17 +255,33 @@ int threads_per_rank(const EngineConfig& c, int local_ranks) {
 }  // namespace
 
 // The engine of a split model: the same scheduler and sampler over an executor whose ranks are
-// threads here, or rank 0 of processes joining at tp_master.
+// threads here (CPU ranks, or one device each), or rank 0 of CPU processes joining at tp_master.
 void LlmEngine::create_tensor_parallel(const ModelConfig& mc) {
   const int size = config_.tensor_parallel_size, bs = config_.block_size;
-  config_.backend = "cpu";
-  const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);
+  const std::string kind = resolve_backend(config_);
+  config_.backend = kind;
+  RankSetup setup{0, bs, config_.max_num_batched_tokens, config_.max_num_seqs,
+                  static_cast<int64_t>(weight_dtype(config_, mc))};
+  const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);  // validates
+  if (kind != "cpu") {
+    // Device ranks: the pool is sized per device once each rank's weights are resident.
+    std::vector<std::unique_ptr<Backend>> devices = make_device_ranks(config_, kind);
+    TensorParallelExecutor::Options o = executor_options(setup);
+    o.cuda_graphs = config_.cuda_graphs;
+    o.size_pool = [this](const Backend& be, size_t per_block) {
+      return kv_pool_blocks(per_block, &be);
+    };
+    executor_ = std::make_unique<TensorParallelExecutor>(
+        checkpoint_, o, InProcessCommunicator::create_group(size), [&devices](Communicator* comm) {
+          return std::move(devices[static_cast<size_t>(comm->rank())]);
+        });
+    config_.num_blocks = executor_->num_blocks();
+    return;
+  }
   // Every rank holds its KV heads of every block (replicated heads count once per rank).
-  const int64_t num_blocks = kv_pool_blocks(
+  setup.num_blocks = kv_pool_blocks(
       size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32), nullptr);
-  config_.num_blocks = num_blocks;
-  const RankSetup setup{num_blocks, bs, config_.max_num_batched_tokens, config_.max_num_seqs,
-                        static_cast<int64_t>(weight_dtype(config_, mc))};
+  config_.num_blocks = setup.num_blocks;
   std::vector<std::unique_ptr<Communicator>> comms;
   if (config_.tp_master.empty()) {
     comms = InProcessCommunicator::create_group(size);
@@ -476,8 +521,25 @@ void LlmEngine::run_step() {
                         q.num_computed == static_cast<int>(q.tokens.size()) - 1;
     if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
   }
-  const std::span<const float> logits =
-      executor_ ? executor_->execute(entries_) : runner_->execute(entries_);
+  auto context = [&](const Sequence& q) {
+    return SamplingContext{
+        std::span<const int32_t>(q.tokens).first(static_cast<size_t>(q.num_prompt_tokens)),
+        std::span<const int32_t>(q.tokens).subspan(static_cast<size_t>(q.num_prompt_tokens)),
+        eos_ids_};
+  };
+  // When every sampled row is plain greedy, only the argmax ids leave the device.
+  bool greedy = runner_ != nullptr;
+  for (const ScheduledSeq& s : out.scheduled) {
+    if (s.wants_logits)
+      greedy = greedy && Sampler::is_plain_greedy(s.seq->request->params, context(*s.seq));
+  }
+  std::span<const float> logits;
+  std::span<const int32_t> greedy_ids;
+  if (greedy) {
+    greedy_ids = runner_->execute_greedy(entries_);
+  } else {
+    logits = executor_ ? executor_->execute(entries_) : runner_->execute(entries_);
+  }
   scheduler_->complete_step(out);
   ++counters_.num_steps;
 
@@ -487,17 +549,15 @@ void LlmEngine::run_step() {
     if (!s.wants_logits) continue;
     Sequence& q = *s.seq;
     const SamplingParams& p = q.request->params;
-    const std::span<const float> row_logits =
-        logits.subspan(row++ * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
     CompletionEvent ev;
     ev.index = q.index;
     LogprobEntry lp;
-    const SamplingContext ctx{
-        std::span<const int32_t>(q.tokens).first(static_cast<size_t>(q.num_prompt_tokens)),
-        std::span<const int32_t>(q.tokens).subspan(static_cast<size_t>(q.num_prompt_tokens)),
-        eos_ids_};
+    const size_t r = row++;
     const int32_t token =
-        sampler_->sample(row_logits, p, ctx, q.rng, p.logprobs >= 0 ? &lp : nullptr);
+        greedy ? greedy_ids[r]
+               : sampler_->sample(
+                     logits.subspan(r * static_cast<size_t>(vocab), static_cast<size_t>(vocab)), p,
+                     context(q), q.rng, p.logprobs >= 0 ? &lp : nullptr);
     q.tokens.push_back(token);
     ++counters_.generation_tokens;
     if (p.logprobs >= 0) ev.logprobs.push_back(std::move(lp));

@@ -21,7 +21,7 @@ Tensor prefix(const OwnedTensor& t, int64_t n) {
 }  // namespace
 
 ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCache& cache,
-                         int max_num_tokens, int max_num_seqs)
+                         int max_num_tokens, int max_num_seqs, bool cuda_graphs)
     : backend_(&backend),
       model_(&model),
       cache_(&cache),
@@ -30,6 +30,7 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
       max_blocks_per_seq_((model.config().max_position_embeddings + cache.block_size() - 1) /
                           cache.block_size()),
       vocab_(model.config().vocab_size),
+      cuda_graphs_(cuda_graphs),
       shard_(model.shard()),
       ws_(model.make_workspace(max_num_tokens)) {
   ids_ = make_i32(backend, max_num_tokens);
@@ -41,6 +42,8 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
   block_tables_.tensor =
       block_tables_.buffer.view(DType::kI32, {max_num_seqs, max_blocks_per_seq_});
   logits_indices_ = make_i32(backend, max_num_seqs);
+  argmax_ = make_i32(backend, max_num_seqs);
+  h_argmax_.resize(static_cast<size_t>(max_num_seqs));
   const int64_t local_vocab = shard_.vocab_rows;
   logits_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs * local_vocab) * sizeof(float));
   logits_.tensor = logits_.buffer.view(DType::kF32, {max_num_seqs, local_vocab});
@@ -57,7 +60,7 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
   h_logits_.resize(static_cast<size_t>(max_num_seqs) * vocab_);
 }
 
-std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
+Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
   const int num_seqs = static_cast<int>(batch.size());
   if (num_seqs == 0 || num_seqs > max_num_seqs_) {
     throw Error(ErrorCode::kInternal, "step with " + std::to_string(num_seqs) +
@@ -101,6 +104,21 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
     max_seq_len = std::max(max_seq_len, len);
     max_query_len = std::max(max_query_len, n);
   }
+  // A graphed decode step runs a fixed shape: `bucket` rows, the extra ones reading one cached
+  // key of their table's first block and writing nothing (slot -1), and attention launched for
+  // the longest context the model allows. Their logits are computed and never read.
+  const int bucket = graph_bucket(batch);
+  for (int s = num_seqs; s < bucket; ++s) {
+    h_ids_.push_back(-1);
+    h_positions_.push_back(0);
+    h_slots_.push_back(-1);
+    h_query_start_.push_back(static_cast<int32_t>(h_ids_.size()));
+    h_seq_lens_.push_back(1);
+    h_logits_indices_.push_back(s);
+    h_tables_[static_cast<size_t>(s) * max_blocks_per_seq_] = 0;
+  }
+  const int rows = std::max(num_seqs, bucket);
+  if (bucket > 0) max_seq_len = model_->config().max_position_embeddings;
   const int64_t T = static_cast<int64_t>(h_ids_.size());
   const int64_t L = static_cast<int64_t>(h_logits_indices_.size());
 
@@ -110,10 +128,10 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
   in.positions = prefix(positions_, T);
   in.slot_mapping = prefix(slots_, T);
   in.logits_indices = prefix(logits_indices_, L);
-  in.attn.query_start = prefix(query_start_, num_seqs + 1);
-  in.attn.seq_lens = prefix(seq_lens_, num_seqs);
-  in.attn.block_tables = block_tables_.tensor.rows(0, num_seqs);
-  in.attn.num_seqs = num_seqs;
+  in.attn.query_start = prefix(query_start_, rows + 1);
+  in.attn.seq_lens = prefix(seq_lens_, rows);
+  in.attn.block_tables = block_tables_.tensor.rows(0, rows);
+  in.attn.num_seqs = rows;
   in.attn.max_seq_len = max_seq_len;
   in.attn.max_query_len = max_query_len;
   be.copy_from_host(in.token_ids, h_ids_.data());
@@ -125,7 +143,31 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
   be.copy_from_host(in.attn.block_tables, h_tables_.data());
 
   Tensor logits = logits_.tensor.rows(0, L);
-  model_->forward(in, *cache_, ws_, logits);
+  auto forward = [&] { model_->forward(in, *cache_, ws_, logits); };
+  if (bucket > 0 && be.replay_graph(bucket, forward)) {
+    ++graphed_steps_;
+  } else {
+    forward();
+  }
+  return logits.rows(0, L - (rows - num_seqs));
+}
+
+int ModelRunner::graph_bucket(std::span<const BatchEntry> batch) const {
+  if (!cuda_graphs_) return 0;
+  for (const BatchEntry& e : batch) {
+    if (e.tokens.size() != 1 || !e.wants_logits) return 0;
+  }
+  const int n = static_cast<int>(batch.size());
+  int bucket = 1;
+  while (bucket < n) bucket *= 2;
+  bucket = std::min(bucket, max_num_seqs_);
+  return bucket <= max_num_tokens_ ? bucket : 0;
+}
+
+std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
+  Backend& be = *backend_;
+  const Tensor logits = run(batch);
+  const int64_t L = logits.size(0);
   if (shard_.size == 1) {
     be.copy_to_host(h_logits_.data(), logits);
     be.synchronize();
@@ -146,6 +188,30 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
     }
   }
   return {h_logits_.data(), static_cast<size_t>(L * vocab_)};
+}
+
+std::span<const int32_t> ModelRunner::execute_greedy(std::span<const BatchEntry> batch) {
+  if (shard_.size != 1) {
+    throw Error(ErrorCode::kInternal, "execute_greedy on a split model: gather the logits");
+  }
+  Backend& be = *backend_;
+  const Tensor logits = run(batch);
+  const int64_t L = logits.size(0);
+  const Tensor ids = prefix(argmax_, L);
+  if (be.argmax(logits, ids)) {
+    be.copy_to_host(h_argmax_.data(), ids);
+    be.synchronize();
+  } else {
+    be.copy_to_host(h_logits_.data(), logits);
+    be.synchronize();
+    for (int64_t l = 0; l < L; ++l) {
+      const auto row = h_logits_.begin() + l * vocab_;
+      // The first of equal maxima, as the sampler and the device kernel pick.
+      h_argmax_[static_cast<size_t>(l)] =
+          static_cast<int32_t>(std::max_element(row, row + vocab_) - row);
+    }
+  }
+  return {h_argmax_.data(), static_cast<size_t>(L)};
 }
 
 }  // namespace llm

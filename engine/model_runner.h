@@ -24,34 +24,52 @@ class ModelRunner {
  public:
   // Buffers for up to max_num_tokens tokens and max_num_seqs sequences per step are allocated
   // here, once.
+  // With `cuda_graphs`, decode-only steps are padded to a batch-size bucket (1, 2, 4, ...,
+  // max_num_seqs) and replayed through Backend::replay_graph, one graph per bucket.
   ModelRunner(Backend& backend, const LlamaModel& model, const KvCache& cache, int max_num_tokens,
-              int max_num_seqs);
+              int max_num_seqs, bool cuda_graphs = false);
 
   // Runs one step. Returns [L, vocab] logits row-major for the entries that want them, in
   // entry order; valid until the next call. On a split model every rank calls this with the
   // same batch, and every rank gets the whole logits. Throws llm::Error (kInternal) when the batch
   // exceeds the limits or a block table is too short.
   std::span<const float> execute(std::span<const BatchEntry> batch);
+  // The same step for a caller that only wants each row's argmax (every row samples greedily
+  // from raw logits): [L] token ids, computed on the device when the backend can, so only the
+  // ids cross to the host. Single-rank models only.
+  std::span<const int32_t> execute_greedy(std::span<const BatchEntry> batch);
 
   int max_num_tokens() const { return max_num_tokens_; }
+  // Steps that ran as a replayed CUDA graph.
+  int64_t graphed_steps() const { return graphed_steps_; }
   int max_num_seqs() const { return max_num_seqs_; }
 
  private:
   Backend* backend_;
   const LlamaModel* model_;
   const KvCache* cache_;
+  // Builds the step's inputs, runs the model and returns this rank's logits [L, vocab_rows] on
+  // the backend (L is the number of entries wanting logits).
+  Tensor run(std::span<const BatchEntry> batch);
+  // The smallest graph bucket holding n sequences (0: the step is not graphed).
+  int graph_bucket(std::span<const BatchEntry> batch) const;
+
   int max_num_tokens_, max_num_seqs_, max_blocks_per_seq_, vocab_;
+  bool cuda_graphs_;
+  int64_t graphed_steps_ = 0;
   TensorParallelShard shard_;  // the model's: a split model's logits are gathered from all ranks
   Workspace ws_;
   // Device-side step metadata (i32) and logits (f32), sized for the limits.
   OwnedTensor ids_, positions_, slots_, query_start_, seq_lens_, block_tables_, logits_indices_;
   OwnedTensor logits_;    // [max_num_seqs, shard.vocab_rows]: this rank's vocabulary columns
   OwnedTensor gathered_;  // [ranks, max_num_seqs * vocab_rows]: every rank's, when split
+  OwnedTensor argmax_;    // [max_num_seqs] i32: execute_greedy's ids
   // Host staging for the same, reused every step.
   std::vector<int32_t> h_ids_, h_positions_, h_slots_, h_query_start_, h_seq_lens_, h_tables_,
       h_logits_indices_;
   std::vector<float> h_logits_;    // [max_num_seqs, vocab]
   std::vector<float> h_gathered_;  // staging of gathered_
+  std::vector<int32_t> h_argmax_;  // [max_num_seqs]
 };
 
 }  // namespace llm

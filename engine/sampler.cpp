@@ -13,6 +13,12 @@ Sampler::Sampler(int vocab_size)
       counts_(static_cast<size_t>(vocab_size), 0),
       order_(static_cast<size_t>(vocab_size)) {}
 
+bool Sampler::is_plain_greedy(const SamplingParams& p, const SamplingContext& ctx) {
+  return p.temperature == 0.0 && p.logprobs < 0 && p.logit_bias.empty() &&
+         p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
+         static_cast<int>(ctx.output.size()) >= p.min_tokens;
+}
+
 int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
                         const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs) {
   std::copy(logits.begin(), logits.end(), work_.begin());

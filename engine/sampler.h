@@ -27,6 +27,10 @@ class Sampler {
   int32_t sample(std::span<const float> logits, const SamplingParams& params,
                  const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs);
 
+  // True when sample() would return the argmax of the raw logits (greedy, and nothing adjusts
+  // the logits or reads them), so the caller may take the argmax from elsewhere.
+  static bool is_plain_greedy(const SamplingParams& params, const SamplingContext& ctx);
+
   // A uniform double in [0, 1) from 53 random bits: identical on every platform.
   static double uniform(std::mt19937_64& rng) {
     return static_cast<double>(rng() >> 11) * 0x1.0p-53;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -112,6 +113,17 @@ class Backend {
   virtual void all_reduce_sum(Tensor x);
   // out [ranks, in...] = every rank's `in`, in rank order.
   virtual void all_gather(Tensor in, Tensor out);
+
+  // --- device-side helpers (CUDA); false: not offered here, the caller does the work itself ---
+  // The first call with a `key` captures what `record` issues into a CUDA graph; that call and
+  // every later one with the key launch the graph. What `record` issues must depend only on the
+  // key (shapes, launch sizes, buffer addresses); the data it reads may change between launches.
+  virtual bool replay_graph(int64_t /*key*/, const std::function<void()>& /*record*/) {
+    return false;
+  }
+  // ids[r] = the index of the largest entry of logits row r [rows, vocab] f32 (the lowest such
+  // index, as the host sampler picks), so a greedy step downloads ids instead of logits.
+  virtual bool argmax(Tensor /*logits*/, Tensor /*ids*/) { return false; }
 };
 
 }  // namespace llm

@@ -2,6 +2,8 @@
 // (cuda_backend.h brings kernels/cuda/cuda_api.h before these.)
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "kernels/cuda/attention.h"
@@ -31,6 +33,16 @@ void check(cublasStatus_t st, const std::string& what) {
     throw Error(ErrorCode::kInternal, "cuda backend: " + what + ": " + cublasGetStatusString(st));
   }
 }
+
+void check(ncclResult_t r, const std::string& what) {
+  if (r != ncclSuccess) {
+    throw Error(ErrorCode::kUnavailable, "cuda backend: " + what + ": " + ncclGetErrorString(r));
+  }
+}
+
+// cuBLAS's own workspace is allocated lazily, which a graph capture forbids; 32 MiB is what
+// NVIDIA suggests for Hopper, more than the other architectures need.
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
 void expect(bool ok, const std::string& what) {
   if (!ok) throw Error(ErrorCode::kUnsupported, "cuda backend: " + what);
@@ -96,22 +108,86 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
     : name_(std::move(name)), options_(options) {
   expect(options.decode_partition_tokens >= 32 && options.decode_partition_tokens % 32 == 0,
          "decode_partition_tokens must be a positive multiple of 32");
+  expect(options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
+         "tensor-parallel rank " + std::to_string(options.tp_rank) + " of " +
+             std::to_string(options.tp_size));
   check(cudaSetDevice(options.device), "cudaSetDevice(" + std::to_string(options.device) + ")");
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cublasCreate(&cublas_), "cublasCreate");
   check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+  if (options.cuda_graphs) {
+    check(cublasSetWorkspace(cublas_, scratch(cublas_workspace_, kCublasWorkspaceBytes),
+                             kCublasWorkspaceBytes),
+          "cublasSetWorkspace");
+  }
+  if (options.tp_size > 1) {
+    ncclUniqueId id;
+    static_assert(sizeof id.internal == std::tuple_size_v<decltype(options.nccl_id)>);
+    std::memcpy(id.internal, options.nccl_id.data(), sizeof id.internal);
+    // Blocks until every rank has joined.
+    check(ncclCommInitRank(&nccl_, options.tp_size, id, options.tp_rank),
+          "ncclCommInitRank (rank " + std::to_string(options.tp_rank) + " of " +
+              std::to_string(options.tp_size) + ")");
+  }
 }
 
 CudaBackend::~CudaBackend() {
   // Nothing may throw here; errors at teardown have nowhere to go.
+  cudaSetDevice(options_.device);
   cudaStreamSynchronize(stream_);
+  for (const auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
+  if (nccl_ != nullptr) ncclCommDestroy(nccl_);
   cudaFree(gemm_input_.data);
   cudaFree(split_kv_.data);
   cublasDestroy(cublas_);
+  cudaFree(cublas_workspace_.data);
   cudaStreamDestroy(stream_);
 }
 
+std::vector<std::unique_ptr<Backend>> CudaBackend::make_group(const CudaBackendOptions& options,
+                                                              int size, const std::string& name) {
+  // Checked first: a rank that cannot start would leave the others waiting in ncclCommInitRank.
+  int devices = 0;
+  check(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+  if (options.device + size > devices) {
+    throw Error(ErrorCode::kUnsupported, "--tensor-parallel-size " + std::to_string(size) +
+                                             ": one device per rank needs " +
+                                             std::to_string(options.device + size) + " " + name +
+                                             " devices, " + std::to_string(devices) + " present");
+  }
+  ncclUniqueId id;
+  check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  std::vector<std::unique_ptr<Backend>> ranks(static_cast<size_t>(size));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(size));
+  {
+    std::vector<std::jthread> threads;
+    for (int r = 0; r < size; ++r) {
+      threads.emplace_back([&, r] {
+        CudaBackendOptions o = options;
+        o.device = options.device + r;
+        o.tp_rank = r;
+        o.tp_size = size;
+        std::memcpy(o.nccl_id.data(), id.internal, o.nccl_id.size());
+        try {
+          ranks[static_cast<size_t>(r)] = std::make_unique<CudaBackend>(o, name);
+        } catch (...) {
+          errors[static_cast<size_t>(r)] = std::current_exception();
+        }
+      });
+    }
+  }
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return ranks;
+}
+
+void CudaBackend::bind() const {
+  check(cudaSetDevice(options_.device), "cudaSetDevice(" + std::to_string(options_.device) + ")");
+}
+
 Buffer CudaBackend::alloc(size_t bytes) {
+  bind();
   if (bytes == 0) return Buffer(nullptr, 0, {});
   void* p = nullptr;
   check(cudaMalloc(&p, bytes), "cudaMalloc of " + std::to_string(bytes) + " bytes");
@@ -121,12 +197,14 @@ Buffer CudaBackend::alloc(size_t bytes) {
 // Host sources are pageable: cudaMemcpyAsync returns once it has staged them, so the caller may
 // reuse its buffer at once while the copy stays ordered on the stream.
 void CudaBackend::copy_from_host(Tensor dst, const void* src) {
+  bind();
   if (dst.nbytes() == 0) return;
   check(cudaMemcpyAsync(dst.data, src, dst.nbytes(), cudaMemcpyHostToDevice, stream_),
         "copy to device");
 }
 
 void CudaBackend::copy_to_host(void* dst, Tensor src) {
+  bind();
   if (src.nbytes() == 0) return;
   check(cudaMemcpyAsync(dst, src.data, src.nbytes(), cudaMemcpyDeviceToHost, stream_),
         "copy to host");
@@ -134,6 +212,7 @@ void CudaBackend::copy_to_host(void* dst, Tensor src) {
 }
 
 void CudaBackend::upload(const TensorView& src, Tensor dst) {
+  bind();
   const int64_t n = src.num_elements();
   if (n != dst.numel()) {
     throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
@@ -165,16 +244,19 @@ void CudaBackend::upload(const TensorView& src, Tensor dst) {
 }
 
 void CudaBackend::synchronize() {
+  bind();
   check(cudaStreamSynchronize(stream_), "stream synchronize");
 }
 
 std::optional<MemoryInfo> CudaBackend::memory_info() const {
+  bind();
   MemoryInfo info;
   check(cudaMemGetInfo(&info.free, &info.total), "cudaMemGetInfo");
   return info;
 }
 
 void CudaBackend::reserve_workspace(const WorkspaceLimits& l) {
+  bind();
   scratch(gemm_input_, static_cast<size_t>(l.max_tokens * l.max_in_features) * 2);
   scratch(split_kv_,
           decode_attention_workspace_bytes(l.max_seqs, l.num_heads, l.head_dim, l.max_seq_len,
@@ -198,6 +280,7 @@ void CudaBackend::check_launch(const char* op) {
 }
 
 void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
+  bind();
   expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
   expect_f32(out, "embedding output");
   llm::cuda::embedding(table.data, cuda_type(table.dtype), ids.as<int>(), ids.numel(),
@@ -206,6 +289,7 @@ void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
 }
 
 void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
+  bind();
   expect_f32(x, "rmsnorm input");
   expect_f32(weight, "rmsnorm weight");
   llm::cuda::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.as<float>(),
@@ -214,6 +298,7 @@ void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
 }
 
 void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
+  bind();
   expect_f32(residual, "residual");
   expect_f32(weight, "rmsnorm weight");
   llm::cuda::add_rmsnorm(residual.as<float>(), delta.as<float>(), weight.as<float>(),
@@ -225,6 +310,7 @@ void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, floa
 // ldc = N, and out^T = w . x^T where row-major w [N, K] is the column-major K x N matrix
 // (transposed: op A = T, lda = K) and row-major x [T, K] the column-major K x T one (lda = K).
 void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
+  bind();
   expect_f32(x, "matmul input");
   expect_f32(out, "matmul output");
   expect(w.layout == TensorLayout::kRowMajor && w.ndim == 2, "matmul weight must be 2-D row-major");
@@ -251,6 +337,7 @@ void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
 }
 
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
+  bind();
   expect_f32(qkv, "rope input");
   llm::cuda::rope(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
                   cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, stream_);
@@ -259,6 +346,7 @@ void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const Atten
 
 void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                            const AttentionShape& s) {
+  bind();
   expect_f32(qkv, "kv_write input");
   expect(k_cache.dtype == v_cache.dtype, "key and value caches of different types");
   const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
@@ -271,6 +359,7 @@ void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tens
 
 void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
                             const AttentionShape& s, Tensor out) {
+  bind();
   expect_f32(qkv, "attention input");
   expect(s.head_dim % 2 == 0 && s.head_dim <= kMaxHeadDim,
          "head_dim " + std::to_string(s.head_dim) + " (must be even and at most " +
@@ -310,19 +399,73 @@ void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const At
 }
 
 void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
+  bind();
   expect_f32(gate_up, "silu_mul input");
   llm::cuda::silu_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2, out.as<float>(),
                       stream_);
   check_launch("silu_mul");
 }
 
-void CudaBackend::argmax(Tensor logits, Tensor ids) {
+bool CudaBackend::argmax(Tensor logits, Tensor ids) {
+  bind();
   expect_f32(logits, "argmax input");
   llm::cuda::argmax(logits.as<float>(), logits.size(0), logits.size(1), ids.as<int>(), stream_);
   check_launch("argmax");
+  return true;
+}
+
+void CudaBackend::all_reduce_sum(Tensor x) {
+  bind();
+  expect_f32(x, "all-reduce buffer");
+  expect(nccl_ != nullptr, "all-reduce on a backend that is not a tensor-parallel rank");
+  check(ncclAllReduce(x.data, x.data, static_cast<size_t>(x.numel()), ncclFloat32, ncclSum, nccl_,
+                      stream_),
+        "ncclAllReduce");
+}
+
+void CudaBackend::all_gather(Tensor in, Tensor out) {
+  bind();
+  expect_f32(in, "all-gather input");
+  expect(nccl_ != nullptr, "all-gather on a backend that is not a tensor-parallel rank");
+  expect(out.numel() == in.numel() * options_.tp_size, "all-gather output size");
+  check(ncclAllGather(in.data, out.data, static_cast<size_t>(in.numel()), ncclFloat32, nccl_,
+                      stream_),
+        "ncclAllGather");
+}
+
+bool CudaBackend::replay_graph(int64_t key, const std::function<void()>& record) {
+  if (!options_.cuda_graphs) return false;
+  bind();
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    // One eager run first, as vLLM warms up before capturing: scratch reaches its size for this
+    // shape (capture forbids cudaMalloc) and errors surface with their own message. Running the
+    // same work again in the graph is harmless: it recomputes the same values.
+    record();
+    synchronize();
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal), "cudaStreamBeginCapture");
+    cudaGraph_t graph = nullptr;
+    try {
+      record();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);  // ends the capture; the graph is unusable
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    check(err, "cudaGraphInstantiate");
+    it = graphs_.emplace(key, exec).first;
+  }
+  check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
+  return true;
 }
 
 void CudaBackend::log_softmax(Tensor logits, Tensor out) {
+  bind();
   expect_f32(logits, "log_softmax input");
   llm::cuda::log_softmax(logits.as<float>(), logits.size(0), logits.size(1), out.as<float>(),
                          stream_);

@@ -1,15 +1,20 @@
 // CudaBackend: the Backend on a CUDA device. Weights keep the checkpoint layout ([N, K]
 // row-major) in f32, bf16 or f16; matmul goes through cublasGemmEx with f32 compute after
 // rounding the f32 activations to the weight's type into preallocated scratch. The KV cache
-// stores the weight type. All work is queued on one stream.
+// stores the weight type. All work is queued on one stream. A split model's ranks each own a
+// device and sum or gather through NCCL on that stream; decode steps can be replayed as CUDA
+// graphs.
 //
 // The same source builds twice (see kernels/cuda/cuda_api.h): against the CUDA runtime, cuBLAS
 // and NCCL (llm_backend_cuda) and against the host SIMT emulator (llm_backend_simt); the inline
 // namespace keeps the two classes apart in one binary.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cuda_backend_factory.h"
@@ -49,9 +54,17 @@ class CudaBackend final : public Backend {
                  const AttentionShape& shape, Tensor out) override;
   void silu_mul(Tensor gate_up, Tensor out) override;
 
+  void all_reduce_sum(Tensor x) override;
+  void all_gather(Tensor in, Tensor out) override;
+  bool replay_graph(int64_t key, const std::function<void()>& record) override;
   // Device-side sampling helpers (kernels/cuda/sampling.h) on logits [rows, vocab] f32.
-  void argmax(Tensor logits, Tensor ids);
+  bool argmax(Tensor logits, Tensor ids) override;
   void log_softmax(Tensor logits, Tensor out);
+
+  // One backend per rank of a model split over `size` devices (rank r on device r): NCCL's
+  // unique id is made here and every rank joins on its own thread, as ncclCommInitRank needs.
+  static std::vector<std::unique_ptr<Backend>> make_group(const CudaBackendOptions& options,
+                                                          int size, const std::string& name);
 
  private:
   // Device scratch that only grows: at most once per new maximum, which reserve_workspace
@@ -62,13 +75,19 @@ class CudaBackend final : public Backend {
   };
   void* scratch(Scratch& s, size_t bytes);
   void check_launch(const char* op);
+  // Makes this backend's device current on the calling thread: ranks are driven from several
+  // threads, and CUDA's current device is per thread.
+  void bind() const;
 
   std::string name_;
   CudaBackendOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  Scratch gemm_input_;  // x rounded to the weight dtype: [T, K] bf16/f16
-  Scratch split_kv_;    // decode_attention's partial outputs (kernels/cuda/attention.h)
+  Scratch gemm_input_;         // x rounded to the weight dtype: [T, K] bf16/f16
+  Scratch split_kv_;           // decode_attention's partial outputs (kernels/cuda/attention.h)
+  Scratch cublas_workspace_;   // given to cuBLAS so a captured GEMM never allocates
+  ncclComm_t nccl_ = nullptr;  // with tp_size > 1
+  std::map<int64_t, cudaGraphExec_t> graphs_;  // replay_graph's, by key
 };
 
 }  // namespace LLM_CUDA_ABI

@@ -3,8 +3,10 @@
 // source run by the host SIMT emulator (llm_backend_simt, always built).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/backend/backend.h"
 
@@ -15,6 +17,13 @@ struct CudaBackendOptions {
   // Context tokens per block of the split-KV decode pass (vLLM's paged attention v2 uses 512);
   // contexts up to this length take the single-pass kernel. A multiple of 32.
   int decode_partition_tokens = 512;
+  // Capture decode steps into CUDA graphs, one per batch-size bucket (--cuda-graphs).
+  bool cuda_graphs = false;
+  // Tensor parallelism: this rank of tp_size, joined through NCCL to the ranks given the same
+  // nccl_id (an ncclUniqueId's bytes). Set by make_*_backend_group.
+  int tp_rank = 0;
+  int tp_size = 1;
+  std::array<char, 128> nccl_id{};
 };
 
 // The emulated device ("simt"). Unless LLM_SIMT_DEVICE_MEMORY is set, the emulated device
@@ -22,9 +31,17 @@ struct CudaBackendOptions {
 // start-up fast.
 inline constexpr size_t kSimtDefaultMemory = size_t{512} << 20;
 std::unique_ptr<Backend> make_simt_backend(const CudaBackendOptions& options = {});
+// The ranks of a model split over `size` emulated devices (rank r on device r), joined by the
+// emulator's NCCL.
+std::vector<std::unique_ptr<Backend>> make_simt_backend_group(const CudaBackendOptions& options,
+                                                              int size);
 
 // The real device ("cuda"). Only linked when the build has CUDA (LLM_HAVE_CUDA_BACKEND).
 std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& options = {});
+// The ranks of a model split over devices 0..size-1 of this node (rank r on device r), joined by
+// NCCL.
+std::vector<std::unique_ptr<Backend>> make_cuda_device_backend_group(
+    const CudaBackendOptions& options, int size);
 // cudaGetDeviceCount, or -1 with the runtime's message in *error when it fails.
 int cuda_device_count(std::string* error);
 

@@ -8,6 +8,11 @@ std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& opti
   return std::make_unique<cuda::CudaBackend>(options, "cuda");
 }
 
+std::vector<std::unique_ptr<Backend>> make_cuda_device_backend_group(
+    const CudaBackendOptions& options, int size) {
+  return cuda::CudaBackend::make_group(options, size, "cuda");
+}
+
 int cuda_device_count(std::string* error) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);

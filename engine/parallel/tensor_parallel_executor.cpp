@@ -1,5 +1,6 @@
 #include "engine/parallel/tensor_parallel_executor.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "llm/error.h"
@@ -68,11 +69,29 @@ TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Optio
     rank->comm = std::move(c);
     rank->backend = make_backend(rank->comm.get());
     rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype, r, size);
-    rank->cache = std::make_unique<KvCache>(*rank->backend, rank->model->local_config(),
-                                            o.num_blocks, o.block_size, o.kv_dtype);
-    rank->runner = std::make_unique<ModelRunner>(*rank->backend, *rank->model, *rank->cache,
-                                                 o.max_num_tokens, o.max_num_seqs);
+    const ModelConfig& local = rank->model->local_config();
+    rank->backend->reserve_workspace(
+        {o.max_num_tokens,
+         std::max<int64_t>({local.hidden_size, local.q_size(), local.intermediate_size}),
+         o.max_num_seqs, local.max_position_embeddings, local.num_heads, local.head_dim});
     ranks_.push_back(std::move(rank));
+  }
+  // Every rank's share of a block is the same size (heads split evenly, or replicated).
+  int64_t num_blocks = o.num_blocks;
+  for (const auto& rank : ranks_) {
+    if (o.num_blocks > 0) break;
+    const DType kv = rank->backend->kv_cache_dtype(o.weight_dtype);
+    const int64_t fits = o.size_pool(
+        *rank->backend, KvCache::bytes_per_block(rank->model->local_config(), o.block_size, kv));
+    num_blocks = num_blocks == 0 ? fits : std::min(num_blocks, fits);
+  }
+  num_blocks_ = static_cast<int>(num_blocks);
+  for (const auto& rank : ranks_) {
+    rank->cache =
+        std::make_unique<KvCache>(*rank->backend, rank->model->local_config(), num_blocks_,
+                                  o.block_size, rank->backend->kv_cache_dtype(o.weight_dtype));
+    rank->runner = std::make_unique<ModelRunner>(*rank->backend, *rank->model, *rank->cache,
+                                                 o.max_num_tokens, o.max_num_seqs, o.cuda_graphs);
   }
   driver_ = !ranks_.empty() && ranks_[0]->comm->rank() == 0;
   for (size_t i = driver_ ? 1 : 0; i < ranks_.size() && driver_; ++i) {

@@ -24,12 +24,16 @@ class TensorParallelExecutor {
   using BackendFactory = std::function<std::unique_ptr<Backend>(Communicator* comm)>;
 
   struct Options {
-    DType weight_dtype = DType::kF32;
-    DType kv_dtype = DType::kF32;
-    int num_blocks = 0;  // the same on every rank: one block table indexes all of them
+    DType weight_dtype = DType::kF32;  // the KV cache's is the backend's choice for it
+    // The same on every rank: one block table indexes all of them. 0: size_pool decides.
+    int num_blocks = 0;
+    // With num_blocks 0: the blocks a rank's backend holds once its weights are loaded (the
+    // pool is the smallest over the local ranks).
+    std::function<int64_t(const Backend& backend, size_t bytes_per_block)> size_pool;
     int block_size = 16;
     int max_num_tokens = 0;
     int max_num_seqs = 0;
+    bool cuda_graphs = false;
   };
 
   // One communicator per local rank (their rank() say which). Loads every local rank's slices;
@@ -49,6 +53,8 @@ class TensorParallelExecutor {
   void serve();
 
   int num_local_ranks() const { return static_cast<int>(ranks_.size()); }
+  // KV blocks in every rank's pool.
+  int num_blocks() const { return num_blocks_; }
   const LlamaModel& model(int local_rank) const {
     return *ranks_[static_cast<size_t>(local_rank)]->model;
   }
@@ -64,7 +70,8 @@ class TensorParallelExecutor {
   void worker(Rank& rank);
 
   std::vector<std::unique_ptr<Rank>> ranks_;
-  bool driver_ = false;           // ranks_[0] is global rank 0
+  bool driver_ = false;  // ranks_[0] is global rank 0
+  int num_blocks_ = 0;
   std::vector<int32_t> message_;  // the driver's encoded step
   std::vector<std::thread> threads_;
 };

@@ -33,9 +33,12 @@ struct EngineConfig {
   // Device backends: the share of the device's memory the engine may use; the KV pool gets what
   // the weights and the step's activations leave of it (unless num_blocks/kv_cache_memory say).
   double gpu_memory_utilization = 0.9;
-  // Tensor parallelism (CPU backend): the model split over this many ranks, Megatron-style.
-  // Alone, the ranks are threads of this process. With tp_master ("HOST:PORT") they are
-  // processes: rank 0 (this engine) listens there and ranks 1.. (serve_rank) join it.
+  // Device backends: decode steps replayed as CUDA graphs, one per batch-size bucket.
+  bool cuda_graphs = false;
+  // Tensor parallelism: the model split over this many ranks, Megatron-style. Alone, the ranks
+  // are threads of this process: CPU ranks, or one device each (cuda, simt) joined by NCCL. With
+  // tp_master ("HOST:PORT", CPU backend) they are processes: rank 0 (this engine) listens there
+  // and ranks 1.. (serve_rank) join it.
   int tensor_parallel_size = 1;
   int tp_rank = 0;
   std::string tp_master;

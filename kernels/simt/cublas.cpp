@@ -130,6 +130,14 @@ cublasStatus_t run(cublasHandle_t handle, const Gemm& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return CUBLAS_STATUS_SUCCESS;
   const float alpha = *static_cast<const float*>(g.alpha);
   const float beta = *static_cast<const float*>(g.beta);
+  // Captured into a graph: the host scalars are read now (as cuBLAS does), the product at replay.
+  if (llm::simt::record_if_capturing(handle->stream, [handle, gemm = g, alpha, beta]() mutable {
+        gemm.alpha = &alpha;
+        gemm.beta = &beta;
+        run(handle, gemm);
+      })) {
+    return CUBLAS_STATUS_SUCCESS;
+  }
   const int mantissa = g.compute == CUBLAS_COMPUTE_32F_FAST_16BF   ? 7
                        : g.compute == CUBLAS_COMPUTE_32F_FAST_16F  ? 10
                        : g.compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? 10

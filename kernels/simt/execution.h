@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <source_location>
 #include <tuple>
@@ -91,6 +92,10 @@ struct LaunchConfig {
   const void* kernel = nullptr;  // identifies the kernel for cudaFuncSetAttribute limits
 };
 
+// Work issued to `stream` while it is being captured into a graph is recorded instead of run:
+// returns true when `work` was recorded (run it now otherwise). Used by launches, cuBLAS and NCCL.
+bool record_if_capturing(cudaStream_t stream, std::function<void()> work);
+
 // Runs body(ctx) as every thread of every block; an invalid configuration is reported through
 // cudaGetLastError and nothing runs, as with <<<>>>.
 void run_grid(const LaunchConfig& config, void (*body)(void*), void* ctx);
@@ -107,17 +112,20 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t shared_byte
   struct Call {
     void (*kernel)(P...);
     std::tuple<std::decay_t<P>...> params;
+    static void body(void* p) {
+      auto* c = static_cast<Call*>(p);
+      std::apply(c->kernel, c->params);
+    }
   };
   Call call{kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
   const LaunchConfig config{grid, block, shared_bytes, stream,
                             reinterpret_cast<const void*>(kernel)};
-  run_grid(
-      config,
-      [](void* p) {
-        auto* c = static_cast<Call*>(p);
-        std::apply(c->kernel, c->params);
-      },
-      &call);
+  // In a graph, the arguments are the ones given at capture, as on a GPU.
+  if (record_if_capturing(stream,
+                          [config, call]() mutable { run_grid(config, &Call::body, &call); })) {
+    return;
+  }
+  run_grid(config, &Call::body, &call);
 }
 
 }  // namespace llm::simt

@@ -240,13 +240,17 @@ ncclResult_t collective(ncclComm_t comm, const Call& call, const void* sendbuff,
 thread_local int tl_group_depth = 0;
 thread_local std::vector<std::pair<ncclComm_t, std::function<ncclResult_t()>>> tl_group_ops;
 
-// Runs now, or at ncclGroupEnd when inside a group.
-ncclResult_t submit(ncclComm_t comm, const Call& call, const void* send, void* recv) {
+// Runs now, at ncclGroupEnd when inside a group, or when the graph it was captured into runs.
+ncclResult_t submit(ncclComm_t comm, const Call& call, const void* send, void* recv,
+                    cudaStream_t stream) {
   if (comm == nullptr || comm->group == nullptr) return ncclInvalidArgument;
   if (!valid_type(call.type) || call.op < ncclSum || call.op > ncclAvg) {
     return ncclInvalidArgument;
   }
   if (call.count > 0 && (send == nullptr || recv == nullptr)) return ncclInvalidArgument;
+  if (llm::simt::record_if_capturing(stream, [=] { collective(comm, call, send, recv); })) {
+    return ncclSuccess;
+  }
   if (tl_group_depth > 0) {
     tl_group_ops.emplace_back(comm, [=] { return collective(comm, call, send, recv); });
     return ncclSuccess;
@@ -316,29 +320,31 @@ ncclResult_t ncclCommUserRank(const ncclComm_t comm, int* rank) {
 }
 
 ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
-  return submit(comm, Call{0, count, datatype, op, 0}, sendbuff, recvbuff);
+                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                           cudaStream_t stream) {
+  return submit(comm, Call{0, count, datatype, op, 0}, sendbuff, recvbuff, stream);
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
-  return submit(comm, Call{1, sendcount, datatype, ncclSum, 0}, sendbuff, recvbuff);
+                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
+  return submit(comm, Call{1, sendcount, datatype, ncclSum, 0}, sendbuff, recvbuff, stream);
 }
 
 ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
-                               cudaStream_t) {
-  return submit(comm, Call{2, recvcount, datatype, op, 0}, sendbuff, recvbuff);
+                               cudaStream_t stream) {
+  return submit(comm, Call{2, recvcount, datatype, op, 0}, sendbuff, recvbuff, stream);
 }
 
 ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                           ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t) {
+                           ncclDataType_t datatype, int root, ncclComm_t comm,
+                           cudaStream_t stream) {
   if (comm != nullptr && comm->group && (root < 0 || root >= comm->group->nranks)) {
     return ncclInvalidArgument;
   }
   // Only the root's send buffer is read; other ranks may pass anything (NCCL allows nullptr).
   const void* send = comm != nullptr && comm->rank == root ? sendbuff : recvbuff;
-  return submit(comm, Call{3, count, datatype, ncclSum, root}, send, recvbuff);
+  return submit(comm, Call{3, count, datatype, ncclSum, root}, send, recvbuff, stream);
 }
 
 ncclResult_t ncclGroupStart() {

@@ -1,22 +1,38 @@
-// The CUDA runtime on the host: one emulated device whose memory is host memory, streams and
+// The CUDA runtime on the host: kDevices emulated devices whose memory is host memory (each
+// with its own budget, so tensor-parallel ranks see one device each), streams and
 // events that complete at once (kernels and copies run synchronously, so stream order holds
 // trivially), and the per-thread last-error state. Misuse the real runtime rejects (freeing an
 // unknown pointer, a copy that leaves its device allocation, a bad launch configuration) is
 // rejected here too, so the backend's error handling is exercised in tests.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda/cuda_api.h"
 
 struct CUstream_st {
   unsigned flags = 0;
+  // Set between cudaStreamBeginCapture and cudaStreamEndCapture: work issued to the stream is
+  // recorded here instead of running.
+  std::unique_ptr<std::vector<std::function<void()>>> capture;
+  cudaStreamCaptureMode capture_mode = cudaStreamCaptureModeGlobal;
+};
+// A captured graph and its instantiation: the recorded work, replayed in issue order (the
+// emulator runs everything in order, so a graph is a list).
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
 };
 struct CUevent_st {
   std::chrono::steady_clock::time_point time;
@@ -61,14 +77,22 @@ std::size_t parse_bytes(const char* text, std::size_t fallback) {
   }
 }
 
+struct Allocation {
+  std::size_t size = 0;
+  int device = 0;
+  Buffer memory;
+};
+
 struct State {
   std::mutex mu;
-  std::size_t total = 0;
-  std::size_t used = 0;
-  std::map<const std::byte*, std::pair<std::size_t, Buffer>> device;  // base -> size, memory
+  std::size_t total = 0;                          // per device
+  std::array<std::size_t, kDevices> used{};       // per device, rounded to kAlignment
+  std::map<const std::byte*, Allocation> device;  // base -> allocation
   std::map<const void*, Buffer> pinned;
   std::set<std::unique_ptr<CUstream_st>> streams;
   std::set<std::unique_ptr<CUevent_st>> events;
+  std::set<std::unique_ptr<CUgraph_st>> graphs;
+  std::set<std::unique_ptr<CUgraphExec_st>> graph_execs;
   std::map<const void*, std::size_t> shared_limits;
   std::uint64_t seed = 0x5eed;
 
@@ -84,7 +108,7 @@ struct State {
     auto it = device.upper_bound(b);
     if (it == device.begin()) return false;
     --it;
-    return b >= it->first && b + n <= it->first + it->second.first;
+    return b >= it->first && b + n <= it->first + it->second.size;
   }
 
   template <typename Set, typename Ptr>
@@ -99,10 +123,32 @@ State& state() {
 }
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
+thread_local int tl_device = 0;  // cudaSetDevice's, per host thread as in CUDA
+// Captures begun by this thread in global mode: while any is open, calls CUDA calls unsafe
+// during capture (cudaMalloc, synchronisation) fail here, as they do on a GPU.
+thread_local int tl_global_captures = 0;
+
+std::size_t rounded_size(std::size_t size) {
+  return (size + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 cudaError_t fail(cudaError_t err) {
   tl_last_error = err;
   return err;
+}
+
+bool capturing(cudaStream_t stream) {
+  return stream != nullptr && stream != cudaStreamLegacy && stream != cudaStreamPerThread &&
+         stream->capture != nullptr;
+}
+
+// Ends a capture that failed: CUDA invalidates it, and so does the emulator.
+cudaError_t invalidate_capture(cudaStream_t stream, cudaError_t err) {
+  if (capturing(stream)) {
+    stream->capture->clear();
+    stream->capture->push_back(nullptr);  // marks the capture invalidated
+  }
+  return fail(err);
 }
 
 bool valid_stream(State& s, cudaStream_t stream) {
@@ -111,6 +157,13 @@ bool valid_stream(State& s, cudaStream_t stream) {
 }
 
 }  // namespace
+
+bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
+  std::lock_guard lock(state().mu);
+  if (!capturing(stream)) return false;
+  stream->capture->push_back(std::move(work));
+  return true;
+}
 
 void set_device_memory_bytes(std::size_t bytes) {
   std::lock_guard lock(state().mu);
@@ -122,7 +175,7 @@ std::size_t device_memory_bytes() {
 }
 std::size_t device_memory_used() {
   std::lock_guard lock(state().mu);
-  return state().used;
+  return state().used[static_cast<std::size_t>(tl_device)];
 }
 void set_schedule_seed(std::uint64_t seed) {
   std::lock_guard lock(state().mu);
@@ -151,18 +204,19 @@ using llm::simt::state;
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (ptr == nullptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
+  if (llm::simt::tl_global_captures > 0) return fail(cudaErrorStreamCaptureUnsupported);
   if (size == 0) return cudaSuccess;
   auto& s = state();
   std::lock_guard lock(s.mu);
-  const std::size_t rounded =
-      (size + llm::simt::kAlignment - 1) / llm::simt::kAlignment * llm::simt::kAlignment;
-  if (rounded > s.total - std::min(s.total, s.used)) return fail(cudaErrorMemoryAllocation);
+  const std::size_t rounded = llm::simt::rounded_size(size);
+  std::size_t& used = s.used[static_cast<std::size_t>(llm::simt::tl_device)];
+  if (rounded > s.total - std::min(s.total, used)) return fail(cudaErrorMemoryAllocation);
   llm::simt::Buffer buf(std::aligned_alloc(llm::simt::kAlignment, rounded));
   if (!buf) return fail(cudaErrorMemoryAllocation);
   std::memset(buf.get(), 0xFF, rounded);  // uninitialised device memory reads as NaN
   auto* base = static_cast<std::byte*>(buf.get());
-  s.device.emplace(base, std::make_pair(size, std::move(buf)));
-  s.used += rounded;
+  s.device.emplace(base, llm::simt::Allocation{size, llm::simt::tl_device, std::move(buf)});
+  used += rounded;
   *ptr = base;
   return cudaSuccess;
 }
@@ -173,8 +227,7 @@ cudaError_t cudaFree(void* ptr) {
   std::lock_guard lock(s.mu);
   const auto it = s.device.find(static_cast<const std::byte*>(ptr));
   if (it == s.device.end()) return fail(cudaErrorInvalidValue);
-  s.used -= (it->second.first + llm::simt::kAlignment - 1) / llm::simt::kAlignment *
-            llm::simt::kAlignment;
+  s.used[static_cast<std::size_t>(it->second.device)] -= llm::simt::rounded_size(it->second.size);
   s.device.erase(it);
   return cudaSuccess;
 }
@@ -204,8 +257,9 @@ cudaError_t cudaFreeHost(void* ptr) {
 cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
   if (free == nullptr || total == nullptr) return fail(cudaErrorInvalidValue);
   std::lock_guard lock(state().mu);
+  const std::size_t used = state().used[static_cast<std::size_t>(llm::simt::tl_device)];
   *total = state().total;
-  *free = state().total - std::min(state().total, state().used);
+  *free = state().total - std::min(state().total, used);
   return cudaSuccess;
 }
 
@@ -235,6 +289,14 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
     std::lock_guard lock(state().mu);
     if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
   }
+  if (llm::simt::capturing(stream)) {
+    // Host memory is pageable here: CUDA cannot capture a copy to or from it.
+    if (kind != cudaMemcpyDeviceToDevice) {
+      return llm::simt::invalidate_capture(stream, cudaErrorStreamCaptureUnsupported);
+    }
+    llm::simt::record_if_capturing(stream, [=] { cudaMemcpy(dst, src, count, kind); });
+    return cudaSuccess;
+  }
   return cudaMemcpy(dst, src, count, kind);
 }
 
@@ -252,6 +314,9 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t str
   {
     std::lock_guard lock(state().mu);
     if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
+  }
+  if (llm::simt::record_if_capturing(stream, [=] { cudaMemset(ptr, value, count); })) {
+    return cudaSuccess;
   }
   return cudaMemset(ptr, value, count);
 }
@@ -283,8 +348,11 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   std::lock_guard lock(state().mu);
-  return llm::simt::valid_stream(state(), stream) ? cudaSuccess
-                                                  : fail(cudaErrorInvalidResourceHandle);
+  if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (llm::simt::capturing(stream) || llm::simt::tl_global_captures > 0) {
+    return llm::simt::invalidate_capture(stream, cudaErrorStreamCaptureUnsupported);
+  }
+  return cudaSuccess;
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t stream) {
@@ -300,25 +368,78 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   return cudaSuccess;
 }
 
-// CUDA graphs are a GPU launch-overhead optimisation; the emulator declines to capture, and the
-// backend keeps them off in emulator runs.
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
-  return fail(cudaErrorNotSupported);
+// Graphs: capture records what the stream is given (kernels, cuBLAS, NCCL, device-to-device
+// copies and memsets, arguments taken by value at capture time) and a launch replays it. What
+// CUDA refuses during capture (pageable copies, cudaMalloc, synchronising) fails the same way.
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  std::lock_guard lock(state().mu);
+  if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) {
+    return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot be captured
+  }
+  if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->capture) return fail(cudaErrorIllegalState);
+  stream->capture = std::make_unique<std::vector<std::function<void()>>>();
+  stream->capture_mode = mode;
+  if (mode == cudaStreamCaptureModeGlobal) ++llm::simt::tl_global_captures;
+  return cudaSuccess;
 }
-cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t*) {
-  return fail(cudaErrorNotSupported);
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  if (graph == nullptr) return fail(cudaErrorInvalidValue);
+  *graph = nullptr;
+  std::lock_guard lock(state().mu);
+  if (!llm::simt::valid_stream(state(), stream) || !llm::simt::capturing(stream)) {
+    return fail(cudaErrorIllegalState);
+  }
+  auto work = std::move(*stream->capture);
+  stream->capture.reset();
+  if (stream->capture_mode == cudaStreamCaptureModeGlobal) --llm::simt::tl_global_captures;
+  if (!work.empty() && work.back() == nullptr) return fail(cudaErrorStreamCaptureInvalidated);
+  auto owned = std::make_unique<CUgraph_st>(CUgraph_st{std::move(work)});
+  *graph = owned.get();
+  state().graphs.insert(std::move(owned));
+  return cudaSuccess;
 }
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, unsigned long long) {
-  return fail(cudaErrorNotSupported);
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                 unsigned long long /*flags*/) {
+  if (exec == nullptr) return fail(cudaErrorInvalidValue);
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  if (s.find(s.graphs, graph) == s.graphs.end()) return fail(cudaErrorInvalidValue);
+  auto owned = std::make_unique<CUgraphExec_st>(CUgraphExec_st{graph->work});
+  *exec = owned.get();
+  s.graph_execs.insert(std::move(owned));
+  return cudaSuccess;
 }
-cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t) {
-  return fail(cudaErrorNotSupported);
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  {
+    auto& s = state();
+    std::lock_guard lock(s.mu);
+    if (s.find(s.graph_execs, exec) == s.graph_execs.end()) return fail(cudaErrorInvalidValue);
+    if (!llm::simt::valid_stream(s, stream)) return fail(cudaErrorInvalidResourceHandle);
+  }
+  for (const auto& work : exec->work) work();
+  return cudaSuccess;
 }
-cudaError_t cudaGraphDestroy(cudaGraph_t) {
-  return fail(cudaErrorNotSupported);
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const auto it = s.find(s.graphs, graph);
+  if (it == s.graphs.end()) return fail(cudaErrorInvalidValue);
+  s.graphs.erase(it);
+  return cudaSuccess;
 }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t) {
-  return fail(cudaErrorNotSupported);
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  auto& s = state();
+  std::lock_guard lock(s.mu);
+  const auto it = s.find(s.graph_execs, exec);
+  if (it == s.graph_execs.end()) return fail(cudaErrorInvalidValue);
+  s.graph_execs.erase(it);
+  return cudaSuccess;
 }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
@@ -385,23 +506,25 @@ cudaError_t cudaDeviceSynchronize() {
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (count == nullptr) return fail(cudaErrorInvalidValue);
-  *count = 1;
+  *count = llm::simt::kDevices;
   return cudaSuccess;
 }
 
 cudaError_t cudaSetDevice(int device) {
-  return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice);
+  if (device < 0 || device >= llm::simt::kDevices) return fail(cudaErrorInvalidDevice);
+  llm::simt::tl_device = device;
+  return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
   if (device == nullptr) return fail(cudaErrorInvalidValue);
-  *device = 0;
+  *device = llm::simt::tl_device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (prop == nullptr) return fail(cudaErrorInvalidValue);
-  if (device != 0) return fail(cudaErrorInvalidDevice);
+  if (device < 0 || device >= llm::simt::kDevices) return fail(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::strncpy(prop->name, "llm SIMT emulator (host)", sizeof(prop->name) - 1);
   prop->totalGlobalMem = llm::simt::device_memory_bytes();

@@ -9,11 +9,14 @@
 
 namespace llm::simt {
 
-// The emulated device's memory: cudaMemGetInfo reports it and cudaMalloc fails beyond it.
+// Emulated devices (cudaSetDevice 0..kDevices-1), enough for every tensor-parallel test.
+inline constexpr int kDevices = 8;
+
+// Each emulated device's memory: cudaMemGetInfo reports it and cudaMalloc fails beyond it.
 // Default 2 GiB, or LLM_SIMT_DEVICE_MEMORY (bytes, with an optional K, M or G suffix).
 void set_device_memory_bytes(std::size_t bytes);
 std::size_t device_memory_bytes();
-// Bytes currently allocated with cudaMalloc.
+// Bytes currently allocated with cudaMalloc on the calling thread's current device.
 std::size_t device_memory_used();
 
 // The seed of the threads' resume order; LLM_SIMT_SEED overrides the fixed default.

@@ -257,8 +257,9 @@ TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
       {[](EngineConfig& c) {
          c.tensor_parallel_size = 2;
          c.backend = "simt";
+         c.tp_master = "127.0.0.1:1";
        },
-       "tensor parallelism runs on the cpu backend in this version, not 'simt'"},
+       "ranks in separate processes (--tp-master) run the cpu backend in this version, not 'simt'"},
       {[](EngineConfig& c) {
          c.tensor_parallel_size = 2;
          c.tp_master = "no-port-here";

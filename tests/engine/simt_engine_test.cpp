@@ -29,8 +29,9 @@ std::vector<nlohmann::json> read_jsonl(const std::string& name) {
 // The model on the emulated device, its cache of the backend's KV type, blocks in a scrambled
 // order so attention must follow the block table.
 struct SimtModel {
-  explicit SimtModel(DType weights)
-      : backend(make_simt_backend({0, 64})),
+  explicit SimtModel(DType weights, bool cuda_graphs = false)
+      : backend(make_simt_backend(
+            {.device = 0, .decode_partition_tokens = 64, .cuda_graphs = cuda_graphs})),
         model(*backend, ck, weights),
         cache(*backend, ck.config(), 64, 16, backend->kv_cache_dtype(weights)) {}
   Checkpoint ck = Checkpoint::open(model_dir());
@@ -122,6 +123,80 @@ TEST(SimtModel, F32GreedyDecodeThroughSplitKvPartitionsMatchesTheReference) {
   EXPECT_EQ(std::vector<int32_t>(ids.begin() + static_cast<ptrdiff_t>(prompt), ids.end()), want);
 }
 
+// Three sequences prefilled, then decoded together and in smaller batches: replayed CUDA graphs
+// (batches padded to 1, 2 or 4 rows, attention launched for the longest context) give the
+// logits of the eager steps, and the graphs are really replayed.
+TEST(SimtModel, GraphedDecodeStepsGiveTheEagerLogits) {
+  SimtModel eager(DType::kF32), graphed(DType::kF32, /*cuda_graphs=*/true);
+  ModelRunner a(*eager.backend, eager.model, eager.cache, 256, 4);
+  ModelRunner b(*graphed.backend, graphed.model, graphed.cache, 256, 4, /*cuda_graphs=*/true);
+  const auto refs = read_jsonl("greedy.jsonl");
+  std::vector<std::vector<int32_t>> seqs, tables;
+  for (int s = 0; s < 3; ++s) {
+    seqs.push_back(refs.at(static_cast<size_t>(s))["prompt_token_ids"].get<std::vector<int32_t>>());
+    tables.emplace_back();
+    for (int k = 0; k < 20; ++k) tables.back().push_back(s * 20 + (k * 7) % 20);
+  }
+  std::vector<int> computed(3, 0);
+  double worst = 0;
+  // Which sequences run in each step: all three (prefill), then decode batches of 3, 1, 2, 3.
+  for (const std::vector<int>& step : std::vector<std::vector<int>>{
+           {0, 1, 2}, {0, 1, 2}, {1}, {0, 2}, {0, 1, 2}, {2}, {0, 1, 2}}) {
+    std::vector<BatchEntry> batch;
+    for (int s : step) {
+      const auto& q = seqs[static_cast<size_t>(s)];
+      batch.push_back({std::span<const int32_t>(q).subspan(static_cast<size_t>(computed[s])),
+                       computed[s], tables[static_cast<size_t>(s)], true});
+    }
+    const auto la = a.execute(batch);
+    const std::vector<float> want(la.begin(), la.end());
+    const auto lb = b.execute(batch);
+    ASSERT_EQ(lb.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::abs(lb[i] - want[i])));
+    }
+    const int vocab = eager.ck.config().vocab_size;
+    for (size_t r = 0; r < step.size(); ++r) {
+      const int s = step[r];
+      const auto row = want.begin() + static_cast<ptrdiff_t>(r) * vocab;
+      computed[s] = static_cast<int>(seqs[static_cast<size_t>(s)].size());
+      seqs[static_cast<size_t>(s)].push_back(
+          static_cast<int32_t>(std::max_element(row, row + vocab) - row));
+    }
+  }
+  std::cout << "CUDA graphs: " << b.graphed_steps() << " graphed steps, max |logit - eager| "
+            << worst << "\n";
+  EXPECT_EQ(b.graphed_steps(), 6) << "every decode step replays a graph";
+  EXPECT_EQ(a.graphed_steps(), 0);
+  EXPECT_LE(worst, 1e-4);
+}
+
+// The greedy path reads back argmax ids computed on the device: the logits' own argmax.
+TEST(SimtModel, DeviceArgmaxIsTheArgmaxOfTheLogits) {
+  SimtModel m(DType::kF32);
+  ModelRunner runner(*m.backend, m.model, m.cache, 256, 4);
+  const auto refs = read_jsonl("greedy.jsonl");
+  std::vector<std::vector<int32_t>> prompts, tables;
+  std::vector<BatchEntry> batch;
+  for (int s = 0; s < 4; ++s) {
+    prompts.push_back(
+        refs.at(static_cast<size_t>(s))["prompt_token_ids"].get<std::vector<int32_t>>());
+    tables.emplace_back();
+    for (int k = 0; k < 16; ++k) tables.back().push_back(s * 16 + k);
+  }
+  for (int s = 0; s < 4; ++s)
+    batch.push_back({prompts[static_cast<size_t>(s)], 0, tables[static_cast<size_t>(s)], true});
+  const auto logits = runner.execute(batch);
+  const std::vector<float> copy(logits.begin(), logits.end());
+  const auto ids = runner.execute_greedy(batch);  // the same step again: the same KV writes
+  ASSERT_EQ(ids.size(), 4u);
+  const int vocab = m.ck.config().vocab_size;
+  for (size_t r = 0; r < 4; ++r) {
+    const auto row = copy.begin() + static_cast<ptrdiff_t>(r) * vocab;
+    EXPECT_EQ(ids[r], std::max_element(row, row + vocab) - row) << "row " << r;
+  }
+}
+
 EngineConfig simt_config(const char* dtype) {
   EngineConfig c;
   c.model_dir = model_dir();
@@ -150,9 +225,15 @@ TEST(SimtEngine, GpuMemoryUtilizationBoundsTheKvPool) {
   EXPECT_GT(engine->stats().kv_blocks_total, 0);
 }
 
-// All eight references at once: batched decode beside chunked prefill, as served.
-TEST(SimtEngine, F32GreedyMatchesEveryReferenceTokenForToken) {
-  auto engine = Engine::create(simt_config("f32"));
+// All eight references at once: batched decode beside chunked prefill, as served; eagerly, with
+// decode steps replayed as CUDA graphs, and split over two emulated devices.
+class SimtEngineModes : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+TEST_P(SimtEngineModes, F32GreedyMatchesEveryReferenceTokenForToken) {
+  EngineConfig config = simt_config("f32");
+  config.cuda_graphs = std::get<0>(GetParam());
+  config.tensor_parallel_size = std::get<1>(GetParam());
+  auto engine = Engine::create(config);
   EXPECT_EQ(engine->config().backend, "simt");
   const auto refs = read_jsonl("greedy.jsonl");
   ASSERT_EQ(refs.size(), 8u);
@@ -168,6 +249,14 @@ TEST(SimtEngine, F32GreedyMatchesEveryReferenceTokenForToken) {
     EXPECT_EQ(c.text, refs[r]["output_text"].get<std::string>()) << refs[r]["prompt"];
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Simt, SimtEngineModes,
+                         ::testing::Values(std::make_tuple(false, 1), std::make_tuple(true, 1),
+                                           std::make_tuple(true, 2)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "Graphs" : "Eager") + "Tp" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
 
 // bf16: greedy follows the reference wherever its top-2 margin exceeds 0.05 (past a close call
 // that went the other way, the reference no longer applies).
