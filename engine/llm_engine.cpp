@@ -111,7 +111,7 @@ std::unique_ptr<Backend> make_backend(const EngineConfig& c, const std::string& 
 
 // One backend per rank of a split model on devices, joined by NCCL.
 std::vector<std::unique_ptr<Backend>> make_device_ranks(const EngineConfig& c,
-                                                        const std::string& kind) {
+                                                        [[maybe_unused]] const std::string& kind) {
 #if defined(LLM_HAVE_CUDA_BACKEND)
   if (kind == "cuda")
     return make_cuda_device_backend_group(cuda_options(c), c.tensor_parallel_size);

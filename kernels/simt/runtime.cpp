@@ -115,6 +115,15 @@ struct State {
   auto find(Set& set, Ptr* p) {
     return std::find_if(set.begin(), set.end(), [p](const auto& u) { return u.get() == p; });
   }
+
+  // Releases the handle `p` held in `set`; false when it is not one of them.
+  template <typename Set, typename Ptr>
+  bool release(Set& set, Ptr* p) {
+    const auto it = find(set, p);
+    if (it == set.end()) return false;
+    set.erase(it);
+    return true;
+  }
 };
 
 State& state() {
@@ -340,10 +349,7 @@ cudaError_t cudaStreamCreate(cudaStream_t* stream) {
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   auto& s = state();
   std::lock_guard lock(s.mu);
-  const auto it = s.find(s.streams, stream);
-  if (it == s.streams.end()) return fail(cudaErrorInvalidResourceHandle);
-  s.streams.erase(it);
-  return cudaSuccess;
+  return s.release(s.streams, stream) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
@@ -427,19 +433,13 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
 cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
   auto& s = state();
   std::lock_guard lock(s.mu);
-  const auto it = s.find(s.graphs, graph);
-  if (it == s.graphs.end()) return fail(cudaErrorInvalidValue);
-  s.graphs.erase(it);
-  return cudaSuccess;
+  return s.release(s.graphs, graph) ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
   auto& s = state();
   std::lock_guard lock(s.mu);
-  const auto it = s.find(s.graph_execs, exec);
-  if (it == s.graph_execs.end()) return fail(cudaErrorInvalidValue);
-  s.graph_execs.erase(it);
-  return cudaSuccess;
+  return s.release(s.graph_execs, exec) ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
@@ -458,10 +458,7 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   auto& s = state();
   std::lock_guard lock(s.mu);
-  const auto it = s.find(s.events, event);
-  if (it == s.events.end()) return fail(cudaErrorInvalidResourceHandle);
-  s.events.erase(it);
-  return cudaSuccess;
+  return s.release(s.events, event) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
