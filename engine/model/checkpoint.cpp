@@ -127,6 +127,11 @@ bool Checkpoint::has_tensor(const std::string& name) const {
   return owner_.contains(name);
 }
 
+void Checkpoint::release_tensors() {
+  owner_.clear();
+  files_.clear();
+}
+
 const TensorView& Checkpoint::tensor(const std::string& name,
                                      const std::vector<int64_t>& shape) const {
   const auto it = owner_.find(name);

@@ -32,6 +32,11 @@ class Checkpoint {
   const TensorView& tensor(const std::string& name, const std::vector<int64_t>& shape) const;
   bool has_tensor(const std::string& name) const;
 
+  // Unmaps the tensor files, keeping the config: call once the backends hold their own copies.
+  // A mapping kept for the engine's lifetime would pin as much again as the weights in RSS and
+  // keep a replaced model file's blocks on disk. Afterwards no tensor is found.
+  void release_tensors();
+
  private:
   ModelConfig config_;
   std::filesystem::path dir_;
