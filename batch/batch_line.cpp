@@ -25,9 +25,12 @@ BatchLine parse_batch_line(const std::string& text, int64_t line_number) {
   const std::string where = "line " + std::to_string(line_number) + ": ";
   ojson j;
   try {
-    j = ojson::parse(text);
+    j = ojson::parse(text, limit_request_json_depth);
   } catch (const nlohmann::json::exception& e) {
     line.error = where + "malformed JSON: " + e.what();
+    return line;
+  } catch (const ApiError& e) {
+    line.error = where + e.what();
     return line;
   }
   if (!j.is_object()) {
@@ -40,11 +43,13 @@ BatchLine parse_batch_line(const std::string& text, int64_t line_number) {
     line.error = where + "'custom_id' (a non-empty string) is required";
     return line;
   }
-  if (j.value("method", "") != "POST") {
+  // Compared as JSON: value("method", "") would throw on a non-string and fail the whole file.
+  if (auto method = j.find("method"); method == j.end() || *method != "POST") {
     line.error = where + "'method' must be \"POST\"";
     return line;
   }
-  const std::string url = j.value("url", "");
+  auto url_field = j.find("url");
+  const std::string url = url_field != j.end() && url_field->is_string() ? url_field->get<std::string>() : "";
   if (url == "/v1/completions") {
     line.endpoint = Endpoint::kCompletions;
   } else if (url == "/v1/chat/completions") {

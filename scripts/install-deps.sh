@@ -5,6 +5,7 @@ packages=(build-essential cmake ninja-build pkg-config git
           libsentencepiece-dev nlohmann-json3-dev
           libboost-dev libboost-program-options-dev libboost-context-dev
           libgtest-dev libgmock-dev prometheus-cpp-dev
+          clang libclang-rt-14-dev
           python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do

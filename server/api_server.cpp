@@ -1,11 +1,10 @@
 #include "server/api_server.h"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <iostream>
 
 #include "llm/error.h"
+#include "server/log_line.h"
 #include "server/openai_response.h"
 #include "tokenizer/tokenizer.h"
 
@@ -15,19 +14,7 @@ namespace {
 using ojson = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-// Routes behind the API key (a local static array inside a coroutine trips GCC 12).
-const std::array<std::string_view, 5> kRoutes = {"/v1/models", "/v1/completions", "/v1/chat/completions",
-                                                 "/tokenize", "/detokenize"};
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-ojson parse_body(const std::string& body) {
-  try {
-    return ojson::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    throw ApiError(400, std::string("malformed JSON body: ") + e.what());
-  }
-}
 
 int status_for(ErrorCode code) {
   switch (code) {
@@ -50,6 +37,7 @@ void ApiServer::set_engine(std::shared_ptr<Engine> engine, const std::filesystem
   auto model = std::make_unique<ServedModel>(*engine, model_dir, options_.served_model_name);
   std::lock_guard lock(mu_);
   ctx_ = model->context();
+  ctx_.limits = options_.limits;
   model_ = std::move(model);
   engine_ = std::move(engine);
 }
@@ -68,8 +56,7 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
   const std::string request_id = "req-" + std::to_string(next_request_id_++);
   ex.add_header("X-Request-Id", request_id);
   const auto& req = ex.request();
-  std::string path(req.target());
-  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
+  const std::string path = request_path(req.target());
   RequestRecord record;
   record.finish_reason.clear();
   std::optional<ApiError> error;
@@ -80,70 +67,61 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
   } catch (const Error& e) {
     error = ApiError(status_for(e.code()), status_for(e.code()) == 500 ? "internal error" : e.what());
     if (status_for(e.code()) == 500) {
-      std::cerr << "llm-serve: internal error in " << request_id << " (" << path << "): " << e.what() << "\n";
+      log_line("llm-serve: internal error in ", request_id, " (", path, "): ", e.what());
     }
   } catch (const std::exception& e) {
     error = ApiError(500, "internal error");
-    std::cerr << "llm-serve: internal error in " << request_id << " (" << path << "): " << e.what() << "\n";
+    log_line("llm-serve: internal error in ", request_id, " (", path, "): ", e.what());
   }
   if (error) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (error->status() == 429) headers.emplace_back("Retry-After", "1");
     if (error->status() == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
-    co_await ex.respond(error->status(), "application/json", error->body().dump(), headers);
+    co_await ex.respond(error->status(), "application/json", api_error_body(*error), headers);
   }
   metrics_.record_http_status(ex.status());
-  std::cerr << "access: " << request_id << " " << req.method_string() << " " << path << " " << ex.status()
-            << " prompt_tokens=" << record.prompt_tokens << " completion_tokens=" << record.completion_tokens
-            << " latency_ms=" << static_cast<int64_t>(seconds_since(start) * 1000) << "\n";
+  log_line("access: ", request_id, " ", req.method_string(), " ", path, " ", ex.status(),
+           " prompt_tokens=", record.prompt_tokens, " completion_tokens=", record.completion_tokens,
+           " latency_ms=", static_cast<int64_t>(seconds_since(start) * 1000));
 }
 
 net::awaitable<void> ApiServer::route(HttpExchange& ex, const std::string& path, RequestRecord& record) {
-  const auto method = ex.request().method();
-  auto allow = [&](http::verb v) {
-    if (method != v) throw ApiError(405, "method " + std::string(ex.request().method_string()) + " is not allowed on " + path);
-  };
-  if (path == "/health") {
-    allow(http::verb::get);
+  const Route r = find_route(path);
+  if (r == Route::kHealth) {
+    check_method(r, ex.request(), path);
     if (!ready_) throw ApiError(503, "the model is loading");
     const ojson empty = ojson::object();
     co_await respond_json(ex, 200, empty);
     co_return;
   }
-  if (path == "/metrics") {
-    allow(http::verb::get);
+  if (r == Route::kMetrics) {
+    check_method(r, ex.request(), path);
     auto engine = this->engine();
     std::optional<EngineStats> stats;
     if (engine) stats = engine->stats();
     co_await ex.respond(200, "text/plain; version=0.0.4", metrics_.render(stats ? &*stats : nullptr));
     co_return;
   }
-  if (std::find(kRoutes.begin(), kRoutes.end(), path) == kRoutes.end()) {
-    throw ApiError(404, "no route " + path);
-  }
-  if (!options_.api_key.empty()) {
+  if (route_needs_auth(r) && !options_.api_key.empty()) {
     const auto auth = ex.request()[http::field::authorization];
     if (auth != "Bearer " + options_.api_key) throw ApiError(401, "missing or invalid API key");
   }
   if (!ready_) throw ApiError(503, "the model is loading");
-  if (path == "/v1/models") {
-    allow(http::verb::get);
+  // 405 after auth and readiness, so an unauthenticated client learns nothing about methods.
+  check_method(r, ex.request(), path);
+  if (r == Route::kModels) {
     const ojson model = {{"id", options_.served_model_name}, {"object", "model"}, {"created", created_},
                          {"owned_by", "llm-server"}, {"max_model_len", ctx_.max_model_len}};
     // Bodies are built before co_await: GCC 12 miscompiles braced temporaries across it.
     const ojson body = {{"object", "list"}, {"data", ojson::array({model})}};
     co_await respond_json(ex, 200, body);
-  } else if (path == "/v1/completions") {
-    allow(http::verb::post);
+  } else if (r == Route::kCompletions) {
     co_await generate(ex, Endpoint::kCompletions, record);
-  } else if (path == "/v1/chat/completions") {
-    allow(http::verb::post);
+  } else if (r == Route::kChatCompletions) {
     co_await generate(ex, Endpoint::kChatCompletions, record);
-  } else if (path == "/tokenize") {
-    allow(http::verb::post);
+  } else if (r == Route::kTokenize) {
     co_await tokenize(ex);
   } else {
-    allow(http::verb::post);
     co_await detokenize(ex);
   }
 }
@@ -151,7 +129,7 @@ net::awaitable<void> ApiServer::route(HttpExchange& ex, const std::string& path,
 net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, RequestRecord& record) {
   const auto start = Clock::now();
   auto engine = this->engine();
-  const ApiRequest r = parse_api_request(endpoint, parse_body(ex.request().body()), ctx_);
+  const ApiRequest r = parse_api_request(endpoint, parse_json_body(ex.request().body()), ctx_);
 
   // One engine request per prompt; if a later one is refused, the earlier ones are withdrawn.
   std::vector<std::shared_ptr<RequestStream>> streams;
@@ -217,35 +195,13 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
 }
 
 net::awaitable<void> ApiServer::tokenize(HttpExchange& ex) {
-  const ojson body = parse_body(ex.request().body());
-  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
-  std::vector<int32_t> ids;
-  if (body.contains("messages")) {
-    const bool gen = body.value("add_generation_prompt", true);
-    ids = render_chat_prompt(body["messages"], body.value("tools", ojson(nullptr)), gen, ctx_);
-  } else if (body.contains("prompt") && body["prompt"].is_string()) {
-    const auto add = body.find("add_special_tokens");
-    if (add != body.end() && !add->is_boolean()) throw ApiError(400, "'add_special_tokens' must be a boolean", "add_special_tokens");
-    ids = ctx_.tokenizer->encode(body["prompt"].get<std::string>(), add == body.end() || add->get<bool>());
-  } else {
-    throw ApiError(400, "'prompt' (a string) or 'messages' is required", "prompt");
-  }
+  const std::vector<int32_t> ids = tokenize_request_ids(parse_json_body(ex.request().body()), ctx_);
   const ojson reply = {{"count", ids.size()}, {"max_model_len", ctx_.max_model_len}, {"tokens", ids}};
   co_await respond_json(ex, 200, reply);
 }
 
 net::awaitable<void> ApiServer::detokenize(HttpExchange& ex) {
-  const ojson body = parse_body(ex.request().body());
-  if (!body.is_object() || !body.contains("tokens") || !body["tokens"].is_array()) {
-    throw ApiError(400, "'tokens' (a list of token ids) is required", "tokens");
-  }
-  std::vector<int32_t> ids;
-  for (const auto& t : body["tokens"]) {
-    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= ctx_.vocab_size) {
-      throw ApiError(400, "'tokens' must hold token ids in [0, " + std::to_string(ctx_.vocab_size) + ")", "tokens");
-    }
-    ids.push_back(t.get<int32_t>());
-  }
+  const std::vector<int32_t> ids = detokenize_request_ids(parse_json_body(ex.request().body()), ctx_);
   const ojson reply = {{"prompt", ctx_.tokenizer->decode(ids)}};
   co_await respond_json(ex, 200, reply);
 }

@@ -20,6 +20,7 @@ namespace llm {
 struct ApiServerOptions {
   std::string served_model_name;
   std::string api_key;  // empty: no auth
+  RequestLimits limits;
 };
 
 class ApiServer {

@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
+
 #include "llm/error.h"
 
 namespace llm {
@@ -9,6 +12,24 @@ namespace llm {
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using net::use_awaitable;
+
+namespace {
+
+// Over-limit connections answered 503 at once; beyond these a flood is closed unanswered, so it
+// cannot take the file descriptors the admitted connections need.
+constexpr int kMaxRejecting = 64;
+// How long an over-limit connection gets to send its request head before the 503.
+constexpr std::chrono::seconds kRejectReadTimeout{2};
+// How long a connection closed after an error is drained (see error_and_close).
+constexpr std::chrono::seconds kLingerTimeout{2};
+
+// Decrements a counter the accept loop incremented, when the connection's coroutine ends.
+struct Release {
+  std::atomic<int>& n;
+  ~Release() { --n; }
+};
+
+}  // namespace
 
 void AsyncSignal::notify() {
   net::post(timer_.get_executor(), [self = shared_from_this()] {
@@ -127,11 +148,43 @@ net::awaitable<void> HttpServer::accept_loop() {
     tcp::socket socket = co_await acceptor_.async_accept(net::make_strand(ioc_), net::redirect_error(use_awaitable, ec));
     if (ec) {
       if (stopping_ || ec == net::error::operation_aborted) break;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      // E.g. EMFILE: keep serving the connections we have, and pause so that the connection
+      // still waiting in the backlog does not turn this loop into a busy spin.
+      net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
+      continue;
     }
     auto ex = socket.get_executor();
+    // Counted here, in the one accept loop, so admission has no race between sessions.
+    if (open_connections_.load() >= limits_.max_connections) {
+      if (rejecting_.load() >= kMaxRejecting) {
+        socket.close(ec);
+        continue;
+      }
+      ++rejecting_;
+      net::co_spawn(ex, reject(std::move(socket)), net::detached);
+      continue;
+    }
+    ++open_connections_;
     net::co_spawn(ex, session(std::move(socket)), net::detached);
   }
+}
+
+net::awaitable<void> HttpServer::reject(tcp::socket socket) {
+  const Release release{rejecting_};
+  beast::tcp_stream stream(std::move(socket));
+  // The head is read first: a response sent before the request may be lost when the client's
+  // request then meets a closed socket (a reset discards what the client had not yet read).
+  beast::flat_buffer buffer;
+  HttpRequestParser parser;
+  apply_limits(parser, limits_);
+  stream.expires_after(std::min<std::chrono::seconds>(limits_.idle_timeout, kRejectReadTimeout));
+  boost::system::error_code ec;
+  co_await http::async_read_header(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+  if (ec == beast::error::timeout) co_return;  // the stream is closed already
+  const std::string message = "the server is at its limit of " +
+                              std::to_string(limits_.max_connections) + " connections; retry later";
+  co_await error_and_close(stream, 503, message);
 }
 
 net::awaitable<void> HttpServer::error_and_close(beast::tcp_stream& stream, int status, const std::string& message) {
@@ -139,31 +192,32 @@ net::awaitable<void> HttpServer::error_and_close(beast::tcp_stream& stream, int 
   res.set(http::field::server, "llm-serve");
   res.set(http::field::content_type, "application/json");
   res.keep_alive(false);
-  const std::string type = status == 413 ? "invalid_request_error" : status == 503 ? "service_unavailable" : "invalid_request_error";
-  res.body() = R"({"error": {"message": ")" + message + R"(", "type": ")" + type + R"(", "param": null, "code": null}})";
+  if (status == 503) res.set(http::field::retry_after, "1");
+  res.body() = api_error_body(ApiError(status, message));
   res.prepare_payload();
   stream.expires_after(limits_.write_timeout);
   boost::system::error_code ec;
   co_await http::async_write(stream, res, net::redirect_error(use_awaitable, ec));
+  if (ec) co_return;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // Lingering close: the client may still be sending (the rest of a body over the limit);
+  // closing with its bytes unread would reset the connection, and a reset makes the client's
+  // kernel discard the error response before the client reads it. So read and drop until the
+  // client closes too, for a bounded time.
+  stream.expires_after(kLingerTimeout);
+  std::array<char, 4096> sink;
+  while (!ec) {
+    co_await stream.async_read_some(net::buffer(sink), net::redirect_error(use_awaitable, ec));
+  }
 }
 
 net::awaitable<void> HttpServer::session(tcp::socket socket) {
+  const Release release{open_connections_};
   beast::tcp_stream stream(std::move(socket));
-  struct Count {
-    std::atomic<int>& n;
-    explicit Count(std::atomic<int>& c) : n(c) { ++n; }
-    ~Count() { --n; }
-  } connection(open_connections_);
-  if (open_connections_.load() > limits_.max_connections) {
-    co_await error_and_close(stream, 503, "too many connections");
-    co_return;
-  }
   beast::flat_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(limits_.max_body_bytes);
-    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    HttpRequestParser parser;
+    apply_limits(parser, limits_);
     stream.expires_after(limits_.idle_timeout);
     {
       std::lock_guard lock(idle_mu_);
@@ -176,23 +230,11 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
       std::lock_guard lock(idle_mu_);
       idle_.erase(&stream);
     }
-    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout ||
-        ec == net::error::connection_reset || ec == net::error::eof) {
+    if (const auto failure = classify_read_error(ec, limits_)) {
+      if (failure->status != 0) co_await error_and_close(stream, failure->status, failure->message);
       break;
     }
-    if (ec == http::error::body_limit) {
-      co_await error_and_close(stream, 413, "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes");
-      break;
-    }
-    if (ec == http::error::header_limit) {
-      co_await error_and_close(stream, 431, "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
-      break;
-    }
-    if (ec) {
-      co_await error_and_close(stream, 400, "malformed HTTP request");
-      break;
-    }
-    const http::request<http::string_body> req = parser.release();
+    const HttpRequest req = parser.release();
     HttpExchange exchange(stream, req, limits_);
     if (stopping_) exchange.close_after();
     ++active_requests_;

@@ -17,18 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "server/http_request.h"
+
 namespace llm {
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
-
-struct HttpLimits {
-  size_t max_body_bytes = 4 << 20;
-  size_t max_header_bytes = 16 << 10;
-  std::chrono::seconds idle_timeout{60};   // keep-alive wait and slow request bodies
-  std::chrono::seconds write_timeout{60};  // a client that stops reading
-  int max_connections = 512;
-};
 
 // Wakes one coroutine (on its strand) when another thread signals; no lost wake-ups.
 class AsyncSignal : public std::enable_shared_from_this<AsyncSignal> {
@@ -94,6 +88,8 @@ class HttpServer {
  private:
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(net::ip::tcp::socket socket);
+  // A connection over max_connections: its request head is read (briefly), then 503.
+  net::awaitable<void> reject(net::ip::tcp::socket socket);
   net::awaitable<void> error_and_close(boost::beast::tcp_stream& stream, int status, const std::string& message);
 
   net::io_context& ioc_;
@@ -102,7 +98,8 @@ class HttpServer {
   HttpHandler handler_;
   uint16_t port_ = 0;
   std::atomic<int> active_requests_{0};
-  std::atomic<int> open_connections_{0};
+  std::atomic<int> open_connections_{0};  // admitted ones, counted by the accept loop
+  std::atomic<int> rejecting_{0};         // over-limit ones still being answered 503
   std::atomic<bool> stopping_{false};
   std::mutex idle_mu_;
   std::set<boost::beast::tcp_stream*> idle_;  // connections waiting for their next request

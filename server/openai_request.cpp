@@ -70,12 +70,8 @@ double read_number_in(const ojson& body, const char* name, double dflt, double l
   return v;
 }
 
-constexpr int kMaxStops = 16;
-constexpr size_t kMaxStopLength = 256;
-constexpr size_t kMaxLogitBias = 1024;
-constexpr int kMaxN = 64;
-
 void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p) {
+  const RequestLimits& lim = ctx.limits;
   p.temperature = read_number_in(body, "temperature", 1.0, 0.0, 2.0);
   p.top_p = read_number(body, "top_p", 1.0);
   if (!(p.top_p > 0 && p.top_p <= 1)) bad("top_p", "'top_p' must be in (0, 1], got " + num(p.top_p));
@@ -87,7 +83,7 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
   if (!(p.repetition_penalty > 0 && p.repetition_penalty <= 10)) {
     bad("repetition_penalty", "'repetition_penalty' must be in (0, 10], got " + num(p.repetition_penalty));
   }
-  p.n = read_int_in(body, "n", 1, 1, kMaxN);
+  p.n = read_int_in(body, "n", 1, 1, lim.max_n);
   if (const ojson* b = field(body, "best_of"); b && (!b->is_number_integer() || b->get<int64_t>() != p.n)) {
     bad("best_of", "'best_of' is not supported (it may only equal n)");
   }
@@ -108,10 +104,16 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
     } else {
       bad("stop", "'stop' must be a string or a list of strings");
     }
-    if (static_cast<int>(p.stop.size()) > kMaxStops) bad("stop", "at most " + std::to_string(kMaxStops) + " stop strings");
+    if (p.stop.size() > static_cast<size_t>(lim.max_stop_strings)) {
+      bad("stop", "'stop' may hold at most " + std::to_string(lim.max_stop_strings) +
+                      " strings, got " + std::to_string(p.stop.size()));
+    }
     for (const std::string& x : p.stop) {
       if (x.empty()) bad("stop", "stop strings must not be empty");
-      if (x.size() > kMaxStopLength) bad("stop", "stop strings are limited to " + std::to_string(kMaxStopLength) + " bytes");
+      if (x.size() > static_cast<size_t>(lim.max_stop_length)) {
+        bad("stop", "stop strings may be at most " + std::to_string(lim.max_stop_length) +
+                        " bytes long, got one of " + std::to_string(x.size()));
+      }
     }
   }
   if (const ojson* s = field(body, "stop_token_ids")) {
@@ -125,7 +127,10 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
   }
   if (const ojson* lb = field(body, "logit_bias")) {
     if (!lb->is_object()) bad("logit_bias", "'logit_bias' must be an object of token id -> bias");
-    if (lb->size() > kMaxLogitBias) bad("logit_bias", "at most " + std::to_string(kMaxLogitBias) + " logit_bias entries");
+    if (lb->size() > static_cast<size_t>(lim.max_logit_bias)) {
+      bad("logit_bias", "'logit_bias' may hold at most " + std::to_string(lim.max_logit_bias) +
+                            " entries, got " + std::to_string(lb->size()));
+    }
     for (auto it = lb->begin(); it != lb->end(); ++it) {
       char* end = nullptr;
       const long id = std::strtol(it.key().c_str(), &end, 10);
@@ -168,6 +173,11 @@ void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequ
     if ((*p)[0].is_number_integer()) {
       add_ids(*p);
     } else {
+      // Counted before tokenizing: a long list must not cost the server work before it is refused.
+      if (p->size() > static_cast<size_t>(ctx.limits.max_prompts)) {
+        bad("prompt", "'prompt' may hold at most " + std::to_string(ctx.limits.max_prompts) +
+                          " prompts, got " + std::to_string(p->size()));
+      }
       for (const ojson& x : *p) {
         if (x.is_string()) add_text(x.get<std::string>());
         else if (x.is_array() && !x.empty()) add_ids(x);
@@ -177,7 +187,6 @@ void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequ
   } else {
     bad("prompt", "'prompt' must be a non-empty string, a list of strings, a list of token ids or a list of such lists");
   }
-  if (r.prompts.size() > 64) bad("prompt", "at most 64 prompts per request");
 }
 
 ojson normalise_messages(const ojson& messages) {
@@ -193,7 +202,7 @@ ojson normalise_messages(const ojson& messages) {
       // Content parts: the text ones are joined; anything else (images) is not supported.
       std::string text;
       for (const ojson& part : *content) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+        if (!part.is_object() || part.value("type", ojson()) != "text" || !part.contains("text") || !part["text"].is_string()) {
           bad("messages", "only text content parts are supported");
         }
         text += part["text"].get<std::string>();
@@ -208,6 +217,13 @@ ojson normalise_messages(const ojson& messages) {
 }
 
 }  // namespace
+
+bool limit_request_json_depth(int depth, ojson::parse_event_t, ojson&) {
+  if (depth > kMaxRequestJsonDepth) {
+    throw ApiError(400, "the JSON nests deeper than " + std::to_string(kMaxRequestJsonDepth) + " levels");
+  }
+  return true;
+}
 
 std::vector<int32_t> render_chat_prompt(const ojson& messages, const ojson& tools, bool add_generation_prompt,
                                         const ModelContext& ctx, std::string* rendered) {
@@ -252,6 +268,7 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
   }
 
   int64_t max_tokens = -1;
+  const char* max_tokens_param = "max_tokens";
   if (endpoint == Endpoint::kCompletions) {
     read_completion_prompts(body, ctx, r);
     r.echo = read_bool(body, "echo", false);
@@ -263,7 +280,7 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     if (!messages) bad("messages", "'messages' is required");
     const ojson* tools = field(body, "tools");
     if (tools && !tools->is_array()) bad("tools", "'tools' must be a list");
-    if (const ojson* rf = field(body, "response_format"); rf && rf->value("type", "") != "text") {
+    if (const ojson* rf = field(body, "response_format"); rf && (!rf->is_object() || rf->value("type", ojson()) != "text")) {
       bad("response_format", "only response_format {\"type\": \"text\"} is supported");
     }
     std::string text;
@@ -274,8 +291,10 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     const int top = read_int_in(body, "top_logprobs", -1, 0, SamplingParams::kMaxLogprobs);
     if (top >= 0 && !r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs': true");
     if (r.logprobs) r.params.logprobs = std::max(top, 0);
+    if (field(body, "max_completion_tokens")) max_tokens_param = "max_completion_tokens";
     max_tokens = read_int(body, "max_completion_tokens", read_int(body, "max_tokens", -1));
   }
+  const bool max_tokens_given = field(body, max_tokens_param) != nullptr;
 
   size_t longest = 0;
   for (const auto& p : r.prompts) {
@@ -283,16 +302,37 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     longest = std::max(longest, p.size());
   }
   const int64_t prompt_len = static_cast<int64_t>(longest);
+  const char* prompt_param = endpoint == Endpoint::kCompletions ? "prompt" : "messages";
   if (prompt_len >= ctx.max_model_len) {
-    bad(endpoint == Endpoint::kCompletions ? "prompt" : "messages",
-        "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
-            " tokens, but the prompt is " + std::to_string(prompt_len) + " tokens long");
+    bad(prompt_param, "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
+                          " tokens, but the prompt is " + std::to_string(prompt_len) + " tokens long");
   }
-  if (max_tokens < 0) max_tokens = ctx.max_model_len - prompt_len;  // chat default: the rest
-  if (max_tokens < 1) bad("max_tokens", "'max_tokens' must be at least 1");
-  if (prompt_len + max_tokens > ctx.max_model_len) {
-    bad("max_tokens", "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
-                          " tokens. However, you requested " + std::to_string(prompt_len + max_tokens) +
+  const RequestLimits& lim = ctx.limits;
+  if (lim.max_prompt_tokens > 0 && prompt_len > lim.max_prompt_tokens) {
+    bad(prompt_param, "This server accepts prompts of at most " +
+                          std::to_string(lim.max_prompt_tokens) + " tokens, but the prompt is " +
+                          std::to_string(prompt_len) + " tokens long");
+  }
+  if (lim.max_tokens > 0 && max_tokens > lim.max_tokens) {
+    bad(max_tokens_param, "'" + std::string(max_tokens_param) + "' may be at most " +
+                              std::to_string(lim.max_tokens) + " on this server, got " +
+                              std::to_string(max_tokens));
+  }
+  // Chat's default is the rest of the context; a negative value that was sent is an error below.
+  if (!max_tokens_given && max_tokens < 0) max_tokens = ctx.max_model_len - prompt_len;
+  // A default (not asked for) stays within the server's cap rather than failing the request.
+  if (!max_tokens_given && lim.max_tokens > 0) {
+    max_tokens = std::min<int64_t>(max_tokens, lim.max_tokens);
+  }
+  if (max_tokens < 1) {
+    bad(max_tokens_param, "'" + std::string(max_tokens_param) + "' must be at least 1");
+  }
+  // Compared as a difference and summed unsigned: max_tokens may be near INT64_MAX.
+  if (max_tokens > ctx.max_model_len - prompt_len) {
+    bad(max_tokens_param, "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
+                          " tokens. However, you requested " +
+                          std::to_string(static_cast<uint64_t>(prompt_len) +
+                                         static_cast<uint64_t>(max_tokens)) +
                           " tokens (" + std::to_string(prompt_len) + " in the prompt, " +
                           std::to_string(max_tokens) + " in the completion)");
   }

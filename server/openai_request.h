@@ -9,6 +9,7 @@
 
 #include "llm/sampling_params.h"
 #include "server/api_error.h"
+#include "server/request_limits.h"
 
 namespace llm {
 
@@ -26,6 +27,7 @@ struct ModelContext {
   std::string served_model_name;
   int max_model_len = 0;
   int vocab_size = 0;
+  RequestLimits limits;  // the operator's, on top of the model's own bounds
 };
 
 // A validated request: one engine request per prompt, each with params.n completions.
@@ -41,11 +43,20 @@ struct ApiRequest {
   bool logprobs = false;       // chat: logprobs requested (params.logprobs holds top_logprobs)
 };
 
-// Throws ApiError (400 for malformed or out-of-range fields, naming the parameter; 404 for an
-// unknown model name). Prompt length against the context window is checked here too, so the
-// message can say how long the prompt was.
+// Throws ApiError (400 for malformed or out-of-range fields and for anything beyond ctx.limits,
+// naming the parameter; 404 for an unknown model name). Prompt length against the context window
+// is checked here too, so the message can say how long the prompt was.
 ApiRequest parse_api_request(Endpoint endpoint, const nlohmann::ordered_json& body,
                              const ModelContext& ctx);
+
+// Request JSON (an HTTP body, a batch line) nests at most this deep. nlohmann parses and
+// destroys iteratively, but copying and printing a value recurse: a few megabytes of brackets
+// would overflow the stack. Real requests nest a dozen levels (tool schemas a few more).
+inline constexpr int kMaxRequestJsonDepth = 512;
+
+// A parser callback for ordered_json::parse that throws ApiError 400 past that depth.
+bool limit_request_json_depth(int depth, nlohmann::ordered_json::parse_event_t event,
+                              nlohmann::ordered_json& parsed);
 
 // Renders chat messages with the model's template and tokenizes the result (no extra BOS:
 // templates write bos_token themselves). Throws ApiError 400 with the template's message.

@@ -44,9 +44,14 @@ ChatTemplateSource load_chat_template_source(const std::filesystem::path& dir) {
       if (it->is_string()) {
         out.source = it->get<std::string>();
       } else if (it->is_array()) {
+        // find(), not value() or operator[]: an entry without "template" or with a "name" that
+        // is not a string must be skipped, not throw a JSON type error or read past the map.
         for (const auto& entry : *it) {
-          if (entry.is_object() && entry.value("name", "") == "default" && entry["template"].is_string()) {
-            out.source = entry["template"].get<std::string>();
+          if (!entry.is_object()) continue;
+          const auto name = entry.find("name");
+          const auto tmpl = entry.find("template");
+          if (name != entry.end() && *name == "default" && tmpl != entry.end() && tmpl->is_string()) {
+            out.source = tmpl->get<std::string>();
           }
         }
       } else if (!it->is_null()) {

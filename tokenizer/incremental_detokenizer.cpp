@@ -31,10 +31,10 @@ bool is_continuation(int byte) {
   return (byte & 0xC0) == 0x80;
 }
 
-// Whether BYTES (starting with a lead byte, at most three long) are a proper prefix of a UTF-8
-// character that SentencePiece would accept: no overlong forms, surrogates or code points past
-// U+10FFFF, matching its DecodeUTF8.
-bool is_incomplete_character(const int* bytes, size_t count) {
+// The length of the UTF-8 character that BYTES[0, count) begin, when they are the start of one
+// that SentencePiece would accept (no overlong forms, surrogates or code points past U+10FFFF,
+// matching its DecodeUTF8); else 0.
+size_t character_length(const int* bytes, size_t count) {
   const int lead = bytes[0];
   size_t length = 0;
   int second_min = 0x80;
@@ -50,13 +50,32 @@ bool is_incomplete_character(const int* bytes, size_t count) {
     if (lead == 0xF0) second_min = 0x90;  // below is overlong
     if (lead == 0xF4) second_max = 0x8F;  // above is past U+10FFFF
   } else {
-    return false;  // ASCII, or a byte that never starts a valid character
+    return 0;  // ASCII, or a byte that never starts a valid character
   }
-  if (count >= length) return false;
-  for (size_t i = 1; i < count; ++i) {
-    if (!is_continuation(bytes[i])) return false;
+  for (size_t i = 1; i < count && i < length; ++i) {
+    if (!is_continuation(bytes[i])) return 0;
   }
-  return count < 2 || (bytes[1] >= second_min && bytes[1] <= second_max);
+  if (count >= 2 && (bytes[1] < second_min || bytes[1] > second_max)) return 0;
+  return length;
+}
+
+// Whether BYTES (starting with a lead byte, at most three long) are a proper prefix of a
+// character.
+bool is_incomplete_character(const int* bytes, size_t count) {
+  return count < character_length(bytes, count);
+}
+
+// Whether IDS start with byte pieces that spell one whole multi-byte character.
+bool starts_with_character(const Tokenizer& tok, std::span<const TokenId> ids) {
+  int bytes[4];
+  for (size_t i = 0; i < ids.size() && i < 4; ++i) {
+    bytes[i] = tok.byte_value(ids[i]);
+    if (bytes[i] < 0) return false;
+    const size_t length = character_length(bytes, i + 1);
+    if (length == 0) return false;
+    if (i + 1 == length) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -105,17 +124,16 @@ std::string IncrementalDetokenizer::push(TokenId id) {
     return {};
   }
   ids_.push_back(id);
-  return emit_until(stable_end());
+  return emit_until(stable_end(ids_.size()));
 }
 
 std::string IncrementalDetokenizer::flush() {
   return emit_until(ids_.size());
 }
 
-size_t IncrementalDetokenizer::stable_end() const {
+size_t IncrementalDetokenizer::stable_end(size_t n) const {
   // Only the last lead byte of a trailing byte run can belong to an unfinished character, and
   // an unfinished character has at most three bytes.
-  const size_t n = ids_.size();
   int bytes[3];
   for (size_t back = 1; back <= 3 && back <= n; ++back) {
     const int byte = tokenizer_->byte_value(ids_[n - back]);
@@ -130,8 +148,17 @@ size_t IncrementalDetokenizer::stable_end() const {
 std::string IncrementalDetokenizer::emit_until(size_t end) {
   if (end <= read_offset_) return {};
   const std::span<const TokenId> all(ids_);
+  // The text so far may end inside a character (a prompt cut there, or flush() gave out its
+  // bytes as U+FFFD). When the new ids complete it, the delta restarts at that character. This
+  // is decided on the ids: the completed character may itself be U+FFFD, and then the texts
+  // agree where they should not.
+  size_t shown = read_offset_;
+  const size_t tail = std::max(stable_end(read_offset_), prefix_offset_);
+  if (tail < read_offset_ && starts_with_character(*tokenizer_, all.subspan(tail, end - tail))) {
+    shown = tail;
+  }
   const std::string prefix_text =
-      tokenizer_->decode(all.subspan(prefix_offset_, read_offset_ - prefix_offset_));
+      tokenizer_->decode(all.subspan(prefix_offset_, shown - prefix_offset_));
   const std::string new_text =
       tokenizer_->decode(all.subspan(prefix_offset_, end - prefix_offset_));
 

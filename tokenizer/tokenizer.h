@@ -66,8 +66,8 @@ class Tokenizer {
 // handling right by decoding a short window that starts a few tokens back.
 // The tokenizer must outlive the detokenizer (and must not be moved from meanwhile).
 // If the prompt itself ends with an incomplete byte sequence that the output completes,
-// decode(prompt) is not a prefix of decode(prompt + output); the first delta then starts at
-// the completed character.
+// decode(prompt) shows those bytes as U+FFFD each; the first delta then starts at the
+// completed character (even when that is U+FFFD and the texts happen to agree).
 class IncrementalDetokenizer {
  public:
   IncrementalDetokenizer(const Tokenizer& tokenizer, std::span<const TokenId> prompt_ids);
@@ -78,7 +78,8 @@ class IncrementalDetokenizer {
   std::string flush();
 
  private:
-  size_t stable_end() const;
+  // ids_[0, n) without its trailing incomplete character, if any.
+  size_t stable_end(size_t n) const;
   std::string emit_until(size_t end);
 
   const Tokenizer* tokenizer_;

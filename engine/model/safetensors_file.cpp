@@ -222,7 +222,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   json header;
   try {
     header = json::parse(text, text + header_len, limit_depth);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     corrupt(path, "header is not valid JSON: " + json_error_text(e));
   }
   if (!header.is_object()) {

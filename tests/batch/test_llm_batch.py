@@ -45,7 +45,7 @@ def run_batch(inp, out, *args, timeout=300):
 
 
 def mixed_lines():
-    """200 lines: completions and chat with assorted sampling settings, 10 of them bad."""
+    """200 lines: completions and chat with assorted sampling settings, 12 of them bad."""
     lines = []
     for i in range(200):
         if i % 2:
@@ -65,6 +65,9 @@ def mixed_lines():
         89: chat(89, messages=[]),
         101: {"custom_id": "req-100", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x"}},
         113: completion(113, model="no-such-model"),
+        # Fields of the wrong JSON type (found by tests/fuzz/batch_line_fuzz).
+        125: {"custom_id": "req-125", "method": {"prompt": "x"}, "url": "/v1/completions", "body": {"prompt": "x"}},
+        137: {"custom_id": "req-137", "method": "POST", "url": 7, "body": {"prompt": "x"}},
     }
     for i, line in bad.items():
         lines[i] = line
@@ -76,8 +79,8 @@ def test_mixed_file_answers_every_line_once_in_order(tmp_path):
     write_lines(tmp_path / "in.jsonl", lines)
     r = run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
     assert r.returncode == 1, r.stderr
-    assert "10 of 200 lines failed" in r.stderr
-    assert "190 ok, 10 failed" in r.stderr
+    assert "12 of 200 lines failed" in r.stderr
+    assert "188 ok, 12 failed" in r.stderr
     out = read_output(tmp_path / "out.jsonl")
     assert len(out) == 200
     errors = [i for i, o in enumerate(out) if o["error"] is not None]
@@ -87,13 +90,13 @@ def test_mixed_file_answers_every_line_once_in_order(tmp_path):
         assert out[i]["error"]["message"].startswith(f"line {i + 1}: ")
     words = {5: "malformed JSON", 17: "method", 29: "unsupported url", 41: "stream", 53: "temperature",
              65: "custom_id", 77: "maximum context length", 89: "messages", 101: "earlier line",
-             113: "does not exist"}
+             113: "does not exist", 125: "method", 137: "unsupported url"}
     for i, w in words.items():
         assert w in out[i]["error"]["message"], out[i]
     ok = [o for o in out if o["error"] is None]
-    assert len(ok) == 190
+    assert len(ok) == 188
     ids = [o["custom_id"] for o in ok]
-    assert len(set(ids)) == 190  # each answered custom_id exactly once
+    assert len(set(ids)) == 188  # each answered custom_id exactly once
     for i, o in enumerate(out):
         if o["error"] is None:
             assert o["custom_id"] == lines[i]["custom_id"]  # input order

@@ -4,7 +4,6 @@ import json
 import shutil
 import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -23,13 +22,17 @@ def test_malformed_json(server):
     status, _, text = server.request("POST", "/v1/completions", b"{\"prompt\": ")
     assert status == 400
     assert "malformed JSON" in json.loads(text)["error"]["message"]
+    # The message quotes the bytes the parser stopped at, which need not be UTF-8 (tests/fuzz).
+    status, _, text = server.request("POST", "/v1/completions", b"{\"prompt\": \"O\xd6ce\"}")
+    assert status == 400
+    assert "malformed JSON" in json.loads(text)["error"]["message"]
 
 
 @pytest.mark.parametrize("body,param,words", [
     ({"prompt": "x", "temperature": "hot"}, "temperature", "must be a number"),
     ({"prompt": "x", "temperature": 3}, "temperature", "[0, 2]"),
     ({"prompt": "x", "top_p": 0}, "top_p", "(0, 1]"),
-    ({"prompt": "x", "n": 0}, "n", "[1, 64]"),
+    ({"prompt": "x", "n": 0}, "n", "[1, 32]"),  # --max-n (64) capped by --max-num-seqs 32
     ({"prompt": "x", "max_tokens": 0}, "max_tokens", "at least 1"),
     ({"prompt": "x", "logprobs": 21}, "logprobs", "[0, 20]"),
     ({"prompt": "x", "stop": 5}, "stop", "string or a list"),
@@ -62,6 +65,18 @@ def test_chat_errors(server):
     assert status == 400 and err["param"] == "messages"
     status, err = error_of(server.json("POST", "/v1/chat/completions", {"messages": [{"content": "x"}]}))
     assert status == 400
+    # Fields of the wrong JSON type are the client's error, not an internal one (tests/fuzz).
+    user = [{"role": "user", "content": "x"}]
+    for body in ({"messages": user, "response_format": 5}, {"messages": user, "response_format": {"type": 1}},
+                 {"messages": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]}):
+        status, err = error_of(server.json("POST", "/v1/chat/completions", body))
+        assert status == 400, err
+    status, err = error_of(server.json("POST", "/tokenize", {"messages": user, "add_generation_prompt": 1}))
+    assert status == 400 and err["param"] == "add_generation_prompt"
+    # Deep nesting is refused while parsing: copying 200k levels overflowed the stack (tests/fuzz).
+    deep = b'{"messages": [{"role": "user", "content": "x", "x": ' + b"[" * 200000 + b"]" * 200000 + b"}]}"
+    status, _, text = server.request("POST", "/v1/chat/completions", deep)
+    assert status == 400 and "nests deeper" in json.loads(text)["error"]["message"]
 
 
 def test_unknown_route_model_and_method(server):
@@ -70,15 +85,6 @@ def test_unknown_route_model_and_method(server):
     assert status == 404 and "gpt-9" in err["message"]
     assert error_of(server.json("GET", "/v1/completions"))[0] == 405
     assert error_of(server.json("POST", "/v1/models", {}))[0] == 405
-
-
-def test_body_over_the_limit_is_413(server):
-    # The server answers as soon as the declared length exceeds the limit, without reading it.
-    reply = server.raw(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: " + str(5 << 20).encode() + b"\r\n\r\n{\"prompt\": \"aaaa")
-    assert reply.startswith(b"HTTP/1.1 413")
-    assert b"exceeds" in reply
-    assert server.health() == 200
 
 
 def test_malformed_http_is_400_and_server_keeps_serving(server):
@@ -124,21 +130,6 @@ def test_client_hanging_up_mid_stream_aborts_and_frees_blocks(server):
     assert server.health() == 200
 
 
-def test_slow_partial_body_times_out_without_blocking_others():
-    srv = Server("--idle-timeout", "2")
-    try:
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\"")
-        # Meanwhile another client is served at once.
-        assert srv.json("POST", "/v1/completions", {"prompt": "Hi", "max_tokens": 2})[0] == 200
-        s.settimeout(10)
-        start = time.time()
-        assert s.recv(100) == b""  # closed by the server after the idle timeout
-        assert time.time() - start < 8
-    finally:
-        assert srv.stop() == 0
-
-
 def test_api_key_guards_all_but_health_and_metrics():
     srv = Server("--api-key", "sekret")
     try:
@@ -149,34 +140,6 @@ def test_api_key_guards_all_but_health_and_metrics():
         assert srv.json("GET", "/v1/models", headers={"Authorization": "Bearer sekret"})[0] == 200
         assert srv.health() == 200
         assert srv.request("GET", "/metrics")[0] == 200
-    finally:
-        assert srv.stop() == 0
-
-
-def test_full_queue_answers_429_with_retry_after():
-    srv = Server("--max-num-seqs", "1", "--max-queue", "1")
-    try:
-        results = []
-        lock = threading.Lock()
-
-        def request():
-            status, headers, text = srv.request("POST", "/v1/completions",
-                                                {"prompt": "Once", "max_tokens": 200, "ignore_eos": True})
-            with lock:
-                results.append((status, headers.get("Retry-After"), text))
-        threads = [threading.Thread(target=request) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        statuses = sorted(r[0] for r in results)
-        assert set(statuses) == {200, 429}, statuses
-        for status, retry_after, text in results:
-            if status == 429:
-                assert retry_after == "1"
-                assert "queue is full" in json.loads(text)["error"]["message"]
-        wait_for_idle_pool(srv)
-        assert srv.json("POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})[0] == 200
     finally:
         assert srv.stop() == 0
 

@@ -3,6 +3,7 @@
 #include "tokenizer/chat_template.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <ctime>
@@ -15,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tokenizer/chat_template_source.h"
 
 namespace llm {
 namespace {
@@ -145,6 +148,22 @@ TEST(GoldenData, CompiledTemplateRendersConcurrently) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+// A list of named templates with malformed entries: those are skipped (a missing "template"
+// was read through const operator[], undefined behaviour; a non-string "name" threw).
+TEST(ChatTemplateSource, NamedListSkipsMalformedEntries) {
+  const fs::path dir = fs::temp_directory_path() / ("chat_template_source_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer_config.json")
+      << R"({"chat_template": [{"name": "default"}, {"name": 5, "template": "A"}, 7,)"
+      << R"( {"name": "tool_use", "template": "B"}, {"name": "default", "template": "T"}]})";
+  const ChatTemplateSource source = load_chat_template_source(dir);
+  EXPECT_EQ(source.source, "T");
+  EXPECT_FALSE(source.is_fallback);
+  std::ofstream(dir / "tokenizer_config.json") << R"({"chat_template": [{"name": "default"}]})";
+  EXPECT_TRUE(load_chat_template_source(dir).is_fallback);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -532,6 +532,9 @@ const std::vector<BadDirCase>& bad_dirs() {
      kCorrupt, st + "header length 999999 exceeds file size 18"},
     {"HeaderNotJson", weights(raw_safetensors("{\"t\": [", 0)),
      kCorrupt, st + "header is not valid JSON: parse error at line 1, column 8"},
+    // Found by tests/fuzz/safetensors_fuzz: nlohmann reports this as out_of_range, not a parse error.
+    {"HeaderNumberOverflow", weights(raw_safetensors(R"({"t": {"dtype": "F32", "shape": [1e999]}})", 0)),
+     kCorrupt, st + "header is not valid JSON: number overflow parsing '1e999'"},
     {"HeaderNotObject", weights(raw_safetensors("[1, 2]", 0)),
      kCorrupt, st + "header is not a JSON object (found array)"},
     {"HeaderNestedTooDeep", weights(raw_safetensors(std::string(1000, '[') + "]", 0)),

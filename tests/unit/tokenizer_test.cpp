@@ -286,6 +286,10 @@ TEST(IncrementalDetokenizerTest, SentencePieceCornerCases) {
       {{1}, {3 + 0xF0, 3 + 0x80, 3 + 0xF4, 3 + 0x90}, {"", fffd + fffd, "", fffd + fffd, ""}},
       // A prompt ending inside a character the output completes: start at that character.
       {{1, kOnce, kC3}, {kA9, kT}, {"\xC3\xA9", " t", ""}},
+      // Even when that character is U+FFFD itself (EF BF BD), whose text the prompt's two
+      // replaced bytes already seem to spell (found by tests/fuzz/tokenizer_fuzz).
+      {{1, kOnce, 3 + 0xEF, 3 + 0xBF}, {3 + 0xBD, kT}, {fffd, " t", ""}},
+      {{1, kOnce, 3 + 0xEF}, {3 + 0xBF, 3 + 0xBD, 3 + 0xEF, 3 + 0xBF, 3 + 0xBD}, {"", fffd, "", "", fffd, ""}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::PrintToString(c.prompt) + " + " + ::testing::PrintToString(c.output));
