@@ -57,7 +57,7 @@ void BatchRunner::write(const std::string& text) {
       std::fflush(out_) != 0) {
     throw Error(ErrorCode::kResourceExhausted,
                 opt_.output.string() + ": write failed: " + std::strerror(errno) +
-                    " (the lines written so far are complete; run again with --resume)");
+                    " (run again with --resume: it keeps the complete lines and cuts the torn last one)");
   }
 }
 
