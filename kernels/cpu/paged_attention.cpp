@@ -40,10 +40,15 @@ size_t paged_attention_scratch_floats(const PagedAttentionArgs& a) {
 }
 
 // One clone per instruction set, picked at load time (ifunc): the same source, vectorised for
-// AVX2 where the processor has it.
-__attribute__((target_clones("avx2", "default"))) void paged_attention(const PagedAttentionArgs& a,
-                                                                       int64_t begin, int64_t end,
-                                                                       float* scratch) {
+// AVX2 where the processor has it. Not under ThreadSanitizer: the ifunc resolver runs before the
+// TSan runtime is up, and its instrumented entry crashes the program at load.
+#if defined(__SANITIZE_THREAD__)
+#define LLM_ATTENTION_CLONES
+#else
+#define LLM_ATTENTION_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+LLM_ATTENTION_CLONES void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end,
+                                          float* scratch) {
   const int group = a.num_heads / a.num_kv_heads;
   const int64_t hd = a.head_dim;
   const int64_t chunks = (a.max_query_len + kRowsPerItem - 1) / kRowsPerItem;
