@@ -915,7 +915,7 @@ TEST(Limits, ListSize) {
 }
 
 TEST(Limits, LoopIterations) {
-  EXPECT_EQ(ChatTemplate::Limits{}.max_loop_iterations, 1'000'000u);
+  EXPECT_EQ(ChatTemplate::Limits{}.max_loop_iterations, 200'000u);
   ChatTemplate::Limits small;
   small.max_loop_iterations = 10'000;
   // All loops of a render count together, nested ones included.
@@ -998,6 +998,25 @@ TEST(Limits, DeeplyNestedValues) {
   EXPECT_NE(render_error("{{ x }}", deep).find("nested too deeply"), std::string::npos);
 }
 
+// Each string is within the 1 MiB limit, but a render keeping many of them would hold
+// gigabytes: the strings one render builds are bounded together.
+TEST(Limits, TotalTextBuiltByOneRender) {
+  ChatTemplate::Limits small;
+  small.max_total_text_bytes = 100'000;
+  EXPECT_EQ(render("{% set s = 'x' * 1000 %}{% for i in range(50) %}{% set t = s ~ i %}"
+                   "{% endfor %}ok",
+                   "{}", small),
+            "ok");
+  EXPECT_NE(render_error("{% set ns = namespace(l=[]) %}{% for i in range(200) %}"
+                         "{% set ns.l = ns.l + ['x' * 1000 ~ i] %}{% endfor %}",
+                         "{}", small)
+                .find("built too much text"),
+            std::string::npos);
+  EXPECT_NE(render_error("{% for i in range(1000) %}{% set t = 'x' * 1000000 %}{% endfor %}")
+                .find("built too much text"),
+            std::string::npos);
+}
+
 TEST(Limits, EvaluationSteps) {
   // Each `in` scans a 1 MB string: cheap per iteration in loop terms, expensive in time.
   const auto start = std::chrono::steady_clock::now();
@@ -1005,8 +1024,11 @@ TEST(Limits, EvaluationSteps) {
                          "{% if 'y' in s %}{% endif %}{% endfor %}")
                 .find("evaluation budget"),
             std::string::npos);
+  ChatTemplate::Limits much_text;  // so that the steps, not the text built, run out
+  much_text.max_total_text_bytes = size_t{1} << 40;
   EXPECT_NE(render_error("{% set s = 'x' * 1000000 %}{% for i in range(100000) %}"
-                         "{% set t = s ~ '' %}{% endfor %}")
+                         "{% set t = s ~ '' %}{% endfor %}",
+                         "{}", much_text)
                 .find("evaluation budget"),
             std::string::npos);
   const double seconds =

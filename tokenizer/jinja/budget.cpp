@@ -16,6 +16,11 @@ void Budget::fail_text(size_t size) const {
                 std::to_string(limits_.max_output_bytes) + ")");
 }
 
+void Budget::fail_total_text() const {
+  throw_runtime("template built too much text (limit " +
+                std::to_string(limits_.max_total_text_bytes) + " bytes of strings per render)");
+}
+
 void Budget::fail_items(size_t size) const {
   throw_runtime("list too large (" + std::to_string(size) + " items, limit " +
                 std::to_string(limits_.max_list_items) + ")");

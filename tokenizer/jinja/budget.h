@@ -8,8 +8,14 @@
 namespace llm::jinja {
 
 struct Limits {
-  size_t max_output_bytes = 1 << 20;       // the rendered text, and any one string built
-  size_t max_loop_iterations = 1'000'000;  // all for-loop iterations of one render together
+  size_t max_output_bytes = 1 << 20;  // the rendered text, and any one string built
+  // All strings built by one render together: bounds its memory, which the per-string and step
+  // limits alone let reach a gigabyte (a thousand live 1 MiB strings).
+  size_t max_total_text_bytes = size_t{64} << 20;
+  // All for-loop iterations of one render together. An iteration costs far more than a step,
+  // so this is what bounds the time of a template that only loops (about 0.3 s here); a chat
+  // template loops over the messages, a few thousand at most.
+  size_t max_loop_iterations = 200'000;
   size_t max_list_items = 1'000'000;       // any one list built (range(), '*', '+', filters)
   size_t max_depth = 500;                  // nested evaluation: expressions, blocks, macro calls
   // One step per statement or expression evaluated, plus one per 64 bytes of text and per
@@ -37,6 +43,8 @@ class Budget {
   // A string of `size` bytes is about to be built.
   void text(size_t size) {
     if (size > limits_.max_output_bytes) fail_text(size);
+    text_bytes_ += size;
+    if (text_bytes_ > limits_.max_total_text_bytes) fail_total_text();
     step(1 + size / 64);
   }
   // A list of `size` items is about to be built.
@@ -69,12 +77,14 @@ class Budget {
  private:
   [[noreturn]] void fail_steps() const;
   [[noreturn]] void fail_text(size_t size) const;
+  [[noreturn]] void fail_total_text() const;
   [[noreturn]] void fail_items(size_t size) const;
   [[noreturn]] void fail_iterations() const;
   [[noreturn]] void fail_depth() const;
 
   Limits limits_;
   size_t steps_ = 0;
+  size_t text_bytes_ = 0;
   size_t iterations_ = 0;
   size_t depth_ = 0;
 };
