@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test on a fresh machine: install what is missing, build (the CUDA sources with nvcc, which
-# must be present), run the suite, then build again with AddressSanitizer + UBSan and run it there too.
+# must be present), run the suite, build again with AddressSanitizer + UBSan and run the unit
+# tests and the soak there, then smoke-run the fuzz targets. scripts/test-tsan.sh is the
+# ThreadSanitizer variant.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -11,7 +13,13 @@ jobs=$(nproc)
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
 
 # The sanitizer build skips CUDA: nvcc output is not instrumented and nothing CUDA runs here.
-# -O1 with line tables keeps the second build cheap and the reports readable.
+# -O1 with line tables keeps the second build cheap and the reports readable. Every GoogleTest
+# binary and the soak run under ASan + UBSan; the Python end-to-end suites, which drive the same
+# binaries as the soak, ran above.
 "$root/scripts/build.sh" build-asan -DLLM_SANITIZE=ON -DLLM_ENABLE_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug \
   "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
-(cd "$root/build-asan" && ctest --output-on-failure -j "$jobs")
+(cd "$root/build-asan" && ctest --output-on-failure -j "$jobs" -E "^(server_e2e|batch_e2e|bench_e2e)$")
+
+# A few seconds of every libFuzzer target (clang, ASan + UBSan) over its seed corpus; the long
+# run is tests/fuzz/run.sh 60.
+"$root/tests/fuzz/run.sh" 5
