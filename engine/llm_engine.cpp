@@ -6,27 +6,10 @@
 #include <random>
 #include <thread>
 
-#include "engine/backend/cpu_backend.h"
-#include "engine/backend/cuda_backend_factory.h"
-#include "engine/parallel/in_process_communicator.h"
-#include "engine/parallel/socket_communicator.h"
 #include "llm/error.h"
 
 namespace llm {
 namespace {
-
-constexpr int64_t kDefaultKvCap = int64_t{4} << 30;
-
-int64_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemAvailable:") return kb * 1024;
-  }
-  return int64_t{2} << 30;
-}
 
 void check_config(const EngineConfig& c) {
   auto bad = [](const std::string& m) { throw Error(ErrorCode::kInvalidArgument, m); };
@@ -54,78 +37,14 @@ void check_config(const EngineConfig& c) {
     bad("tp_rank " + std::to_string(c.tp_rank) + " is outside [0, " +
         std::to_string(c.tensor_parallel_size) + ")");
   }
-  if (!c.tp_master.empty() && c.backend != "cpu" && c.backend != "auto") {
-    bad("ranks in separate processes (--tp-master) run the cpu backend in this version, not '" +
-        c.backend + "'; device ranks are threads of one process (drop --tp-master)");
+  if (!c.tp_master.empty() && c.backend == "simt") {
+    bad("ranks in separate processes (--tp-master) run the cpu or cuda backend: the emulator's "
+        "NCCL joins the ranks of one process only (drop --tp-master)");
   }
   const auto t = dtype_from_name(c.dtype);
   if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
     bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
   }
-}
-
-// The weights' dtype: the one asked for, or the checkpoint's own for "auto".
-DType weight_dtype(const EngineConfig& c, const ModelConfig& mc) {
-  return c.dtype == "auto" ? mc.torch_dtype : *dtype_from_name(c.dtype);
-}
-
-// What config.backend resolves to: "auto" is cuda when this build has CUDA and the runtime sees
-// enough devices (one per rank), else cpu. Asking for cuda without them is an error.
-std::string resolve_backend(const EngineConfig& c) {
-  if (c.backend == "cpu" || c.backend == "simt") return c.backend;
-  if (!c.tp_master.empty()) return "cpu";  // ranks as processes: the cpu backend only, for now
-  const int needed = c.tensor_parallel_size;
-#if defined(LLM_HAVE_CUDA_BACKEND)
-  std::string why;
-  const int devices = cuda_device_count(&why);
-  if (devices >= needed) return "cuda";
-  if (c.backend == "cuda") {
-    throw Error(ErrorCode::kUnsupported,
-                "--backend cuda: " + std::to_string(needed) + " CUDA device(s) needed, " +
-                    (devices < 0 ? "none found (cudaGetDeviceCount: " + why + ")"
-                                 : std::to_string(devices) + " found"));
-  }
-#else
-  (void)needed;
-  if (c.backend == "cuda") {
-    throw Error(ErrorCode::kUnsupported,
-                "--backend cuda: this build has no CUDA (nvcc was not found at build time)");
-  }
-#endif
-  return "cpu";
-}
-
-CudaBackendOptions cuda_options(const EngineConfig& c) {
-  CudaBackendOptions o;
-  o.cuda_graphs = c.cuda_graphs;
-  return o;
-}
-
-std::unique_ptr<Backend> make_backend(const EngineConfig& c, const std::string& kind) {
-  if (kind == "simt") return make_simt_backend(cuda_options(c));
-#if defined(LLM_HAVE_CUDA_BACKEND)
-  if (kind == "cuda") return make_cuda_device_backend(cuda_options(c));
-#endif
-  return std::make_unique<CpuBackend>(c.threads);
-}
-
-// One backend per rank of a split model on devices, joined by NCCL.
-std::vector<std::unique_ptr<Backend>> make_device_ranks(const EngineConfig& c,
-                                                        [[maybe_unused]] const std::string& kind) {
-#if defined(LLM_HAVE_CUDA_BACKEND)
-  if (kind == "cuda")
-    return make_cuda_device_backend_group(cuda_options(c), c.tensor_parallel_size);
-#endif
-  return make_simt_backend_group(cuda_options(c), c.tensor_parallel_size);
-}
-
-// Bytes of the ModelRunner's per-step buffers (LlamaModel::make_workspace, the i32 metadata and
-// the logits) for steps of up to max_tokens rows and max_seqs sequences.
-int64_t runner_bytes(const ModelConfig& mc, const EngineConfig& c, int64_t max_blocks_per_seq) {
-  const int64_t D = mc.hidden_size, Q = mc.q_size(), KV = mc.kv_size(), F = mc.intermediate_size;
-  const int64_t per_token = 4 * D + 2 * Q + 2 * KV + 3 * F + 3;  // activations + ids/pos/slots
-  const int64_t per_seq = mc.vocab_size + max_blocks_per_seq + 3;
-  return 4 * (per_token * c.max_num_batched_tokens + per_seq * c.max_num_seqs);
 }
 
 // 53-bit mix of a request seed and the completion index, so the n completions of a seeded
@@ -143,16 +62,17 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   return std::make_unique<LlmEngine>(config);
 }
 
+void Engine::serve_rank(const EngineConfig& config) {
+  check_config(config);
+  ModelRanks::serve(config);
+}
+
 LlmEngine::LlmEngine(const EngineConfig& config)
     : config_((check_config(config), config)),
       checkpoint_(Checkpoint::open(config.model_dir)),
       tokenizer_(Tokenizer::load(config.model_dir)) {
   const ModelConfig& mc = checkpoint_.config();
-  if (config_.tensor_parallel_size > 1) {
-    create_tensor_parallel(mc);
-  } else {
-    create_single_rank(mc);
-  }
+  ranks_ = std::make_unique<ModelRanks>(config_, checkpoint_);
   checkpoint_.release_tensors();  // the backends hold copies; only the config is used from here
   const int num_blocks = static_cast<int>(config_.num_blocks);
   kv_manager_ = std::make_unique<KvCacheManager>(num_blocks, config_.block_size,
@@ -164,156 +84,6 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   output_ = std::make_unique<OutputProcessor>(eos_ids_);
   stats_.kv_blocks_total = num_blocks;
   thread_ = std::thread([this] { loop(); });
-}
-
-int64_t LlmEngine::kv_pool_blocks(size_t per_block, const Backend* device) {
-  const ModelConfig& mc = checkpoint_.config();
-  const int bs = config_.block_size;
-  const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
-  int64_t num_blocks = config_.num_blocks;
-  if (num_blocks == 0) {
-    int64_t budget = config_.kv_cache_memory;
-    const auto mem = device != nullptr ? device->memory_info() : std::nullopt;
-    if (budget <= 0 && mem) {
-      // What this process may use, less what is already in use (weights, scratch, anything
-      // else on the device), less the runner's buffers allocated after the cache.
-      const int64_t used = static_cast<int64_t>(mem->total - mem->free);
-      const int64_t activations = runner_bytes(mc, config_, blocks_per_context);
-      budget =
-          static_cast<int64_t>(config_.gpu_memory_utilization * static_cast<double>(mem->total)) -
-          used - activations;
-      if (budget < static_cast<int64_t>(per_block)) {
-        throw Error(
-            ErrorCode::kResourceExhausted,
-            "not enough device memory for the KV cache: " + std::to_string(mem->total >> 20) +
-                " MiB total x " + std::to_string(config_.gpu_memory_utilization) +
-                " (--gpu-memory-utilization) leaves nothing after " + std::to_string(used >> 20) +
-                " MiB in use and " + std::to_string(activations >> 20) + " MiB of activations");
-      }
-    } else if (budget <= 0) {
-      budget = std::min<int64_t>(
-          kDefaultKvCap, static_cast<int64_t>(config_.kv_cache_fraction *
-                                              static_cast<double>(available_memory_bytes())));
-    }
-    // More blocks than every sequence at full context would only feed the prefix cache.
-    num_blocks = std::min<int64_t>(budget / static_cast<int64_t>(per_block),
-                                   2 * config_.max_num_seqs * blocks_per_context);
-  }
-  if (num_blocks < 1) {
-    throw Error(ErrorCode::kResourceExhausted,
-                "the KV cache budget holds no block of " + std::to_string(bs) + " tokens");
-  }
-  return num_blocks;
-}
-
-// One rank: the backend asked for, its model, cache and runner.
-void LlmEngine::create_single_rank(const ModelConfig& mc) {
-  backend_ = make_backend(config_, resolve_backend(config_));
-  config_.backend = backend_->name();
-  const DType wdtype = weight_dtype(config_, mc);
-  const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
-  const int bs = config_.block_size;
-  // Scratch for the largest step first, so the device budget accounts for it.
-  backend_->reserve_workspace(
-      {config_.max_num_batched_tokens,
-       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}), config_.max_num_seqs,
-       mc.max_position_embeddings, mc.num_heads, mc.head_dim});
-  model_ = std::make_unique<LlamaModel>(*backend_, checkpoint_, wdtype);
-  config_.num_blocks = kv_pool_blocks(KvCache::bytes_per_block(mc, bs, kv_dtype), backend_.get());
-  kv_cache_ =
-      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(config_.num_blocks), bs, kv_dtype);
-  runner_ =
-      std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_, config_.max_num_batched_tokens,
-                                    config_.max_num_seqs, config_.cuda_graphs);
-}
-
-namespace {
-
-// What every rank must agree on before loading, sent by rank 0 to processes that join it.
-struct RankSetup {
-  int64_t num_blocks, block_size, max_num_tokens, max_num_seqs, weight_dtype;
-};
-
-TensorParallelExecutor::Options executor_options(const RankSetup& s) {
-  TensorParallelExecutor::Options o;
-  o.weight_dtype = static_cast<DType>(s.weight_dtype);
-  o.num_blocks = static_cast<int>(s.num_blocks);
-  o.block_size = static_cast<int>(s.block_size);
-  o.max_num_tokens = static_cast<int>(s.max_num_tokens);
-  o.max_num_seqs = static_cast<int>(s.max_num_seqs);
-  return o;
-}
-
-// CPU threads for each of `local_ranks` ranks sharing this process's cores.
-int threads_per_rank(const EngineConfig& c, int local_ranks) {
-  const int total = c.threads > 0
-                        ? c.threads
-                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, total / local_ranks);
-}
-
-}  // namespace
-
-// The engine of a split model: the same scheduler and sampler over an executor whose ranks are
-// threads here (CPU ranks, or one device each), or rank 0 of CPU processes joining at tp_master.
-void LlmEngine::create_tensor_parallel(const ModelConfig& mc) {
-  const int size = config_.tensor_parallel_size, bs = config_.block_size;
-  const std::string kind = resolve_backend(config_);
-  config_.backend = kind;
-  RankSetup setup{0, bs, config_.max_num_batched_tokens, config_.max_num_seqs,
-                  static_cast<int64_t>(weight_dtype(config_, mc))};
-  const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);  // validates
-  if (kind != "cpu") {
-    // Device ranks: the pool is sized per device once each rank's weights are resident.
-    std::vector<std::unique_ptr<Backend>> devices = make_device_ranks(config_, kind);
-    TensorParallelExecutor::Options o = executor_options(setup);
-    o.cuda_graphs = config_.cuda_graphs;
-    o.size_pool = [this](const Backend& be, size_t per_block) {
-      return kv_pool_blocks(per_block, &be);
-    };
-    executor_ = std::make_unique<TensorParallelExecutor>(
-        checkpoint_, o, InProcessCommunicator::create_group(size), [&devices](Communicator* comm) {
-          return std::move(devices[static_cast<size_t>(comm->rank())]);
-        });
-    config_.num_blocks = executor_->num_blocks();
-    return;
-  }
-  // Every rank holds its KV heads of every block (replicated heads count once per rank).
-  setup.num_blocks = kv_pool_blocks(
-      size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32), nullptr);
-  config_.num_blocks = setup.num_blocks;
-  std::vector<std::unique_ptr<Communicator>> comms;
-  if (config_.tp_master.empty()) {
-    comms = InProcessCommunicator::create_group(size);
-  } else {
-    comms.push_back(std::make_unique<SocketCommunicator>(0, size, config_.tp_master));
-    RankSetup copy = setup;
-    comms[0]->broadcast(&copy, sizeof copy, 0);
-  }
-  const int threads = threads_per_rank(config_, static_cast<int>(comms.size()));
-  executor_ = std::make_unique<TensorParallelExecutor>(
-      checkpoint_, executor_options(setup), std::move(comms),
-      [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
-}
-
-void Engine::serve_rank(const EngineConfig& config) {
-  check_config(config);
-  if (config.tp_rank < 1 || config.tp_master.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "serving a tensor-parallel rank needs --tp-rank >= 1 and --tp-master HOST:PORT");
-  }
-  const Checkpoint ck = Checkpoint::open(config.model_dir);
-  TensorParallelShard::make(ck.config(), config.tp_rank, config.tensor_parallel_size);
-  std::vector<std::unique_ptr<Communicator>> comms;
-  comms.push_back(std::make_unique<SocketCommunicator>(config.tp_rank, config.tensor_parallel_size,
-                                                       config.tp_master));
-  RankSetup setup{};
-  comms[0]->broadcast(&setup, sizeof setup, 0);
-  const int threads = threads_per_rank(config, 1);
-  TensorParallelExecutor executor(
-      ck, executor_options(setup), std::move(comms),
-      [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
-  executor.serve();
 }
 
 LlmEngine::~LlmEngine() {
@@ -528,7 +298,7 @@ void LlmEngine::run_step() {
         eos_ids_};
   };
   // When every sampled row is plain greedy, only the argmax ids leave the device.
-  bool greedy = runner_ != nullptr;
+  bool greedy = ranks_->has_greedy_path();
   for (const ScheduledSeq& s : out.scheduled) {
     if (s.wants_logits)
       greedy = greedy && Sampler::is_plain_greedy(s.seq->request->params, context(*s.seq));
@@ -536,9 +306,9 @@ void LlmEngine::run_step() {
   std::span<const float> logits;
   std::span<const int32_t> greedy_ids;
   if (greedy) {
-    greedy_ids = runner_->execute_greedy(entries_);
+    greedy_ids = ranks_->execute_greedy(entries_);
   } else {
-    logits = executor_ ? executor_->execute(entries_) : runner_->execute(entries_);
+    logits = ranks_->execute(entries_);
   }
   scheduler_->complete_step(out);
   ++counters_.num_steps;

@@ -9,14 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/backend/backend.h"
-#include "engine/kv/kv_cache.h"
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/model/checkpoint.h"
-#include "engine/model/llama_model.h"
-#include "engine/model_runner.h"
+#include "engine/model_ranks.h"
 #include "engine/output_processor.h"
-#include "engine/parallel/tensor_parallel_executor.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "llm/engine.h"
@@ -52,24 +48,13 @@ class LlmEngine final : public Engine {
   void finish(Sequence* seq, FinishReason reason, CompletionEvent ev);
   void release_parked(RequestGroup& group);
   void publish_stats();
-  // The model side of the constructor: backend(s), weights, KV cache, runner or executor.
-  void create_single_rank(const ModelConfig& mc);
-  void create_tensor_parallel(const ModelConfig& mc);
-  // Blocks in the KV pool: config_.num_blocks, or what the budget (kv_cache_memory, the
-  // device's memory when `device` reports it, else a share of host memory) holds at
-  // `per_block` bytes each. Throws kResourceExhausted when not one block fits.
-  int64_t kv_pool_blocks(size_t per_block, const Backend* device);
 
   EngineConfig config_;
   Checkpoint checkpoint_;
   Tokenizer tokenizer_;
-  std::unique_ptr<Backend> backend_;
-  std::unique_ptr<LlamaModel> model_;
-  std::unique_ptr<KvCache> kv_cache_;
+  std::unique_ptr<ModelRanks> ranks_;  // backend(s), weights, KV cache, runner or executor
   std::unique_ptr<KvCacheManager> kv_manager_;
   std::unique_ptr<Scheduler> scheduler_;
-  std::unique_ptr<ModelRunner> runner_;
-  std::unique_ptr<TensorParallelExecutor> executor_;  // instead of the four above when split
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<OutputProcessor> output_;
   std::vector<int32_t> eos_ids_;

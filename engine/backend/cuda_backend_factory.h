@@ -42,6 +42,8 @@ std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& opti
 // NCCL.
 std::vector<std::unique_ptr<Backend>> make_cuda_device_backend_group(
     const CudaBackendOptions& options, int size);
+// A fresh ncclUniqueId's bytes (CudaBackendOptions::nccl_id), for ranks in other processes.
+std::array<char, 128> make_nccl_unique_id();
 // cudaGetDeviceCount, or -1 with the runtime's message in *error when it fails.
 int cuda_device_count(std::string* error);
 

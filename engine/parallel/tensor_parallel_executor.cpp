@@ -85,6 +85,15 @@ TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Optio
         *rank->backend, KvCache::bytes_per_block(rank->model->local_config(), o.block_size, kv));
     num_blocks = num_blocks == 0 ? fits : std::min(num_blocks, fits);
   }
+  // A process holding one rank of a group spread over processes: all take the smallest pool.
+  // (Block counts are exact in a float up to 2^24, far beyond any pool.)
+  if (o.num_blocks == 0 && ranks_.size() == 1 && ranks_[0]->comm->size() > 1) {
+    Communicator& comm = *ranks_[0]->comm;
+    const float mine = static_cast<float>(num_blocks);
+    std::vector<float> all(static_cast<size_t>(comm.size()));
+    comm.all_gather(&mine, 1, all.data());
+    num_blocks = static_cast<int64_t>(*std::min_element(all.begin(), all.end()));
+  }
   num_blocks_ = static_cast<int>(num_blocks);
   for (const auto& rank : ranks_) {
     rank->cache =

@@ -259,7 +259,8 @@ TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
          c.backend = "simt";
          c.tp_master = "127.0.0.1:1";
        },
-       "ranks in separate processes (--tp-master) run the cpu backend in this version, not 'simt'"},
+       "ranks in separate processes (--tp-master) run the cpu or cuda backend: the emulator's NCCL "
+       "joins the ranks of one process only"},
       {[](EngineConfig& c) {
          c.tensor_parallel_size = 2;
          c.tp_master = "no-port-here";
