@@ -44,11 +44,13 @@ struct Tensor {
     return static_cast<T*>(data);
   }
   // Rows [begin, begin + count) of a tensor whose first dimension is rows.
+  // (Also of a tensor with no rows: the row size comes from the inner dimensions.)
   Tensor rows(int64_t begin, int64_t count) const {
+    size_t row_bytes = dtype_size(dtype);
+    for (int i = 1; i < ndim; ++i) row_bytes *= static_cast<size_t>(dims[static_cast<size_t>(i)]);
     Tensor t = *this;
     t.dims[0] = count;
-    t.data = static_cast<char*>(data) +
-             static_cast<size_t>(begin) * (nbytes() / static_cast<size_t>(dims[0]));
+    t.data = static_cast<char*>(data) + static_cast<size_t>(begin) * row_bytes;
     return t;
   }
   std::string shape_string() const;
