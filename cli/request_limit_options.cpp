@@ -23,13 +23,15 @@ void add_request_limit_options(po::options_description& d, RequestLimits& l) {
   add("max-logit-bias", l.max_logit_bias, "logit_bias entries per request");
 }
 
+void require_at_least(const char* flag, int64_t value, int64_t lo) {
+  if (value < lo) {
+    throw po::error(std::string("--") + flag + " must be >= " + std::to_string(lo) + ", got " +
+                    std::to_string(value));
+  }
+}
+
 void check_request_limits(const RequestLimits& l) {
-  auto at_least = [](const char* flag, int v, int lo) {
-    if (v < lo) {
-      throw po::error(std::string("--") + flag + " must be >= " + std::to_string(lo) + ", got " +
-                      std::to_string(v));
-    }
-  };
+  const auto at_least = require_at_least;
   at_least("max-prompt-tokens", l.max_prompt_tokens, 0);
   at_least("max-tokens-limit", l.max_tokens, 0);
   at_least("max-n", l.max_n, 1);

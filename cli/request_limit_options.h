@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
 
 #include "server/request_limits.h"
 
@@ -12,6 +13,8 @@ void add_request_limit_options(boost::program_options::options_description& d, R
 
 // Throws boost::program_options::error naming the flag when a value is out of range.
 void check_request_limits(const RequestLimits& l);
+// Throws po::error "--FLAG must be >= LO, got VALUE" when value < lo (flag without dashes).
+void require_at_least(const char* flag, int64_t value, int64_t lo);
 
 // The limits as they apply to an engine running at most `max_num_seqs` sequences per step: n is
 // capped there too, so the 400 names the number that actually applies.

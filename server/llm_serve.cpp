@@ -55,12 +55,7 @@ po::options_description make_options(Options& o) {
 }
 
 void check(const Options& o) {
-  auto at_least = [](const char* flag, int64_t v, int64_t lo) {
-    if (v < lo) {
-      throw po::error(std::string("--") + flag + " must be >= " + std::to_string(lo) + ", got " +
-                      std::to_string(v));
-    }
-  };
+  const auto at_least = llm::require_at_least;
   at_least("max-queue", o.max_queue, 0);
   at_least("max-body-bytes", o.max_body_bytes, 1);
   // Below this not even a plain POST with its usual headers fits.
