@@ -111,7 +111,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
   expect(options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
          "tensor-parallel rank " + std::to_string(options.tp_rank) + " of " +
              std::to_string(options.tp_size));
-  check(cudaSetDevice(options.device), "cudaSetDevice(" + std::to_string(options.device) + ")");
+  bind();
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cublasCreate(&cublas_), "cublasCreate");
   check(cublasSetStream(cublas_, stream_), "cublasSetStream");
@@ -133,7 +133,10 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
 
 CudaBackend::~CudaBackend() {
   // Nothing may throw here; errors at teardown have nowhere to go.
-  cudaSetDevice(options_.device);
+  try {
+    bind();
+  } catch (const Error&) {
+  }
   cudaStreamSynchronize(stream_);
   for (const auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
   if (nccl_ != nullptr) ncclCommDestroy(nccl_);
@@ -182,8 +185,14 @@ std::vector<std::unique_ptr<Backend>> CudaBackend::make_group(const CudaBackendO
   return ranks;
 }
 
+// The device each thread last bound, so the ops of a rank driven by one thread set it once.
+// Every cudaSetDevice of this backend goes through here, which keeps the cache true.
+thread_local int tl_bound_device = -1;
+
 void CudaBackend::bind() const {
+  if (tl_bound_device == options_.device) return;
   check(cudaSetDevice(options_.device), "cudaSetDevice(" + std::to_string(options_.device) + ")");
+  tl_bound_device = options_.device;
 }
 
 Buffer CudaBackend::alloc(size_t bytes) {
