@@ -34,16 +34,19 @@ template <int M, WeightType WT>
 LLM_AVX2 void tile(const float* x, int64_t ldx, const void* panel, int64_t K, float* out,
                    int64_t ldo, int64_t cols) {
   __m256 acc[M][2];
+#pragma GCC unroll 8
   for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m256 w0 = load8<WT>(panel, k * kPanel);
     const __m256 w1 = load8<WT>(panel, k * kPanel + 8);
+#pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       const __m256 xb = _mm256_broadcast_ss(x + m * ldx + k);
       acc[m][0] = _mm256_fmadd_ps(xb, w0, acc[m][0]);
       acc[m][1] = _mm256_fmadd_ps(xb, w1, acc[m][1]);
     }
   }
+#pragma GCC unroll 8
   for (int m = 0; m < M; ++m) {
     float* o = out + m * ldo;
     if (cols == kPanel) {
