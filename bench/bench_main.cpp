@@ -13,6 +13,7 @@ constexpr const char* kUsage =
     "  throughput  offline throughput through the Engine (requests/s, tokens/s)\n"
     "  latency     prefill time and decode-step time of a fixed batch\n"
     "  roofline    this machine's memory bandwidth and GEMM peak, and the model's bounds\n"
+    "  gemm        the model's matrix products per implementation (engine, OpenBLAS, oneDNN)\n"
     "  serve       streaming load against a running llm-serve (TTFT, TPOT, ITL, latency)\n"
     "Every subcommand prints a table and, with --json FILE, writes a machine-readable result.\n";
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   if (sub == "throughput") return llm::bench::throughput_main(argc - 1, argv + 1);
   if (sub == "latency") return llm::bench::latency_main(argc - 1, argv + 1);
   if (sub == "roofline") return llm::bench::roofline_main(argc - 1, argv + 1);
+  if (sub == "gemm") return llm::bench::gemm_main(argc - 1, argv + 1);
   if (sub == "serve") return llm::bench::serve_main(argc - 1, argv + 1);
   std::cerr << "llm-bench: unknown subcommand '" << sub << "'\n" << kUsage;
   return 2;

@@ -8,5 +8,6 @@ int throughput_main(int argc, char** argv);
 int latency_main(int argc, char** argv);
 int roofline_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
+int gemm_main(int argc, char** argv);
 
 }  // namespace llm::bench

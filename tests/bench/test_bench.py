@@ -118,9 +118,36 @@ def test_roofline(tmp_path):
     assert report["limits"]["matmul_params"] == 5 * per_layer + 512 * 64
 
 
+def test_gemm_runs_each_implementation_against_float64(tmp_path):
+    path = tmp_path / "gemm.json"
+    out = run(BENCH, "gemm", "--model", MODEL, "--layers", 1, "--rows", 1, 7,
+              "--min-seconds", 0.01, "--json", path)
+    assert "engine-bf16" in out.stdout
+    report = json.loads(path.read_text())
+    check_common(report, "gemm")
+    positive(report["limits"], "gemm_gflop_per_s", "bandwidth_gb_per_s")
+    by_impl = {}
+    for r in report["results"]:
+        by_impl.setdefault(r["impl"], []).append(r)
+    # Every build has the engine's kernels; OpenBLAS and oneDNN only with LLM_BENCH_LIBRARIES.
+    for impl in ("engine-f32", "engine-bf16"):
+        assert [r["rows"] for r in by_impl[impl]] == [1, 7]
+        for r in by_impl[impl]:
+            positive(r, "pass_ms", "gflop_per_s", "weight_gb_per_s")
+            # The weights are bf16-representable, so both paths multiply the same numbers: only
+            # f32 rounding separates them from the float64 product.
+            assert r["rel_error"] < 1e-5, r
+
+
+def test_gemm_unknown_implementation_is_a_clear_error():
+    out = run(BENCH, "gemm", "--model", MODEL, "--impl", "mkl", check=False)
+    assert out.returncode == 1 and "no GEMM implementation 'mkl'" in out.stderr
+
+
 def test_bad_flags_exit_2():
     assert run(BENCH, check=False).returncode == 2
     assert run(BENCH, "nonsense", check=False).returncode == 2
+    assert run(BENCH, "gemm", "--model", MODEL, "--rows", 0, check=False).returncode == 2
     assert run(BENCH, "throughput", "--model", MODEL, "--num-prompts", 0, check=False).returncode == 2
     assert run(BENCH, "serve", "--url", "ftp://x", check=False).returncode == 2
     assert run(BENCH, "serve", "--url", "http://127.0.0.1:1", "--request-rate", "fast",
