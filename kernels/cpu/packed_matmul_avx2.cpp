@@ -28,36 +28,66 @@ LLM_AVX2 inline __m256 load8(const void* base, int64_t i) {
   }
 }
 
-// out[0..M-1][0..cols-1] = x[0..M-1] . panel^T. M rows x 16 columns in 2*M accumulators: with M =
-// 6 that is 12 independent FMA chains, enough to hide the FMA latency on two FMA ports.
-template <int M, WeightType WT>
+// out[0..M-1][0..P*16-1] = x[0..M-1] . (P consecutive panels)^T, the last panel's columns cut to
+// `cols`. M rows x P panels x 16 columns in 2*M*P accumulators: 6 x 1 gives 12 independent FMA
+// chains and 1 x 4 or 2 x 2 give 8, enough to hide the FMA latency on two FMA ports. A panel is
+// K * 16 weights long.
+template <int M, int P, WeightType WT>
 LLM_AVX2 void tile(const float* x, int64_t ldx, const void* panel, int64_t K, float* out,
                    int64_t ldo, int64_t cols) {
-  __m256 acc[M][2];
+  __m256 acc[M][P][2];
 #pragma GCC unroll 8
-  for (int m = 0; m < M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  for (int m = 0; m < M; ++m) {
+#pragma GCC unroll 4
+    for (int q = 0; q < P; ++q) acc[m][q][0] = acc[m][q][1] = _mm256_setzero_ps();
+  }
   for (int64_t k = 0; k < K; ++k) {
-    const __m256 w0 = load8<WT>(panel, k * kPanel);
-    const __m256 w1 = load8<WT>(panel, k * kPanel + 8);
+#pragma GCC unroll 4
+    for (int q = 0; q < P; ++q) {
+      const __m256 w0 = load8<WT>(panel, (q * K + k) * kPanel);
+      const __m256 w1 = load8<WT>(panel, (q * K + k) * kPanel + 8);
 #pragma GCC unroll 8
-    for (int m = 0; m < M; ++m) {
-      const __m256 xb = _mm256_broadcast_ss(x + m * ldx + k);
-      acc[m][0] = _mm256_fmadd_ps(xb, w0, acc[m][0]);
-      acc[m][1] = _mm256_fmadd_ps(xb, w1, acc[m][1]);
+      for (int m = 0; m < M; ++m) {
+        const __m256 xb = _mm256_broadcast_ss(x + m * ldx + k);
+        acc[m][q][0] = _mm256_fmadd_ps(xb, w0, acc[m][q][0]);
+        acc[m][q][1] = _mm256_fmadd_ps(xb, w1, acc[m][q][1]);
+      }
     }
   }
 #pragma GCC unroll 8
   for (int m = 0; m < M; ++m) {
-    float* o = out + m * ldo;
-    if (cols == kPanel) {
-      _mm256_storeu_ps(o, acc[m][0]);
-      _mm256_storeu_ps(o + 8, acc[m][1]);
-    } else {
-      alignas(32) float tmp[kPanel];
-      _mm256_store_ps(tmp, acc[m][0]);
-      _mm256_store_ps(tmp + 8, acc[m][1]);
-      for (int64_t j = 0; j < cols; ++j) o[j] = tmp[j];
+#pragma GCC unroll 4
+    for (int q = 0; q < P; ++q) {
+      float* o = out + m * ldo + q * kPanel;
+      if (q < P - 1 || cols == kPanel) {
+        _mm256_storeu_ps(o, acc[m][q][0]);
+        _mm256_storeu_ps(o + 8, acc[m][q][1]);
+      } else {
+        alignas(32) float tmp[kPanel];
+        _mm256_store_ps(tmp, acc[m][q][0]);
+        _mm256_store_ps(tmp + 8, acc[m][q][1]);
+        for (int64_t j = 0; j < cols; ++j) o[j] = tmp[j];
+      }
     }
+  }
+}
+
+template <WeightType WT>
+LLM_AVX2 void tile_rows(int rows, const float* x, int64_t ldx, const void* panel, int64_t K,
+                        float* out, int64_t ldo, int64_t cols) {
+  switch (rows) {
+    case 6:
+      return tile<6, 1, WT>(x, ldx, panel, K, out, ldo, cols);
+    case 5:
+      return tile<5, 1, WT>(x, ldx, panel, K, out, ldo, cols);
+    case 4:
+      return tile<4, 1, WT>(x, ldx, panel, K, out, ldo, cols);
+    case 3:
+      return tile<3, 1, WT>(x, ldx, panel, K, out, ldo, cols);
+    case 2:
+      return tile<2, 1, WT>(x, ldx, panel, K, out, ldo, cols);
+    default:
+      return tile<1, 1, WT>(x, ldx, panel, K, out, ldo, cols);
   }
 }
 
@@ -65,32 +95,35 @@ template <WeightType WT>
 LLM_AVX2 void panels(const float* x, int64_t ldx, int64_t T, const PackedWeight& w, int64_t pb,
                      int64_t pe, float* out, int64_t ldo) {
   const int64_t K = w.k;
-  for (int64_t p = pb; p < pe; ++p) {
-    const void* panel = static_cast<const char*>(w.data) +
-                        p * K * kPanel * static_cast<int64_t>(weight_type_size(WT));
-    const int64_t cols = w.n - p * kPanel < kPanel ? w.n - p * kPanel : kPanel;
+  const int64_t es = static_cast<int64_t>(weight_type_size(WT));
+  const int64_t full_panels = w.n / kPanel;
+  for (int64_t p = pb; p < pe;) {
+    const void* panel = static_cast<const char*>(w.data) + p * K * kPanel * es;
     float* o = out + p * kPanel;
-    int64_t t = 0;
-    for (; t + 6 <= T; t += 6) tile<6, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-    switch (T - t) {
-      case 5:
-        tile<5, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-        break;
-      case 4:
-        tile<4, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-        break;
-      case 3:
-        tile<3, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-        break;
-      case 2:
-        tile<2, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-        break;
-      case 1:
-        tile<1, WT>(x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
-        break;
-      default:
-        break;
+    // One or two rows (decode) take several full panels at once, for enough FMA chains.
+    if (T == 1 && p + 4 <= pe && p + 4 <= full_panels) {
+      tile<1, 4, WT>(x, ldx, panel, K, o, ldo, kPanel);
+      p += 4;
+      continue;
     }
+    if (T == 2 && p + 2 <= pe && p + 2 <= full_panels) {
+      tile<2, 2, WT>(x, ldx, panel, K, o, ldo, kPanel);
+      p += 2;
+      continue;
+    }
+    const int64_t cols = w.n - p * kPanel < kPanel ? w.n - p * kPanel : kPanel;
+    int64_t t = 0;
+    while (t < T) {
+      // Tiles of 6 rows, but the last 7 to 11 rows go in two tiles of 3 to 6: a tile of 1 or 2
+      // rows has too few FMA chains to keep both FMA units busy.
+      const int64_t left = T - t;
+      const int rows = static_cast<int>(left >= 12 || left == 6 ? 6
+                                        : left > 6              ? (left + 1) / 2
+                                                                : left);
+      tile_rows<WT>(rows, x + t * ldx, ldx, panel, K, o + t * ldo, ldo, cols);
+      t += rows;
+    }
+    ++p;
   }
 }
 

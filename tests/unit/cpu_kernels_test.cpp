@@ -95,11 +95,14 @@ TEST(PackedMatmul, Avx2AndPortableKernelsAgreeBitForBit) {
   const CpuFeatures& f = cpu_features();
   if (!f.avx2_fma || !f.f16c)
     GTEST_SKIP() << "this processor has no AVX2/FMA/F16C: nothing to compare";
-  const PackedCase cases[] = {{1, 64, 16, WeightType::kF32},
-                              {5, 33, 40, WeightType::kBF16},
-                              {6, 128, 17, WeightType::kF16},
-                              {13, 300, 64, WeightType::kBF16},
-                              {2, 7, 3, WeightType::kF32}};
+  // Row counts and panel counts reach every tiling: 1 row x 4 panels and 2 x 2 (decode), 6-row
+  // tiles, 7 to 11 leftover rows split in two, and a ragged last panel after full ones.
+  const PackedCase cases[] = {{1, 64, 16, WeightType::kF32},  {5, 33, 40, WeightType::kBF16},
+                              {6, 128, 17, WeightType::kF16}, {13, 300, 64, WeightType::kBF16},
+                              {2, 7, 3, WeightType::kF32},    {1, 40, 100, WeightType::kBF16},
+                              {2, 19, 90, WeightType::kF16},  {1, 9, 70, WeightType::kF32},
+                              {8, 24, 50, WeightType::kBF16}, {11, 17, 33, WeightType::kF32},
+                              {9, 31, 65, WeightType::kF16},  {32, 20, 80, WeightType::kBF16}};
   uint64_t seed = 7;
   for (const PackedCase& c : cases) {
     const auto w = make_weight(c.N, c.K, c.type, ++seed);
@@ -116,6 +119,37 @@ TEST(PackedMatmul, Avx2AndPortableKernelsAgreeBitForBit) {
     for (size_t i = 0; i < a.size(); ++i) {
       ASSERT_FALSE(std::isnan(a[i])) << i;
       ASSERT_EQ(a[i], b[i]) << "T=" << c.T << " K=" << c.K << " N=" << c.N << " at " << i;
+    }
+  }
+}
+
+// Batch invariance at the kernel: a row's output is the same bits whether it is multiplied alone,
+// among T rows, or with the panels cut between threads, whatever tiles the kernel picks.
+TEST(PackedMatmul, EachRowIsTheSameBitsWhateverTheBatchAndPanelSplit) {
+  const int64_t K = 45, N = 100;  // 6 full panels and a ragged one
+  for (const WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kF16}) {
+    const auto w = make_weight(N, K, type, 11);
+    std::vector<uint8_t> packed(packed_weight_bytes(N, K, type));
+    pack_weight(w.data(), N, K, type, packed.data());
+    const PackedWeight pw{packed.data(), type, N, K};
+    std::mt19937_64 rng(12);
+    std::uniform_real_distribution<float> d(-1, 1);
+    std::vector<float> x(static_cast<size_t>(32 * K));
+    for (float& v : x) v = d(rng);
+    for (const int64_t T : {2, 3, 7, 8, 9, 11, 13, 32}) {
+      std::vector<float> batch(static_cast<size_t>(T * N), NAN);
+      // Panels [0, 3) and [3, 7) as two threads would take them.
+      matmul_packed(x.data(), K, T, pw, 0, 3, batch.data(), N);
+      matmul_packed(x.data(), K, T, pw, 3, pw.num_panels(), batch.data(), N);
+      for (int64_t t = 0; t < T; ++t) {
+        std::vector<float> alone(static_cast<size_t>(N), NAN);
+        matmul_packed(x.data() + t * K, K, 1, pw, 0, pw.num_panels(), alone.data(), N);
+        for (int64_t n = 0; n < N; ++n) {
+          ASSERT_FALSE(std::isnan(alone[static_cast<size_t>(n)]));
+          ASSERT_EQ(batch[static_cast<size_t>(t * N + n)], alone[static_cast<size_t>(n)])
+              << "T=" << T << " row " << t << " column " << n;
+        }
+      }
     }
   }
 }
