@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "bench/bench_report.h"
+#include "bench/machine_probe.h"
 #include "bench/progress.h"
 #include "bench/roofline.h"
 #include "bench/subcommands.h"
@@ -42,6 +44,8 @@ struct Iteration {
   double prefill_s = 0;
   double decode_s = 0;
   double total_s = 0;
+  double bandwidth_gb_per_s = 0;  // measured right before this iteration (0: --skip-probe)
+  double gemm_gflop_per_s = 0;
 };
 
 // Next event of a stream, which must come: the engine owes every request a finish.
@@ -96,11 +100,21 @@ int run(const Options& o) {
   const int vocab = std::min(mc.vocab_size, engine->tokenizer().vocab_size());
 
   for (int i = 0; i < o.warmup_iters; ++i) run_batch(*engine, o, vocab, o.seed + 1000 + i);
+  std::optional<LimitsProbe> probe;
+  if (!o.skip_probe) probe.emplace();
   std::vector<Iteration> iters;
   const EngineStats before = engine->stats();
   Progress progress("latency", o.num_iters, "iterations");
   for (int i = 0; i < o.num_iters; ++i) {
-    iters.push_back(run_batch(*engine, o, vocab, o.seed + i));
+    double bandwidth = 0, gemm = 0;
+    if (probe) {
+      bandwidth = probe->bandwidth_gb_per_s(3);
+      gemm = probe->gemm_gflop_per_s(3);
+    }
+    Iteration it = run_batch(*engine, o, vocab, o.seed + i);
+    it.bandwidth_gb_per_s = bandwidth;
+    it.gemm_gflop_per_s = gemm;
+    iters.push_back(it);
     progress.update(i + 1);
   }
   progress.done();
@@ -125,8 +139,8 @@ int run(const Options& o) {
                              {"warmup_iters", o.warmup_iters},
                              {"seed", o.seed},
                              {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
-                                {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
-                                {"threads", o.runtime.threads}});
+                             {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
+                             {"threads", o.runtime.threads}});
   report["prefill_s"] = prefill_s;
   report["prefill_tokens_per_s"] = prefill_tps;
   report["decode_step_ms"] = decode_step_ms;
@@ -135,8 +149,11 @@ int run(const Options& o) {
   report["latency_s"] = summarize(total);
   report["iterations"] = nlohmann::json::array();
   for (const Iteration& it : iters) {
-    report["iterations"].push_back(
-        {{"prefill_s", it.prefill_s}, {"decode_s", it.decode_s}, {"total_s", it.total_s}});
+    report["iterations"].push_back({{"prefill_s", it.prefill_s},
+                                    {"decode_s", it.decode_s},
+                                    {"total_s", it.total_s},
+                                    {"bandwidth_gb_per_s", it.bandwidth_gb_per_s},
+                                    {"gemm_gflop_per_s", it.gemm_gflop_per_s}});
   }
   report["engine_steps"] = after.num_steps - before.num_steps;
   report["preemptions"] = after.num_preemptions - before.num_preemptions;
@@ -150,7 +167,8 @@ int run(const Options& o) {
                                        fmt(decode_tps * o.batch_size, 1) + " for the batch"},
                {"request latency", fmt(median(total), 3) + " s"}};
   if (!o.skip_probe) {
-    const nlohmann::json limits = limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
+    const nlohmann::json limits =
+        limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
     const double bw = limits["decode_bound_tokens_per_s"].get<double>();
     // Prefill samples one token per sequence: only that row pays for the output head.
     const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
@@ -162,10 +180,29 @@ int run(const Options& o) {
     report["prefill_bound_tokens_per_s"] = gemm;
     report["decode_bound_fraction"] = decode_tps / bw;
     report["prefill_gemm_bound_fraction"] = prefill_tps / gemm;
+    // The same fractions with each iteration divided by the limits measured just before it,
+    // then the median: on a shared machine the limits drift between the start and the run.
+    std::vector<double> decode_paired, decode_gemm_paired, prefill_paired;
+    for (const Iteration& it : iters) {
+      const double step_s = it.decode_s / (o.output_len - 1);
+      const double bytes_per_step = cost.weight_bytes_per_token();
+      const double flops_per_step = cost.flops(o.batch_size, o.batch_size);
+      decode_paired.push_back(bytes_per_step / step_s / (it.bandwidth_gb_per_s * 1e9));
+      decode_gemm_paired.push_back(flops_per_step / step_s / (it.gemm_gflop_per_s * 1e9));
+      prefill_paired.push_back(prefill_flops / it.prefill_s / (it.gemm_gflop_per_s * 1e9));
+    }
+    report["decode_bound_fraction_paired"] = median(decode_paired);
+    report["decode_gemm_bound_fraction_paired"] = median(decode_gemm_paired);
+    report["prefill_gemm_bound_fraction_paired"] = median(prefill_paired);
     rows.push_back({"bandwidth bound", fmt(bw, 1) + " tokens/s per sequence (" +
-                                           fmt(100 * decode_tps / bw, 1) + "% reached)"});
+                                           fmt(100 * decode_tps / bw, 1) + "% reached; " +
+                                           fmt(100 * median(decode_paired), 1) +
+                                           "% against each iteration's own probe)"});
     rows.push_back({"GEMM bound", fmt(gemm, 1) + " tokens/s (prefill reached " +
-                                      fmt(100 * prefill_tps / gemm, 2) + "%)"});
+                                      fmt(100 * prefill_tps / gemm, 2) + "%; " +
+                                      fmt(100 * median(prefill_paired), 1) + "% paired)"});
+    rows.push_back({"decode vs GEMM peak", fmt(100 * median(decode_gemm_paired), 1) +
+                                               "% (paired; batch decode is FMA-bound)"});
   }
   print_table("latency: " + o.model, rows);
   if (!o.json.empty()) write_report(o.json, report);

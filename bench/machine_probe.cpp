@@ -34,20 +34,31 @@ double timed_parallel(int threads, Fn fn) {
   return seconds_since(start);
 }
 
+// Reads n floats as eight streams, each a contiguous eighth of the range: the hardware
+// prefetchers keep more lines in flight than for one stream (~10% more here), and the engine's
+// decode matmul also reads several weight panels at once. Two accumulators per stream keep the
+// adds off the critical path.
 __attribute__((target("avx2,fma"))) float sum_avx2(const float* p, size_t n) {
-  // Four independent accumulators so the adds are not one dependency chain.
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 32 <= n; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+  constexpr int kStreams = 8;
+  const size_t per = n / kStreams / 16 * 16;
+  __m256 a[kStreams][2];
+#pragma GCC unroll 8
+  for (int s = 0; s < kStreams; ++s) a[s][0] = a[s][1] = _mm256_setzero_ps();
+  for (size_t i = 0; i < per; i += 16) {
+#pragma GCC unroll 8
+    for (int s = 0; s < kStreams; ++s) {
+      a[s][0] = _mm256_add_ps(a[s][0], _mm256_load_ps(p + s * per + i));
+      a[s][1] = _mm256_add_ps(a[s][1], _mm256_load_ps(p + s * per + i + 8));
+    }
   }
+  __m256 total = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int s = 0; s < kStreams; ++s) total = _mm256_add_ps(total, _mm256_add_ps(a[s][0], a[s][1]));
   alignas(32) float out[8];
-  _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  float s = 0;
-  for (const float x : out) s += x;
-  return s;
+  _mm256_store_ps(out, total);
+  float sum = 0;
+  for (const float x : out) sum += x;
+  return sum;
 }
 
 float sum_portable(const float* p, size_t n) {
@@ -100,10 +111,7 @@ float tile_portable(const float* a, const float* b, int k, int reps) {
   return c[0][0] + c[5][15];
 }
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using Floats = std::unique_ptr<float[], AlignedFree>;
+using Floats = LimitsProbe::Floats;
 
 Floats aligned_floats(size_t n) {
   auto* p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
@@ -118,7 +126,8 @@ volatile float g_sink;  // keeps the probes' results alive so the loops are not 
 
 double bandwidth(const float* buf, size_t n, int threads, bool avx2, int runs) {
   double best = 1e30;
-  const size_t per = n / static_cast<size_t>(threads) / 32 * 32;
+  const size_t per =
+      n / static_cast<size_t>(threads) / 128 * 128;  // whole 16-float steps of 8 streams
   for (int r = 0; r < runs; ++r) {
     std::vector<float> sums(static_cast<size_t>(threads));
     const double t = timed_parallel(threads, [&](int i) {
@@ -169,21 +178,41 @@ double kernel_matmul(int runs) {
 
 }  // namespace
 
-MachineLimits measure_machine(int buffer_mib) {
-  MachineLimits m;
-  m.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  m.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+void LimitsProbe::AlignedFree::operator()(float* p) const {
+  std::free(p);
+}
 
-  const size_t n = static_cast<size_t>(buffer_mib) << 18;  // floats in buffer_mib MiB
-  Floats buf = aligned_floats(n);
+LimitsProbe::LimitsProbe(int buffer_mib)
+    : threads_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      avx2_(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")),
+      floats_(static_cast<size_t>(buffer_mib) << 18) {
+  buffer_ = aligned_floats(floats_);
   // First touch from the threads that will read, so pages land near them.
-  const size_t per = n / static_cast<size_t>(m.threads);
-  timed_parallel(m.threads,
-                 [&](int i) { std::fill_n(buf.get() + per * static_cast<size_t>(i), per, 1.0f); });
-  m.bandwidth_gb_per_s = bandwidth(buf.get(), n, m.threads, m.avx2_fma, 5);
-  m.bandwidth_1t_gb_per_s = bandwidth(buf.get(), n, 1, m.avx2_fma, 3);
-  m.gemm_gflop_per_s = gemm(m.threads, m.avx2_fma, 3);
-  m.gemm_1t_gflop_per_s = gemm(1, m.avx2_fma, 3);
+  const size_t per = floats_ / static_cast<size_t>(threads_);
+  timed_parallel(threads_, [&](int i) {
+    std::fill_n(buffer_.get() + per * static_cast<size_t>(i), per, 1.0f);
+  });
+}
+
+LimitsProbe::~LimitsProbe() = default;
+
+double LimitsProbe::bandwidth_gb_per_s(int runs, int threads) {
+  return bandwidth(buffer_.get(), floats_, threads > 0 ? threads : threads_, avx2_, runs);
+}
+
+double LimitsProbe::gemm_gflop_per_s(int runs, int threads) {
+  return gemm(threads > 0 ? threads : threads_, avx2_, runs);
+}
+
+MachineLimits measure_machine(int buffer_mib) {
+  LimitsProbe probe(buffer_mib);
+  MachineLimits m;
+  m.threads = probe.threads();
+  m.avx2_fma = probe.avx2_fma();
+  m.bandwidth_gb_per_s = probe.bandwidth_gb_per_s(8);
+  m.bandwidth_1t_gb_per_s = probe.bandwidth_gb_per_s(3, 1);
+  m.gemm_gflop_per_s = probe.gemm_gflop_per_s(10);
+  m.gemm_1t_gflop_per_s = probe.gemm_gflop_per_s(3, 1);
   m.kernel_matmul_gflop_per_s = kernel_matmul(3);
   // Other processes on a small machine can make the all-core run slower than one core; the
   // limit is what the hardware did reach.

@@ -103,6 +103,11 @@ def test_latency(tmp_path):
     positive(report, "prefill_tokens_per_s", "decode_tokens_per_s", "decode_step_ms", "prefill_s")
     assert len(report["iterations"]) == 2
     check_limits(report["limits"])
+    # Each iteration carries the limits measured right before it, and the paired fractions.
+    for it in report["iterations"]:
+        positive(it, "bandwidth_gb_per_s", "gemm_gflop_per_s")
+    positive(report, "decode_bound_fraction_paired", "decode_gemm_bound_fraction_paired",
+             "prefill_gemm_bound_fraction_paired")
 
 
 def test_roofline(tmp_path):
