@@ -67,10 +67,47 @@ def decode_prefill_table(reports):
                     pct(pre["prefill_gemm_bound_fraction"] * pre["limits"]["gemm_gflop_per_s"]
                         / lim["gemm_gflop_per_s"]))
         rows.append([s, d, f"{dec_tps:.1f}", pct(dec_tps / lim["decode_bound_tokens_per_s"]),
+                     paired(dec, "decode_bound_fraction_paired"),
                      f"{dec['decode_step_ms']:.1f}", f"{pre['config']['input_len']}",
-                     f"{pre['prefill_tokens_per_s']:.1f}", frac_pre])
-    return table(["shape", "dtype", "decode tok/s (1 stream)", "of bandwidth bound", "step ms",
-                  "prompt", "prefill tok/s", "of GEMM bound"], rows)
+                     f"{pre['prefill_tokens_per_s']:.1f}", frac_pre,
+                     paired(pre, "prefill_gemm_bound_fraction_paired")])
+    return table(["shape", "dtype", "decode tok/s (1 stream)", "of bandwidth bound", "paired",
+                  "step ms", "prompt", "prefill tok/s", "of GEMM bound", "paired"], rows)
+
+
+def paired(report, field):
+    """A benchmark's median fraction against the limits measured right before each iteration."""
+    return pct(report[field]) if field in report else "-"
+
+
+def batch_decode_table(reports):
+    rows = []
+    for s, d, k in keys(reports, r"decode_b\d+"):
+        r, lim = reports[(s, d, k)], reports[(s, d, "roofline")]
+        single = reports.get((s, d, "decode"))
+        agg = r["decode_batch_tokens_per_s"]
+        rows.append([s, d, r["config"]["batch_size"], f"{r['decode_step_ms']:.1f}", f"{agg:.1f}",
+                     pct(agg / lim["throughput_bound_tokens_per_s"]),
+                     paired(r, "decode_gemm_bound_fraction_paired"),
+                     f"{agg / single['decode_tokens_per_s']:.1f}x" if single else "-",
+                     f"{lim['throughput_bound_tokens_per_s'] / lim['decode_bound_tokens_per_s']:.1f}x"])
+    return table(["shape", "dtype", "sequences", "step ms", "decode tok/s (all)", "of GEMM bound",
+                  "paired", "vs 1 stream", "bound: GEMM / bandwidth"], rows)
+
+
+def gemm_table(reports):
+    rows = []
+    for s, d, k in keys(reports, r"gemm"):
+        r = reports[(s, d, k)]
+        for x in r["results"]:
+            if "skipped" in x:
+                rows.append([s, x["impl"], x["rows"], "skipped: " + x["skipped"], "", "", "", ""])
+                continue
+            rows.append([s, x["impl"], x["rows"], f"{x['pass_ms']:.2f}", f"{x['gflop_per_s']:.1f}",
+                         pct(x["gemm_peak_fraction"]), f"{x['weight_gb_per_s']:.1f}",
+                         pct(x["bandwidth_fraction"])])
+    return table(["shape", "implementation", "rows", "ms per pass", "GFLOP/s", "of GEMM peak",
+                  "weight GB/s", "of bandwidth"], rows)
 
 
 def achieved_gflops(r, lim):
@@ -158,6 +195,8 @@ def main():
           f"commit {any_report['git_commit'][:10]}\n")
     for title, fn in (("Limits (llm-bench roofline)", limits_table),
                       ("Single stream: decode and a prompt's prefill", decode_prefill_table),
+                      ("Batched decode (llm-bench latency --batch-size 32)", batch_decode_table),
+                      ("Matrix products alone (llm-bench gemm)", gemm_table),
                       ("Offline throughput (llm-bench throughput)", throughput_table),
                       ("Serving (llm-bench serve against llm-serve)", serve_table)):
         print(f"### {title}\n\n{fn(reports)}\n")

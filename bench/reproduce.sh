@@ -19,8 +19,8 @@ mkdir -p "$OUT" "$MODELS"
 
 # Sequence lengths: long enough that per-step costs dominate start-up, short enough that the
 # 1.1B model's full table fits in about half an hour on 2 cores.
-IN=32 OUT_LEN=32 PREFILL=512 DECODE_OUT=64
-if [[ "${QUICK:-0}" == 1 ]]; then IN=8 OUT_LEN=8 PREFILL=64 DECODE_OUT=8; fi
+IN=32 OUT_LEN=32 PREFILL=512 DECODE_OUT=64 B32_OUT=32
+if [[ "${QUICK:-0}" == 1 ]]; then IN=8 OUT_LEN=8 PREFILL=64 DECODE_OUT=8 B32_OUT=4; fi
 
 for shape in $SHAPES; do
   model="$MODELS/$shape"
@@ -37,6 +37,11 @@ for shape in $SHAPES; do
       --output-len "$DECODE_OUT" --num-iters 5 --warmup-iters 1 --json "$OUT/${tag}_decode.json"
     "$BIN/llm-bench" latency --model "$model" --dtype "$dtype" --batch-size 1 --input-len "$prefill" \
       --output-len 2 --num-iters 1 --warmup-iters 0 --json "$OUT/${tag}_prefill.json"
+    # Aggregate decode of a fixed batch of 32 sequences stepping together (FMA-bound).
+    "$BIN/llm-bench" latency --model "$model" --dtype "$dtype" --batch-size 32 --input-len 16 \
+      --output-len "$B32_OUT" --num-iters 3 --warmup-iters 1 --json "$OUT/${tag}_decode_b32.json"
+    # The matrix products alone, at 1, 32 and 512 rows (bench/compare_gemm.sh adds the libraries).
+    "$BIN/llm-bench" gemm --model "$model" --impl "engine-$dtype" --json "$OUT/${tag}_gemm.json"
     for c in $CONCURRENCY; do
       "$BIN/llm-bench" throughput --model "$model" --dtype "$dtype" --num-prompts "$c" \
         --max-num-seqs "$c" --input-len "$IN" --output-len "$OUT_LEN" --json "$OUT/${tag}_throughput_c$c.json"

@@ -221,6 +221,11 @@ def test_report_turns_results_into_tables_and_a_plot(tmp_path):
     for c in (1, 2):
         run(BENCH, "throughput", *common, "--output-len", 4, "--num-prompts", c, "--max-num-seqs", c,
             "--json", f"{tag}_throughput_c{c}.json")
+    # A probed batch run, so the paired fractions reach the table.
+    run(BENCH, "latency", "--model", MODEL, "--input-len", 8, "--batch-size", 3, "--output-len", 4,
+        "--num-iters", 1, "--json", f"{tag}_decode_b3.json")
+    run(BENCH, "gemm", "--model", MODEL, "--layers", 1, "--rows", 1, 5, "--impl", "engine-f32",
+        "--min-seconds", 0.01, "--json", f"{tag}_gemm.json")
     server = Server()
     try:
         run(BENCH, "serve", "--url", server.url, "--num-prompts", 2, "--max-concurrency", 1,
@@ -230,8 +235,11 @@ def test_report_turns_results_into_tables_and_a_plot(tmp_path):
     plot = tmp_path / "plot.png"
     rep = run(ROOT / ".venv" / "bin" / "python", ROOT / "bench" / "report.py", out, "--plot", plot)
     text = rep.stdout
-    for title in ("Limits", "Single stream", "Offline throughput", "Serving"):
+    for title in ("Limits", "Single stream", "Batched decode", "Matrix products", "Offline throughput",
+                  "Serving"):
         assert f"### {title}" in text, text
+    assert "| tiny | f32 | 3 |" in text, text  # the batch-decode row
+    assert "| tiny | engine-f32 | 5 |" in text, text  # a gemm row
     assert "| tiny | f32 | 2 |" in text, text  # the c=2 throughput row
     assert "| tiny | bf16 | 1 |" in text, text  # the serve row
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
