@@ -51,8 +51,8 @@ struct Shape {
   int64_t k = 0;
 };
 
-// cblas_sgemm on f32 weights. (Debian's OpenBLAS is built without BUILD_BFLOAT16, so it has no
-// cblas_sbgemm to compare with the bf16 kernels.)
+// cblas_sgemm on f32 weights (cblas_sgemv for one row). (Debian's OpenBLAS is built without
+// BUILD_BFLOAT16, so it has no cblas_sbgemm to compare with the bf16 kernels.)
 class OpenBlasGemm final : public GemmImpl {
  public:
   explicit OpenBlasGemm(int threads) { openblas_set_num_threads(threads); }
@@ -67,6 +67,11 @@ class OpenBlasGemm final : public GemmImpl {
     const auto [n, k] = shapes_[i];
     const auto M = static_cast<blasint>(T), N = static_cast<blasint>(n),
                K = static_cast<blasint>(k);
+    if (T == 1) {  // what a caller would use for one row: sgemm packs W on every call
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, weights_[i].data(), K, x, 1, 0.0f, out,
+                  1);
+      return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, weights_[i].data(), K,
                 0.0f, out, N);
   }
