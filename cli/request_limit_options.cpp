@@ -21,6 +21,7 @@ void add_request_limit_options(po::options_description& d, RequestLimits& l) {
   add("max-stop-strings", l.max_stop_strings, "stop strings per request");
   add("max-stop-length", l.max_stop_length, "bytes per stop string");
   add("max-logit-bias", l.max_logit_bias, "logit_bias entries per request");
+  add("max-stop-token-ids", l.max_stop_token_ids, "stop_token_ids entries per request");
 }
 
 void require_at_least(const char* flag, int64_t value, int64_t lo) {
@@ -39,6 +40,7 @@ void check_request_limits(const RequestLimits& l) {
   at_least("max-stop-strings", l.max_stop_strings, 0);
   at_least("max-stop-length", l.max_stop_length, 1);
   at_least("max-logit-bias", l.max_logit_bias, 0);
+  at_least("max-stop-token-ids", l.max_stop_token_ids, 0);
 }
 
 RequestLimits effective_request_limits(RequestLimits l, int max_num_seqs) {

@@ -118,6 +118,11 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
   }
   if (const ojson* s = field(body, "stop_token_ids")) {
     if (!s->is_array()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
+    if (s->size() > static_cast<size_t>(lim.max_stop_token_ids)) {
+      bad("stop_token_ids", "'stop_token_ids' may hold at most " +
+                                std::to_string(lim.max_stop_token_ids) + " ids, got " +
+                                std::to_string(s->size()));
+    }
     for (const ojson& x : *s) {
       if (!x.is_number_integer()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
       const int64_t id = x.get<int64_t>();

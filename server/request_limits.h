@@ -13,8 +13,10 @@ struct RequestLimits {
   int max_n = 64;             // completions per prompt
   int max_prompts = 64;       // prompts in one completions request
   int max_stop_strings = 16;
-  int max_stop_length = 256;  // bytes per stop string
-  int max_logit_bias = 1024;  // logit_bias entries
+  int max_stop_length = 256;      // bytes per stop string
+  int max_logit_bias = 1024;      // logit_bias entries
+  int max_stop_token_ids = 1024;  // stop_token_ids entries: each generated token is checked
+                                  // against all of them
 };
 
 }  // namespace llm

@@ -14,7 +14,7 @@ from conftest import BIN_DIR, MODEL, Server
 
 LIMITS = ["--max-body-bytes", "4096", "--max-header-bytes", "1024", "--max-prompt-tokens", "20",
           "--max-tokens-limit", "30", "--max-n", "3", "--max-prompts", "2", "--max-stop-strings", "2",
-          "--max-stop-length", "8", "--max-logit-bias", "2"]
+          "--max-stop-length", "8", "--max-logit-bias", "2", "--max-stop-token-ids", "2"]
 GOOD = {"prompt": "Once", "max_tokens": 2}
 CHAT = [{"role": "user", "content": "Hi"}]
 
@@ -93,6 +93,8 @@ def test_headers_over_the_limit_is_431(limited):
     ("/v1/completions", {"prompt": "x", "stop": "123456789"}, "stop", "at most 8 bytes long, got one of 9"),
     ("/v1/completions", {"prompt": "x", "logit_bias": {"1": 1, "2": 1, "3": 1}}, "logit_bias",
      "at most 2 entries, got 3"),
+    ("/v1/chat/completions", {"messages": CHAT, "stop_token_ids": [1, 2, 3]}, "stop_token_ids",
+     "at most 2 ids, got 3"),
 ])
 def test_parameter_over_its_limit_is_400_naming_it(limited, path, body, param, words):
     status, err = error_of(*limited.request("POST", path, body)[::2])
@@ -105,7 +107,7 @@ def test_parameter_over_its_limit_is_400_naming_it(limited, path, body, param, w
 def test_parameters_at_their_limits_are_served(limited):
     status, body = limited.json("POST", "/v1/completions", {
         "prompt": ["Once", "Once upon a time there was a dog"], "n": 3, "max_tokens": 30, "ignore_eos": True,
-        "stop": ["12345678", "zzz"], "logit_bias": {"5": 1, "6": -1}})
+        "stop": ["12345678", "zzz"], "logit_bias": {"5": 1, "6": -1}, "stop_token_ids": [7, 8]})
     assert status == 200, body
     assert len(body["choices"]) == 6 and body["usage"]["completion_tokens"] == 6 * 30
 
