@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace llm::cpu {
 namespace {
@@ -10,20 +11,131 @@ namespace {
 // long prompt of one sequence still spreads over every core.
 constexpr int64_t kRowsPerItem = 32;
 
-// Written so the compiler turns them into vector code for each clone below: eight partial sums
-// (one register) in a fixed order.
-[[gnu::always_inline]] inline float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += a[k + j] * b[k + j];
-  }
-  for (int j = 0; k < n; ++k, ++j) acc[j] += a[k] * b[k];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 [[gnu::always_inline]] inline void axpy(float p, const float* x, float* y, int64_t n) {
   for (int64_t d = 0; d < n; ++d) y[d] += p * x[d];
+}
+
+// Eight floats: one AVX register in the avx2 clone, two SSE registers in the default one.
+using Vec8 = float __attribute__((vector_size(32)));
+
+// The cache rows of one sequence and KV head: row j of `cache` lives in block table[j / bs].
+struct KvRows {
+  const float* cache;
+  const int32_t* table;
+  int64_t block_stride;  // floats from one block to the next: num_kv_heads * bs * hd
+  int64_t head_offset;   // floats from a block's start to this KV head's rows: kvh * bs * hd
+  int64_t block_size;
+  int64_t head_dim;
+  const float* block(int64_t b) const { return cache + table[b] * block_stride + head_offset; }
+};
+
+// out[c0 .. c0 + W) = sum over j < visible of p[j] * v_j[c0 .. c0 + W), summed over j in order.
+// The W / 8 accumulators stay in registers for the whole pass over the keys; each element gets
+// the same chain of multiply-adds as y[d] += p * x[d] one key at a time would give it.
+template <int W>
+[[gnu::always_inline]] inline void weighted_values(const float* p, int64_t visible, const KvRows& v,
+                                                   int64_t c0, float* out) {
+  constexpr int kVecs = W / 8;
+  Vec8 acc[kVecs];
+#pragma GCC unroll 8
+  for (int c = 0; c < kVecs; ++c) acc[c] = Vec8{};
+  for (int64_t b = 0, j = 0; j < visible; ++b) {
+    const float* rows = v.block(b) + c0;
+    const int64_t n = std::min(v.block_size, visible - j);
+    for (int64_t o = 0; o < n; ++o, ++j) {
+      const float pj = p[j];
+      const float* x = rows + o * v.head_dim;
+#pragma GCC unroll 8
+      for (int c = 0; c < kVecs; ++c) {
+        Vec8 xv;
+        std::memcpy(&xv, x + c * 8, sizeof(xv));
+        acc[c] += pj * xv;
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < kVecs; ++c) std::memcpy(out + c0 + c * 8, &acc[c], sizeof(Vec8));
+}
+
+// out[0 .. hd) = sum_j p[j] * v_j, in column passes of at most 64 (8 accumulators).
+[[gnu::always_inline]] inline void weighted_values(const float* p, int64_t visible, const KvRows& v,
+                                                   float* out) {
+  const int64_t hd = v.head_dim;
+  if (hd % 64 == 0) {
+    for (int64_t c0 = 0; c0 < hd; c0 += 64) weighted_values<64>(p, visible, v, c0, out);
+  } else if (hd % 16 == 0) {
+    for (int64_t c0 = 0; c0 < hd; c0 += 16) weighted_values<16>(p, visible, v, c0, out);
+  } else if (hd % 8 == 0) {
+    for (int64_t c0 = 0; c0 < hd; c0 += 8) weighted_values<8>(p, visible, v, c0, out);
+  } else {
+    std::fill(out, out + hd, 0.f);
+    for (int64_t b = 0, j = 0; j < visible; ++b) {
+      const float* rows = v.block(b);
+      const int64_t n = std::min(v.block_size, visible - j);
+      for (int64_t o = 0; o < n; ++o, ++j) axpy(p[j], rows + o * hd, out, hd);
+    }
+  }
+}
+
+// Scores of NG query heads (q, head_dim apart) against NK consecutive key rows (k, head_dim
+// apart): scores[g * ld + t] = (q_g . k_t) * scale. Each dot product is summed in a fixed order
+// (eight lane sums, the tail into the first lanes, then a fixed tree), whatever NG and NK are;
+// the NG * NK dots are independent chains interleaved, so no add waits on its own previous one.
+template <int NG, int NK>
+[[gnu::always_inline]] inline void scores_block(const float* q, const float* k, int64_t hd,
+                                                float scale, float* scores, int64_t ld) {
+  Vec8 acc[NG][NK];
+#pragma GCC unroll 8
+  for (int g = 0; g < NG; ++g) {
+#pragma GCC unroll 8
+    for (int t = 0; t < NK; ++t) acc[g][t] = Vec8{};
+  }
+  int64_t d = 0;
+  for (; d + 8 <= hd; d += 8) {
+    Vec8 kv[NK];
+#pragma GCC unroll 8
+    for (int t = 0; t < NK; ++t) std::memcpy(&kv[t], k + t * hd + d, sizeof(Vec8));
+#pragma GCC unroll 8
+    for (int g = 0; g < NG; ++g) {
+      Vec8 qv;
+      std::memcpy(&qv, q + g * hd + d, sizeof(Vec8));
+#pragma GCC unroll 8
+      for (int t = 0; t < NK; ++t) acc[g][t] += qv * kv[t];
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < NG; ++g) {
+#pragma GCC unroll 8
+    for (int t = 0; t < NK; ++t) {
+      for (int64_t e = d, lane = 0; e < hd; ++e, ++lane)
+        acc[g][t][lane] += q[g * hd + e] * k[t * hd + e];
+      const Vec8& v = acc[g][t];
+      scores[g * ld + t] =
+          (((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))) * scale;
+    }
+  }
+}
+
+// Scores of `group` query heads against visible keys [0, visible) of one sequence and KV head:
+// scores[g * ld + j]. Heads are taken NG at a time and keys NK at a time within a cache block,
+// NG * NK = 8 chains (4 for one head), so no dot waits on its own previous add.
+template <int NG, int NK>
+[[gnu::always_inline]] inline void scores_for(const float* q, int group, const KvRows& keys,
+                                              int64_t visible, float scale, float* scores,
+                                              int64_t ld) {
+  const int64_t hd = keys.head_dim;
+  for (int g0 = 0; g0 < group; g0 += NG) {
+    const float* qg = q + g0 * hd;
+    float* sg = scores + g0 * ld;
+    for (int64_t b = 0, j = 0; j < visible; ++b) {
+      const float* rows = keys.block(b);
+      const int64_t n = std::min(keys.block_size, visible - j);
+      int64_t o = 0;
+      for (; o + NK <= n; o += NK, j += NK)
+        scores_block<NG, NK>(qg, rows + o * hd, hd, scale, sg + j, ld);
+      for (; o < n; ++o, ++j) scores_block<NG, 1>(qg, rows + o * hd, hd, scale, sg + j, ld);
+    }
+  }
 }
 
 }  // namespace
@@ -62,28 +174,33 @@ LLM_ATTENTION_CLONES void paged_attention(const PagedAttentionArgs& a, int64_t b
     const int64_t q_begin = a.query_start[s], q_len = a.query_start[s + 1] - q_begin;
     const int64_t ctx = a.seq_lens[s];
     const int32_t* table = a.block_tables + s * a.max_blocks_per_seq;
+    const int64_t block_stride = static_cast<int64_t>(a.num_kv_heads) * a.block_size * hd;
+    const int64_t head_offset = static_cast<int64_t>(kvh) * a.block_size * hd;
+    const KvRows keys{a.k_cache, table, block_stride, head_offset, a.block_size, hd};
+    const KvRows values{a.v_cache, table, block_stride, head_offset, a.block_size, hd};
     const int64_t row_end = std::min(q_len, (chunk + 1) * kRowsPerItem);
     for (int64_t i = chunk * kRowsPerItem; i < row_end; ++i) {
       // The i-th new token sits at position ctx - q_len + i and sees keys 0..that position.
       const int64_t visible = ctx - q_len + i + 1;
       const float* q = a.qkv + (q_begin + i) * a.ld + static_cast<int64_t>(kvh) * group * hd;
-      // Scores: each key row is loaded once and used by every query head of the group.
-      for (int64_t j = 0; j < visible; ++j) {
-        const int64_t block = table[j / a.block_size], off = j % a.block_size;
-        const float* k = a.k_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
-        for (int g = 0; g < group; ++g)
-          scores[g * a.max_seq_len + j] = dot(q + g * hd, k, hd) * a.scale;
+      // Scores: a block of key rows is read from L1 by every query head of the group.
+      if (group % 8 == 0) {
+        scores_for<8, 1>(q, group, keys, visible, a.scale, scores, a.max_seq_len);
+      } else if (group % 4 == 0) {
+        scores_for<4, 2>(q, group, keys, visible, a.scale, scores, a.max_seq_len);
+      } else if (group % 2 == 0) {
+        scores_for<2, 4>(q, group, keys, visible, a.scale, scores, a.max_seq_len);
+      } else {
+        scores_for<1, 4>(q, group, keys, visible, a.scale, scores, a.max_seq_len);
       }
+      // Softmax numerators, then each head's weighted sum of the value rows. The value rows
+      // are read once per head, but from L1/L2 (a 32-row item reuses them), while the head's
+      // accumulator stays in registers.
       for (int g = 0; g < group; ++g) {
         float* sg = scores + static_cast<int64_t>(g) * a.max_seq_len;
         const float max_score = *std::max_element(sg, sg + visible);
         for (int64_t j = 0; j < visible; ++j) sg[j] = std::exp(sg[j] - max_score);
-        std::fill(acc + g * hd, acc + (g + 1) * hd, 0.f);
-      }
-      for (int64_t j = 0; j < visible; ++j) {
-        const int64_t block = table[j / a.block_size], off = j % a.block_size;
-        const float* v = a.v_cache + ((block * a.num_kv_heads + kvh) * a.block_size + off) * hd;
-        for (int g = 0; g < group; ++g) axpy(scores[g * a.max_seq_len + j], v, acc + g * hd, hd);
+        weighted_values(sg, visible, values, acc + g * hd);
       }
       for (int g = 0; g < group; ++g) {
         const float* sg = scores + static_cast<int64_t>(g) * a.max_seq_len;

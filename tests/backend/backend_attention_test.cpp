@@ -64,6 +64,9 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       {"gqa2_hd128_bs8", 2, 2, 128, 8, {{100, 1}, {0, 40}, {7, 3}}},
       {"gqa4_hd64_bs32_long", 2, 4, 64, 32, {{3000, 1}, {2000, 64}, {0, 1}}},
       {"gqa4_hd128_bs16", 1, 4, 128, 16, {{500, 1}, {499, 1}, {64, 33}, {17, 1}}},
+      // Head sizes that are not a multiple of 64 (stories15m: 48) or of 8.
+      {"gqa2_hd48_bs16", 2, 2, 48, 16, {{40, 1}, {0, 21}}},
+      {"mha_hd12_bs4", 2, 1, 12, 4, {{9, 1}, {0, 6}}},
   };
   const BackendCase& bc = GetParam();
   LLM_SKIP_IF_UNAVAILABLE(bc);
