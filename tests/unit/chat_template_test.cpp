@@ -6,17 +6,14 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
-#include <locale>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/unit/jinja_test_support.h"
 #include "tokenizer/chat_template_source.h"
 
 namespace llm {
@@ -28,18 +25,7 @@ using Json = nlohmann::ordered_json;
 const fs::path kDataDir = fs::path(LLM_SOURCE_DIR) / "tests" / "data" / "chat_templates";
 
 // The goldens were made with strftime_now fixed to 2026-01-15 00:00:00 (a Thursday).
-std::string fixed_strftime(const std::string& format) {
-  std::tm tm{};
-  tm.tm_year = 2026 - 1900;
-  tm.tm_mon = 0;
-  tm.tm_mday = 15;
-  tm.tm_wday = 4;
-  tm.tm_yday = 14;
-  std::ostringstream out;
-  out.imbue(std::locale::classic());
-  out << std::put_time(&tm, format.c_str());
-  return out.str();
-}
+using jinja_test::fixed_strftime;
 
 Json read_json(const fs::path& path) {
   std::ifstream in(path);
@@ -153,7 +139,8 @@ TEST(GoldenData, CompiledTemplateRendersConcurrently) {
 // A list of named templates with malformed entries: those are skipped (a missing "template"
 // was read through const operator[], undefined behaviour; a non-string "name" threw).
 TEST(ChatTemplateSource, NamedListSkipsMalformedEntries) {
-  const fs::path dir = fs::temp_directory_path() / ("chat_template_source_" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("chat_template_source_" + std::to_string(getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "tokenizer_config.json")
       << R"({"chat_template": [{"name": "default"}, {"name": 5, "template": "A"}, 7,)"

@@ -18,6 +18,7 @@ namespace llm::jinja_test {
 
 using Json = nlohmann::ordered_json;
 
+// strftime_now fixed to 2026-01-15 00:00:00 (a Thursday), as the goldens were made.
 inline std::string fixed_strftime(const std::string& format) {
   std::tm tm{};
   tm.tm_year = 2026 - 1900;
