@@ -27,6 +27,13 @@ struct KvRows {
   int64_t block_size;
   int64_t head_dim;
   const float* block(int64_t b) const { return cache + table[b] * block_stride + head_offset; }
+  // fn(rows, j, n) for each cache block holding rows j .. j + n - 1 of [0, visible), in order;
+  // `rows` points at row j. Walking blocks, not rows, costs no division per row.
+  template <class Fn>
+  [[gnu::always_inline]] void for_each_block(int64_t visible, Fn&& fn) const {
+    for (int64_t b = 0, j = 0; j < visible; ++b, j += block_size)
+      fn(block(b), j, std::min(block_size, visible - j));
+  }
 };
 
 // out[c0 .. c0 + W) = sum over j < visible of p[j] * v_j[c0 .. c0 + W), summed over j in order.
@@ -39,12 +46,10 @@ template <int W>
   Vec8 acc[kVecs];
 #pragma GCC unroll 8
   for (int c = 0; c < kVecs; ++c) acc[c] = Vec8{};
-  for (int64_t b = 0, j = 0; j < visible; ++b) {
-    const float* rows = v.block(b) + c0;
-    const int64_t n = std::min(v.block_size, visible - j);
-    for (int64_t o = 0; o < n; ++o, ++j) {
-      const float pj = p[j];
-      const float* x = rows + o * v.head_dim;
+  v.for_each_block(visible, [&](const float* rows, int64_t j, int64_t n) {
+    for (int64_t o = 0; o < n; ++o) {
+      const float pj = p[j + o];
+      const float* x = rows + o * v.head_dim + c0;
 #pragma GCC unroll 8
       for (int c = 0; c < kVecs; ++c) {
         Vec8 xv;
@@ -52,7 +57,7 @@ template <int W>
         acc[c] += pj * xv;
       }
     }
-  }
+  });
 #pragma GCC unroll 8
   for (int c = 0; c < kVecs; ++c) std::memcpy(out + c0 + c * 8, &acc[c], sizeof(Vec8));
 }
@@ -69,11 +74,9 @@ template <int W>
     for (int64_t c0 = 0; c0 < hd; c0 += 8) weighted_values<8>(p, visible, v, c0, out);
   } else {
     std::fill(out, out + hd, 0.f);
-    for (int64_t b = 0, j = 0; j < visible; ++b) {
-      const float* rows = v.block(b);
-      const int64_t n = std::min(v.block_size, visible - j);
-      for (int64_t o = 0; o < n; ++o, ++j) axpy(p[j], rows + o * hd, out, hd);
-    }
+    v.for_each_block(visible, [&](const float* rows, int64_t j, int64_t n) {
+      for (int64_t o = 0; o < n; ++o) axpy(p[j + o], rows + o * hd, out, hd);
+    });
   }
 }
 
@@ -127,14 +130,12 @@ template <int NG, int NK>
   for (int g0 = 0; g0 < group; g0 += NG) {
     const float* qg = q + g0 * hd;
     float* sg = scores + g0 * ld;
-    for (int64_t b = 0, j = 0; j < visible; ++b) {
-      const float* rows = keys.block(b);
-      const int64_t n = std::min(keys.block_size, visible - j);
+    keys.for_each_block(visible, [&](const float* rows, int64_t j, int64_t n) {
       int64_t o = 0;
-      for (; o + NK <= n; o += NK, j += NK)
-        scores_block<NG, NK>(qg, rows + o * hd, hd, scale, sg + j, ld);
-      for (; o < n; ++o, ++j) scores_block<NG, 1>(qg, rows + o * hd, hd, scale, sg + j, ld);
-    }
+      for (; o + NK <= n; o += NK)
+        scores_block<NG, NK>(qg, rows + o * hd, hd, scale, sg + j + o, ld);
+      for (; o < n; ++o) scores_block<NG, 1>(qg, rows + o * hd, hd, scale, sg + j + o, ld);
+    });
   }
 }
 
