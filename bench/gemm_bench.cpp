@@ -9,7 +9,6 @@
 #include <iomanip>
 #include <iostream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,9 +169,7 @@ std::vector<Result> measure(const std::string& name, const Options& o,
 }
 
 std::string percent(double v) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(0) << 100 * v << "%";
-  return s.str();
+  return fmt(100 * v, 0) + "%";
 }
 
 void print_results(const std::vector<Result>& results, const MachineLimits& m) {

@@ -100,15 +100,15 @@ LLM_AVX2 void panels(const float* x, int64_t ldx, int64_t T, const PackedWeight&
   for (int64_t p = pb; p < pe;) {
     const void* panel = static_cast<const char*>(w.data) + p * K * kPanel * es;
     float* o = out + p * kPanel;
-    // One or two rows (decode) take several full panels at once, for enough FMA chains.
-    if (T == 1 && p + 4 <= pe && p + 4 <= full_panels) {
-      tile<1, 4, WT>(x, ldx, panel, K, o, ldo, kPanel);
-      p += 4;
-      continue;
-    }
-    if (T == 2 && p + 2 <= pe && p + 2 <= full_panels) {
-      tile<2, 2, WT>(x, ldx, panel, K, o, ldo, kPanel);
-      p += 2;
+    // One or two rows (decode) take 4 / T full panels at once: 8 FMA chains.
+    const int64_t span = T == 1 ? 4 : 2;
+    if (T <= 2 && p + span <= pe && p + span <= full_panels) {
+      if (T == 1) {
+        tile<1, 4, WT>(x, ldx, panel, K, o, ldo, kPanel);
+      } else {
+        tile<2, 2, WT>(x, ldx, panel, K, o, ldo, kPanel);
+      }
+      p += span;
       continue;
     }
     const int64_t cols = w.n - p * kPanel < kPanel ? w.n - p * kPanel : kPanel;
