@@ -37,6 +37,9 @@ std::vector<std::string> gemm_impl_names();
 // threads or oneDNN's OpenMP team). Throws llm::Error for a name this build lacks.
 std::unique_ptr<GemmImpl> make_gemm_impl(const std::string& name, int threads);
 
+// w rounded to bf16 (nearest, ties to even), as every bf16 implementation holds its weights.
+std::vector<uint16_t> to_bf16(const float* w, size_t n);
+
 // Whether the build carries OpenBLAS and oneDNN, and their versions, for the report.
 std::string gemm_libraries_info();
 

@@ -15,12 +15,10 @@ class EngineGemm final : public GemmImpl {
   EngineGemm(bool bf16, int threads) : bf16_(bf16), backend_(threads) {}
 
   size_t add_weight(const float* w, int64_t n, int64_t k) override {
-    const size_t count = static_cast<size_t>(n * k);
     std::vector<uint16_t> narrow;
     const void* src = w;
     if (bf16_) {
-      narrow.resize(count);
-      for (size_t i = 0; i < count; ++i) narrow[i] = cpu::f32_to_bf16(w[i]);
+      narrow = to_bf16(w, static_cast<size_t>(n * k));
       src = narrow.data();
     }
     // prepare_linear_weight only reads the row-major source.
@@ -47,6 +45,12 @@ class EngineGemm final : public GemmImpl {
 };
 
 }  // namespace
+
+std::vector<uint16_t> to_bf16(const float* w, size_t n) {
+  std::vector<uint16_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = cpu::f32_to_bf16(w[i]);
+  return out;
+}
 
 std::unique_ptr<GemmImpl> make_engine_gemm(bool bf16, int threads) {
   return std::make_unique<EngineGemm>(bf16, threads);

@@ -40,12 +40,6 @@ std::string gemm_libraries_info() {
 
 namespace {
 
-std::vector<uint16_t> to_bf16(const float* v, size_t n) {
-  std::vector<uint16_t> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = cpu::f32_to_bf16(v[i]);
-  return out;
-}
-
 struct Shape {
   int64_t n = 0;
   int64_t k = 0;
