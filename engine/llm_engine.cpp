@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "kernels/cpu/cpu_features.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -45,6 +46,8 @@ void check_config(const EngineConfig& c) {
   if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
     bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
   }
+  // Last: it changes the process's kernels, and only for a config that is otherwise sound.
+  if (auto error = cpu::set_cpu_isa(c.cpu_isa)) bad(*error);
 }
 
 // 53-bit mix of a request seed and the completion index, so the n completions of a seeded

@@ -72,7 +72,19 @@ float load_as_f32(const std::byte* p, DType t) {
 }  // namespace
 
 CpuBackend::CpuBackend(int threads, Communicator* comm)
-    : pool_(threads), comm_(comm), scratch_(static_cast<size_t>(pool_.size())) {}
+    : pool_(threads),
+      comm_(comm),
+      bf16_layout_(cpu::preferred_layout(cpu::WeightType::kBF16)),
+      scratch_(static_cast<size_t>(pool_.size())) {}
+
+cpu::PackedLayout CpuBackend::layout_of(cpu::WeightType type) const {
+  return type == cpu::WeightType::kBF16 ? bf16_layout_ : cpu::PackedLayout::kKMajor;
+}
+
+std::string CpuBackend::matmul_kernel(DType weights) const {
+  const cpu::WeightType type = weight_type(weights);
+  return cpu::matmul_kernel_name(type, layout_of(type));
+}
 
 Buffer CpuBackend::alloc(size_t bytes) {
   if (bytes >= kPopulateBytes) {
@@ -146,11 +158,12 @@ std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
   expect(w.ndim == 2 && w.layout == TensorLayout::kRowMajor, "linear weight must be 2-D row-major");
   const cpu::WeightType type = weight_type(w.dtype);
   OwnedTensor packed;
-  packed.buffer = alloc(cpu::packed_weight_bytes(w.size(0), w.size(1), type));
+  const cpu::PackedLayout layout = layout_of(type);
+  packed.buffer = alloc(cpu::packed_weight_bytes(w.size(0), w.size(1), type, layout));
   packed.tensor = w;
   packed.tensor.data = packed.buffer.data();
   packed.tensor.layout = TensorLayout::kCpuPanels;
-  cpu::pack_weight(w.data, w.size(0), w.size(1), type, packed.buffer.data());
+  cpu::pack_weight(w.data, w.size(0), w.size(1), type, packed.buffer.data(), layout);
   return packed;
 }
 
@@ -196,7 +209,8 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
     });
     return;
   }
-  const cpu::PackedWeight pw{w.data, weight_type(w.dtype), N, K};
+  const cpu::WeightType type = weight_type(w.dtype);
+  const cpu::PackedWeight pw{w.data, type, N, K, layout_of(type)};
   const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
   pool_.parallel_for(pw.num_panels(), grain(per_panel), [&](int64_t b, int64_t e, int) {
     cpu::matmul_packed(x.as<float>(), K, T, pw, b, e, out.as<float>(), N);

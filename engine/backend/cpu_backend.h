@@ -1,5 +1,6 @@
 // CpuBackend: the Backend on host memory. Linear weights are repacked for the kernels of
-// kernels/cpu/packed_matmul.h (f32, bf16 or f16, f32 accumulation); activations and the KV cache
+// kernels/cpu/packed_matmul.h (f32, bf16 or f16, f32 accumulation; bf16 in pairs for AVX-512
+// BF16, which rounds the activations to bf16 inside the matmul); activations and the KV cache
 // are f32. Every op runs on one persistent thread pool.
 #pragma once
 
@@ -7,6 +8,7 @@
 
 #include "engine/backend/backend.h"
 #include "engine/parallel/communicator.h"
+#include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace llm {
@@ -18,6 +20,8 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads = 0, Communicator* comm = nullptr);
   std::string name() const override { return "cpu"; }
   int num_threads() const { return pool_.size(); }
+  // The matmul kernel this backend runs for weights of `weights` dtype, for reports.
+  std::string matmul_kernel(DType weights) const;
 
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
@@ -40,8 +44,13 @@ class CpuBackend final : public Backend {
   void all_gather(Tensor in, Tensor out) override;
 
  private:
+  cpu::PackedLayout layout_of(cpu::WeightType type) const;
+
   cpu::ThreadPool pool_;
   Communicator* comm_;
+  // How bf16 weights are packed: fixed when the backend is made, from the ISA then in use, so
+  // a later set_cpu_isa() cannot pair a weight with a kernel for another layout.
+  cpu::PackedLayout bf16_layout_;
   // Per-worker attention scratch; grows during warm-up, then is reused every step.
   std::vector<std::vector<float>> scratch_;
 };

@@ -25,7 +25,10 @@ struct EngineConfig {
   int max_num_batched_tokens = 2048;  // tokens per step (prefill chunks + decodes)
   int max_queue = 0;                  // > 0: submit fails with kResourceExhausted beyond it
   bool enable_prefix_caching = true;
-  int threads = 0;             // CPU threads for the model, the caller included (0: one per core)
+  int threads = 0;  // CPU threads for the model, the caller included (0: one per core)
+  // CPU kernels: auto (the best this processor has) | avx512 | avx2 | portable. Process-wide:
+  // the CPU backends of every engine in the process use the last one set.
+  std::string cpu_isa = "auto";
   std::string dtype = "auto";  // weights: f32 | bf16 | f16 | auto (the checkpoint's torch_dtype)
   // cpu | cuda | simt (the CUDA backend run by the host emulator: slow, for tests and debugging)
   // | auto (cuda when the build has CUDA and a device is present, else cpu)

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <vector>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -9,29 +11,51 @@
 
 namespace llm::cpu {
 
-size_t packed_weight_bytes(int64_t n, int64_t k, WeightType type) {
+size_t packed_weight_bytes(int64_t n, int64_t k, WeightType type, PackedLayout layout) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
-  return static_cast<size_t>(panels * k * kPanel) * weight_type_size(type);
+  const int64_t steps = layout == PackedLayout::kBf16Pairs ? (k + 1) / 2 * 2 : k;
+  return static_cast<size_t>(panels * steps * kPanel) * weight_type_size(type);
 }
 
-void pack_weight(const void* src, int64_t n, int64_t k, WeightType type, void* dst) {
+PackedLayout preferred_layout(WeightType type) {
+  return type == WeightType::kBF16 && cpu_isa() == CpuIsa::kAvx512 && cpu_features().avx512_bf16
+             ? PackedLayout::kBf16Pairs
+             : PackedLayout::kKMajor;
+}
+
+namespace {
+
+// Offset of element (row, col) in a packed weight of k columns.
+int64_t packed_offset(int64_t row, int64_t col, int64_t k, PackedLayout layout) {
+  if (layout == PackedLayout::kBf16Pairs) {
+    const int64_t pairs = (k + 1) / 2;
+    return (row / kPanel) * pairs * 2 * kPanel + (col / 2) * 2 * kPanel + (row % kPanel) * 2 +
+           col % 2;
+  }
+  return (row / kPanel) * k * kPanel + col * kPanel + row % kPanel;
+}
+
+}  // namespace
+
+void pack_weight(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
+                 PackedLayout layout) {
+  if (layout == PackedLayout::kBf16Pairs && type != WeightType::kBF16) {
+    throw std::invalid_argument("pack_weight: the pair layout holds bf16 weights only");
+  }
   const size_t es = weight_type_size(type);
   const auto* in = static_cast<const unsigned char*>(src);
   auto* out = static_cast<unsigned char*>(dst);
-  const int64_t panels = (n + kPanel - 1) / kPanel;
-  std::memset(dst, 0, packed_weight_bytes(n, k, type));
-  for (int64_t p = 0; p < panels; ++p) {
-    for (int64_t r = 0; r < kPanel && p * kPanel + r < n; ++r) {
-      const unsigned char* row = in + static_cast<size_t>((p * kPanel + r) * k) * es;
-      unsigned char* col = out + static_cast<size_t>(p * k * kPanel + r) * es;
-      for (int64_t c = 0; c < k; ++c)
-        std::memcpy(col + static_cast<size_t>(c * kPanel) * es, row + c * es, es);
+  std::memset(dst, 0, packed_weight_bytes(n, k, type, layout));
+  for (int64_t r = 0; r < n; ++r) {
+    const unsigned char* row = in + static_cast<size_t>(r * k) * es;
+    for (int64_t c = 0; c < k; ++c) {
+      std::memcpy(out + static_cast<size_t>(packed_offset(r, c, k, layout)) * es, row + c * es, es);
     }
   }
 }
 
 float packed_weight_at(const PackedWeight& w, int64_t row, int64_t col) {
-  const int64_t i = (row / kPanel) * w.k * kPanel + col * kPanel + row % kPanel;
+  const int64_t i = packed_offset(row, col, w.k, w.layout);
   switch (w.type) {
     case WeightType::kF32:
       return static_cast<const float*>(w.data)[i];
@@ -46,11 +70,43 @@ float packed_weight_at(const PackedWeight& w, int64_t row, int64_t col) {
 void matmul_packed(const float* x, int64_t ldx, int64_t T, const PackedWeight& w,
                    int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo) {
   const CpuFeatures& f = cpu_features();
-  if (f.avx2_fma && (w.type != WeightType::kF16 || f.f16c)) {
+  if (w.layout == PackedLayout::kBf16Pairs) {
+    // The activations as bf16 pairs, per calling thread: a buffer that only grows.
+    thread_local std::vector<uint32_t> xp;
+    const int64_t pairs = (w.k + 1) / 2;
+    if (xp.size() < static_cast<size_t>(T * pairs)) xp.resize(static_cast<size_t>(T * pairs));
+    detail::to_bf16_pairs(x, ldx, T, w.k, xp.data());
+    if (f.avx512_bf16) {
+      detail::avx512_native::matmul_bf16_pairs(xp.data(), pairs, T, w, panel_begin, panel_end, out,
+                                               ldo);
+    } else {
+      detail::avx512_simde::matmul_bf16_pairs(xp.data(), pairs, T, w, panel_begin, panel_end, out,
+                                              ldo);
+    }
+    return;
+  }
+  const CpuIsa isa = cpu_isa();
+  if (isa == CpuIsa::kAvx512 && w.type == WeightType::kF32) {
+    detail::avx512_native::matmul_f32(x, ldx, T, w, panel_begin, panel_end, out, ldo);
+  } else if (isa >= CpuIsa::kAvx2 && (w.type != WeightType::kF16 || f.f16c)) {
     detail::matmul_packed_avx2(x, ldx, T, w, panel_begin, panel_end, out, ldo);
   } else {
     detail::matmul_packed_portable(x, ldx, T, w, panel_begin, panel_end, out, ldo);
   }
+}
+
+const char* matmul_kernel_name(WeightType type, PackedLayout layout) {
+  const CpuFeatures& f = cpu_features();
+  if (layout == PackedLayout::kBf16Pairs) {
+    return f.avx512_bf16 ? "avx512_bf16 vdpbf16ps (bf16 activations)"
+                         : "avx512_bf16 emulated by SIMDe (slow)";
+  }
+  const CpuIsa isa = cpu_isa();
+  if (isa == CpuIsa::kAvx512 && type == WeightType::kF32) return "avx512 fma (f32 activations)";
+  if (isa >= CpuIsa::kAvx2 && (type != WeightType::kF16 || f.f16c)) {
+    return "avx2 fma (f32 activations)";
+  }
+  return "portable (f32 activations)";
 }
 
 namespace detail {
@@ -74,6 +130,18 @@ void panel_rows_portable(const float* x, int64_t ldx, int64_t T, const PackedWei
 }
 
 }  // namespace
+
+void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp) {
+  const int64_t pairs = (K + 1) / 2;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = x + t * ldx;
+    uint32_t* o = xp + t * pairs;
+    for (int64_t j = 0; j < K / 2; ++j) {
+      o[j] = f32_to_bf16(row[2 * j]) | static_cast<uint32_t>(f32_to_bf16(row[2 * j + 1])) << 16;
+    }
+    if (K % 2 != 0) o[pairs - 1] = f32_to_bf16(row[K - 1]);
+  }
+}
 
 void matmul_packed_portable(const float* x, int64_t ldx, int64_t T, const PackedWeight& w,
                             int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo) {

@@ -2,33 +2,64 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "engine/backend/cpu_backend.h"
 #include "engine/backend/cuda_backend_factory.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/packed_matmul.h"
 
 namespace llm::test {
 namespace {
 
 constexpr int kSimtPartitionTokens = 64;
 
+// A CPU backend whose kernels use `isa` (set for the process, so every case sets its own).
+std::function<std::unique_ptr<Backend>()> cpu_backend(int threads, const char* isa) {
+  return [threads, isa]() -> std::unique_ptr<Backend> {
+    if (auto error = cpu::set_cpu_isa(isa)) throw std::runtime_error(*error);
+    return std::make_unique<CpuBackend>(threads);
+  };
+}
+
+// A CPU case for the ISA `isa`, skipped where this processor lacks it.
+BackendCase cpu_case(std::string name, int threads, const char* isa) {
+  BackendCase c{std::move(name), cpu_backend(threads, isa), DType::kF32};
+  c.matmul_rounds_input = [](DType t) {
+    return t == DType::kBF16 &&
+           cpu::preferred_layout(cpu::WeightType::kBF16) == cpu::PackedLayout::kBf16Pairs;
+  };
+  c.unavailable = [isa] {
+    return cpu::cpu_isa_supported(isa) ? std::string()
+                                       : "this processor has no " + std::string(isa) + " (" +
+                                             cpu::cpu_features().describe() + ")";
+  };
+  return c;
+}
+
 }  // namespace
 
 std::vector<BackendCase> backend_cases() {
-  // Two CPU pool sizes: the same kernels cut across threads differently must agree.
+  // Two CPU pool sizes with the best kernels this processor has: the same kernels cut across
+  // threads differently must agree. Then every other ISA's kernels, where they can run.
   std::vector<BackendCase> cases = {
-      {"cpu_1thread", [] { return std::make_unique<CpuBackend>(1); }, DType::kF32},
-      {"cpu_2threads", [] { return std::make_unique<CpuBackend>(2); }, DType::kF32},
+      cpu_case("cpu_1thread", 1, "auto"),      cpu_case("cpu_2threads", 2, "auto"),
+      cpu_case("cpu_avx512", 2, "avx512"),     cpu_case("cpu_avx2", 2, "avx2"),
+      cpu_case("cpu_portable", 1, "portable"),
   };
   // The CUDA backend in the emulator with a bf16 cache, and 64-token decode partitions so the
   // split-KV pass (and its combine kernel) runs from 65 tokens of context on.
-  BackendCase simt{"simt", [] { return make_simt_backend({0, kSimtPartitionTokens}); },
+  BackendCase simt{"simt",
+                   [] {
+                     return make_simt_backend({0, kSimtPartitionTokens});
+                   },
                    DType::kBF16};
-  simt.matmul_rounds_input = true;
+  simt.matmul_rounds_input = [](DType) { return true; };
   cases.push_back(simt);
   // The same source on a real device, when there is one.
   BackendCase cuda{"cuda", nullptr, DType::kBF16};
-  cuda.matmul_rounds_input = true;
+  cuda.matmul_rounds_input = [](DType) { return true; };
   cuda.matmul_batch_invariant = false;
 #if defined(LLM_HAVE_CUDA_BACKEND)
   cuda.make = [] { return make_cuda_device_backend({}); };

@@ -20,9 +20,10 @@ struct BackendCase {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
   DType kv_dtype = DType::kF32;  // what its KV cache stores (the reference rounds K/V to it)
-  // matmul rounds the f32 activations to the weight's dtype before the product (a 16-bit GEMM
-  // takes both operands in one type); the reference rounds x the same way.
-  bool matmul_rounds_input = false;
+  // Whether matmul rounds the f32 activations to the weight's dtype before the product (a 16-bit
+  // GEMM takes both operands in one type; the CPU's AVX-512 BF16 kernel does for bf16 weights);
+  // the reference rounds x the same way. Asked after make(), which may choose the kernels.
+  std::function<bool(DType weights)> matmul_rounds_input = [](DType) { return false; };
   // A row's product does not depend on the other rows in the batch (bit for bit). cuBLAS on a
   // real GPU picks kernels (tiling, split-K) by shape, so it makes no such promise.
   bool matmul_batch_invariant = true;
@@ -33,14 +34,16 @@ struct BackendCase {
 std::vector<BackendCase> backend_cases();
 
 // How GoogleTest (and so CTest's test names) prints a case: its name, not its bytes.
-inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const BackendCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 // Skips the current test, visibly, when its backend cannot run on this machine.
-#define LLM_SKIP_IF_UNAVAILABLE(bc)                                          \
-  do {                                                                       \
-    if (const std::string why = (bc).unavailable(); !why.empty()) {          \
-      GTEST_SKIP() << (bc).name << " backend unavailable: " << why;          \
-    }                                                                        \
+#define LLM_SKIP_IF_UNAVAILABLE(bc)                                 \
+  do {                                                              \
+    if (const std::string why = (bc).unavailable(); !why.empty()) { \
+      GTEST_SKIP() << (bc).name << " backend unavailable: " << why; \
+    }                                                               \
   } while (0)
 
 // Prints a case's name for parameterised test names.

@@ -38,7 +38,7 @@ TEST_P(BackendOps, MatmulMatchesFloat64ForEveryWeightTypeAndRaggedShape) {
     const auto w = random_floats(static_cast<size_t>(c.N * c.K), ++seed, 0.5f);
     const auto wq = rounded(c.dtype, w);  // the weight the backend actually holds
     // The activations the product actually sees.
-    const auto xq = GetParam().matmul_rounds_input ? rounded(c.dtype, x) : x;
+    const auto xq = GetParam().matmul_rounds_input(c.dtype) ? rounded(c.dtype, x) : x;
     std::vector<double> want(static_cast<size_t>(c.T * c.N)), scale(want.size());
     for (int64_t t = 0; t < c.T; ++t) {
       for (int64_t n = 0; n < c.N; ++n) {

@@ -249,6 +249,8 @@ TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
        "dtype must be auto, f32, bf16 or f16, got 'int8'"},
       {[](EngineConfig& c) { c.dtype = "i32"; }, "dtype must be auto, f32, bf16 or f16, got 'i32'"},
       {[](EngineConfig& c) { c.threads = -1; }, "threads must be in [0, 1024]"},
+      {[](EngineConfig& c) { c.cpu_isa = "sse9"; },
+       "--cpu-isa: unknown instruction set 'sse9' (choose auto, portable, avx2 or avx512)"},
       {[](EngineConfig& c) { c.gpu_memory_utilization = 1.5; },
        "gpu_memory_utilization must be in (0, 1]"},
       {[](EngineConfig& c) { c.tensor_parallel_size = 0; },
