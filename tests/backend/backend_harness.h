@@ -34,16 +34,14 @@ struct BackendCase {
 std::vector<BackendCase> backend_cases();
 
 // How GoogleTest (and so CTest's test names) prints a case: its name, not its bytes.
-inline void PrintTo(const BackendCase& c, std::ostream* os) {
-  *os << c.name;
-}
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 // Skips the current test, visibly, when its backend cannot run on this machine.
-#define LLM_SKIP_IF_UNAVAILABLE(bc)                                 \
-  do {                                                              \
-    if (const std::string why = (bc).unavailable(); !why.empty()) { \
-      GTEST_SKIP() << (bc).name << " backend unavailable: " << why; \
-    }                                                               \
+#define LLM_SKIP_IF_UNAVAILABLE(bc)                                          \
+  do {                                                                       \
+    if (const std::string why = (bc).unavailable(); !why.empty()) {          \
+      GTEST_SKIP() << (bc).name << " backend unavailable: " << why;          \
+    }                                                                        \
   } while (0)
 
 // Prints a case's name for parameterised test names.
