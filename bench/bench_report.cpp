@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/packed_matmul.h"
 #include "llm/error.h"
 
 namespace llm::bench {
@@ -48,9 +50,29 @@ nlohmann::json machine_info() {
   const double mem_gb = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
                         static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e9;
   return {{"cpu_model", model},
+          {"cpu_features", cpu::cpu_features().describe()},
+          {"cpu_isa", std::string(cpu::cpu_isa_name(cpu::cpu_isa()))},
           {"physical_cores", cores.empty() ? logical : cores.size()},
           {"logical_cpus", logical},
           {"memory_gb", std::round(mem_gb * 10) / 10}};
+}
+
+nlohmann::json cpu_kernels(const std::string& dtype) {
+  const cpu::WeightType type = dtype == "f32"    ? cpu::WeightType::kF32
+                               : dtype == "f16" ? cpu::WeightType::kF16
+                                                : cpu::WeightType::kBF16;
+  // Attention and the elementwise ops are compiled per ISA by the compiler (target clones),
+  // chosen by the loader from the hardware, not by --cpu-isa.
+  const bool avx2 = cpu::cpu_features().avx2_fma;
+  return {{"matmul", cpu::matmul_kernel_name(type, cpu::preferred_layout(type))},
+          {"attention", avx2 ? "avx2 clone (f32)" : "portable (f32)"}};
+}
+
+std::pair<std::string, std::string> kernels_row(const std::string& dtype) {
+  const nlohmann::json k = cpu_kernels(dtype);
+  return {"cpu kernels", cpu::cpu_model_name() + " [" + cpu::cpu_features().describe() +
+                             "]: matmul " + k["matmul"].get<std::string>() + ", attention " +
+                             k["attention"].get<std::string>()};
 }
 
 nlohmann::json new_report(const std::string& benchmark, nlohmann::json config) {

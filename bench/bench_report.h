@@ -13,8 +13,16 @@ namespace llm::bench {
 // `git rev-parse HEAD` of the source tree, asked at run time; "unknown" outside a checkout.
 std::string git_commit();
 
-// {"cpu_model", "physical_cores", "logical_cpus", "memory_gb"} from /proc and sysconf.
+// {"cpu_model", "cpu_features", "cpu_isa", "physical_cores", "logical_cpus", "memory_gb"} from
+// /proc, CPUID and sysconf; cpu_isa is the instruction set the kernels use in this run.
 nlohmann::json machine_info();
+
+// The CPU kernels a run with weights of `dtype` ("f32", "bf16", "f16") uses, op by op:
+// {"matmul": "avx512_bf16 vdpbf16ps (bf16 activations)", ...}.
+nlohmann::json cpu_kernels(const std::string& dtype);
+
+// One table row naming the processor and those kernels.
+std::pair<std::string, std::string> kernels_row(const std::string& dtype);
 
 // {"benchmark", "git_commit", "machine", "timestamp", "config"}; the subcommand adds results.
 nlohmann::json new_report(const std::string& benchmark, nlohmann::json config);

@@ -172,6 +172,12 @@ std::string percent(double v) {
   return fmt(100 * v, 0) + "%";
 }
 
+// The compute peak of the instruction an implementation's kernel multiplies with.
+double peak(const Result& r, const MachineLimits& m) {
+  const bool dot = r.kernel.find("vdpbf16ps") != std::string::npos;
+  return dot && m.bf16_dot_gflop_per_s > 0 ? m.bf16_dot_gflop_per_s : m.gemm_gflop_per_s;
+}
+
 void print_results(const std::vector<Result>& results, const MachineLimits& m) {
   std::cout << std::left << std::setw(17) << "implementation" << std::right << std::setw(6)
             << "rows" << std::setw(11) << "pass ms" << std::setw(10) << "GFLOP/s" << std::setw(9)
@@ -185,7 +191,7 @@ void print_results(const std::vector<Result>& results, const MachineLimits& m) {
       continue;
     }
     std::cout << std::setw(11) << fmt(r.pass_ms, 2) << std::setw(10) << fmt(r.gflop_per_s, 1)
-              << std::setw(9) << percent(r.gflop_per_s / m.gemm_gflop_per_s) << std::setw(13)
+              << std::setw(9) << percent(r.gflop_per_s / peak(r, m)) << std::setw(13)
               << fmt(r.weight_gb_per_s, 1) << std::setw(8)
               << percent(r.weight_gb_per_s / m.bandwidth_gb_per_s) << std::setw(10)
               << std::scientific << std::setprecision(1) << r.rel_error << std::defaultfloat << "  "
@@ -217,7 +223,8 @@ int run(const Options& o) {
 
   std::cout << "gemm: " << o.layers << " layers of " << o.model << " (qkv_proj, o_proj, gate_up, "
             << "down_proj), " << (o.threads > 0 ? o.threads : m.threads) << " threads\n"
-            << "limits: GEMM peak " << fmt(m.gemm_gflop_per_s, 1) << " GFLOP/s, bandwidth "
+            << "limits: GEMM peak " << fmt(m.gemm_gflop_per_s, 1) << " GFLOP/s (FMA), "
+            << fmt(m.bf16_dot_gflop_per_s, 1) << " GFLOP/s (vdpbf16ps; 0: none), bandwidth "
             << fmt(m.bandwidth_gb_per_s, 1) << " GB/s; " << gemm_libraries_info() << "\n";
   print_results(results, m);
 
@@ -228,6 +235,7 @@ int run(const Options& o) {
                                                 {"threads", o.threads},
                                                 {"libraries", gemm_libraries_info()}});
     report["limits"] = {{"gemm_gflop_per_s", m.gemm_gflop_per_s},
+                        {"bf16_dot_gflop_per_s", m.bf16_dot_gflop_per_s},
                         {"bandwidth_gb_per_s", m.bandwidth_gb_per_s},
                         {"threads", m.threads}};
     report["results"] = nlohmann::json::array();
@@ -238,7 +246,7 @@ int run(const Options& o) {
         j["pass_ms"] = r.pass_ms;
         j["gflop_per_s"] = r.gflop_per_s;
         j["weight_gb_per_s"] = r.weight_gb_per_s;
-        j["gemm_peak_fraction"] = r.gflop_per_s / m.gemm_gflop_per_s;
+        j["gemm_peak_fraction"] = r.gflop_per_s / peak(r, m);
         j["bandwidth_fraction"] = r.weight_gb_per_s / m.bandwidth_gb_per_s;
       } else {
         j["skipped"] = r.skipped;

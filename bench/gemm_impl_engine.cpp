@@ -37,6 +37,9 @@ class EngineGemm final : public GemmImpl {
   }
 
   double weight_bytes() const override { return bf16_ ? 2 : 4; }
+  std::string chosen_kernel() const override {
+    return backend_.matmul_kernel(bf16_ ? DType::kBF16 : DType::kF32);
+  }
 
  private:
   bool bf16_;

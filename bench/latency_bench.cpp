@@ -102,6 +102,7 @@ int run(const Options& o) {
   for (int i = 0; i < o.warmup_iters; ++i) run_batch(*engine, o, vocab, o.seed + 1000 + i);
   std::optional<LimitsProbe> probe;
   if (!o.skip_probe) probe.emplace();
+  const ModelCost weights_cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
   std::vector<Iteration> iters;
   const EngineStats before = engine->stats();
   Progress progress("latency", o.num_iters, "iterations");
@@ -109,7 +110,8 @@ int run(const Options& o) {
     double bandwidth = 0, gemm = 0;
     if (probe) {
       bandwidth = probe->bandwidth_gb_per_s(3);
-      gemm = probe->gemm_gflop_per_s(3);
+      gemm = gemm_peak(weights_cost, probe->gemm_gflop_per_s(3),
+                       weights_cost.bf16_dot ? probe->bf16_dot_gflop_per_s(3) : 0);
     }
     Iteration it = run_batch(*engine, o, vocab, o.seed + i);
     it.bandwidth_gb_per_s = bandwidth;
@@ -141,6 +143,8 @@ int run(const Options& o) {
                              {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
                              {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
                              {"threads", o.runtime.threads}});
+  const std::string dtype(dtype_name(runtime_dtype(o.runtime.dtype, mc)));
+  report["kernels"] = cpu_kernels(dtype);
   report["prefill_s"] = prefill_s;
   report["prefill_tokens_per_s"] = prefill_tps;
   report["decode_step_ms"] = decode_step_ms;
@@ -165,7 +169,8 @@ int run(const Options& o) {
                {"decode step", fmt(decode_step_ms, 3) + " ms"},
                {"decode tokens/s", fmt(decode_tps, 1) + " per sequence, " +
                                        fmt(decode_tps * o.batch_size, 1) + " for the batch"},
-               {"request latency", fmt(median(total), 3) + " s"}};
+               {"request latency", fmt(median(total), 3) + " s"},
+               kernels_row(dtype)};
   if (!o.skip_probe) {
     const nlohmann::json limits =
         limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);

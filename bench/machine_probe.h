@@ -17,6 +17,9 @@ struct MachineLimits {
   double kernel_matmul_gflop_per_s =
       0;                  // the engine's packed bf16 kernel, one thread, 64x1024x1024
   bool avx2_fma = false;  // whether the vector kernels ran (else portable loops)
+  // all cores, register-tiled AVX-512 BF16 dot products (0 without the instruction): the peak
+  // of the engine's bf16 kernel where it uses them
+  double bf16_dot_gflop_per_s = 0;
 };
 
 // Best of several runs of each probe; `buffer_mib` sizes the bandwidth buffer.
@@ -37,6 +40,7 @@ class LimitsProbe {
   // Best of `runs`; `threads` 0 means every core.
   double bandwidth_gb_per_s(int runs, int threads = 0);
   double gemm_gflop_per_s(int runs, int threads = 0);
+  double bf16_dot_gflop_per_s(int runs, int threads = 0);  // 0 without AVX-512 BF16
 
   struct AlignedFree {
     void operator()(float* p) const;

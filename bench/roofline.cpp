@@ -11,6 +11,7 @@
 #include "bench/subcommands.h"
 #include "cli/main_support.h"
 #include "engine/model/checkpoint.h"
+#include "kernels/cpu/packed_matmul.h"
 #include "llm/error.h"
 
 namespace po = boost::program_options;
@@ -37,16 +38,26 @@ ModelCost model_cost(const ModelConfig& c, DType weights) {
       c.num_layers * (per_layer + 2 * D) + D + V * D + (c.tie_word_embeddings ? 0 : V * D);
   cost.checkpoint_bytes_per_param = static_cast<double>(dtype_size(c.torch_dtype));
   cost.runtime_bytes_per_param = static_cast<double>(dtype_size(weights));
+  cost.bf16_dot = weights == DType::kBF16 && cpu::preferred_layout(cpu::WeightType::kBF16) ==
+                                                 cpu::PackedLayout::kBf16Pairs;
   return cost;
+}
+
+double gemm_peak(const ModelCost& cost, double fma_gflop_per_s, double bf16_dot_gflop_per_s) {
+  return cost.bf16_dot && bf16_dot_gflop_per_s > 0 ? bf16_dot_gflop_per_s : fma_gflop_per_s;
 }
 
 nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m) {
   const double decode_bound = m.bandwidth_gb_per_s * 1e9 / cost.weight_bytes_per_token();
+  const double gemm = gemm_peak(cost, m.gemm_gflop_per_s, m.bf16_dot_gflop_per_s);
   return {{"threads", m.threads},
           {"avx2_fma", m.avx2_fma},
           {"bandwidth_gb_per_s", m.bandwidth_gb_per_s},
           {"bandwidth_1t_gb_per_s", m.bandwidth_1t_gb_per_s},
-          {"gemm_gflop_per_s", m.gemm_gflop_per_s},
+          {"gemm_gflop_per_s", gemm},
+          {"fma_gflop_per_s", m.gemm_gflop_per_s},
+          {"bf16_dot_gflop_per_s", m.bf16_dot_gflop_per_s},
+          {"gemm_instruction", cost.bf16_dot ? "vdpbf16ps" : "fma"},
           {"gemm_1t_gflop_per_s", m.gemm_1t_gflop_per_s},
           {"kernel_matmul_gflop_per_s", m.kernel_matmul_gflop_per_s},
           {"params", cost.params},
@@ -56,7 +67,7 @@ nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m) {
           {"checkpoint_bytes_per_param", cost.checkpoint_bytes_per_param},
           {"flops_per_token", cost.flops_per_token()},
           {"decode_bound_tokens_per_s", decode_bound},
-          {"throughput_bound_tokens_per_s", m.gemm_gflop_per_s * 1e9 / cost.flops_per_token()}};
+          {"throughput_bound_tokens_per_s", gemm * 1e9 / cost.flops_per_token()}};
 }
 
 namespace {
@@ -94,6 +105,13 @@ int run(const Options& o) {
        {"GEMM peak", fmt(m.gemm_gflop_per_s, 1) + " GFLOP/s (best, " + std::to_string(m.threads) +
                          " threads), " + fmt(m.gemm_1t_gflop_per_s, 1) + " GFLOP/s (1 thread)" +
                          (m.avx2_fma ? "" : " [no AVX2/FMA: portable loops]")},
+       {"bf16 dot peak", m.bf16_dot_gflop_per_s > 0
+                             ? fmt(m.bf16_dot_gflop_per_s, 1) + " GFLOP/s (vdpbf16ps, " +
+                                   std::to_string(m.threads) + " threads)"
+                             : std::string("none (no AVX-512 BF16)")},
+       {"peak for these weights", fmt(limits["gemm_gflop_per_s"].get<double>(), 1) + " GFLOP/s (" +
+                                      limits["gemm_instruction"].get<std::string>() + ")"},
+       kernels_row(std::string(dtype_name(weights))),
        {"engine matmul kernel", fmt(m.kernel_matmul_gflop_per_s, 1) + " GFLOP/s (1 thread, bf16 weights, 64 rows)"},
        {"decode bound",
         fmt(limits["decode_bound_tokens_per_s"].get<double>(), 1) + " tokens/s per sequence"},

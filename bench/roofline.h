@@ -17,6 +17,9 @@ struct ModelCost {
   int64_t head_params = 0;    // of those, the output head's: prompt tokens before the last skip it
   double checkpoint_bytes_per_param = 4;
   double runtime_bytes_per_param = 4;  // the dtype the weights are held in (--dtype)
+  // The engine multiplies these weights with AVX-512 BF16 dot products (bf16 weights on a CPU
+  // that has them): their peak, not the FMA peak, bounds batched work.
+  bool bf16_dot = false;
   double weight_bytes_per_token() const { return matmul_params * runtime_bytes_per_param; }
   // Attention's own FLOPs (which grow with the context) are left out: at the lengths
   // benchmarked here they are a few percent of the projections'.
@@ -37,7 +40,11 @@ ModelCost model_cost(const ModelConfig& c, DType weights);
 DType runtime_dtype(const std::string& flag, const ModelConfig& c);
 
 // The limits object every report carries: the machine's figures, the model's costs and the
-// bounds `decode_bound_tokens_per_s` and `throughput_bound_tokens_per_s`.
+// bounds `decode_bound_tokens_per_s` and `throughput_bound_tokens_per_s`. Its
+// `gemm_gflop_per_s` is the peak of the instruction the engine multiplies these weights with
+// (FMA, or BF16 dot products: see ModelCost::bf16_dot); `fma_gflop_per_s` is always FMA's.
+// The compute peak the engine's matmul runs against for `cost`, from one probe's two figures.
+double gemm_peak(const ModelCost& cost, double fma_gflop_per_s, double bf16_dot_gflop_per_s);
 nlohmann::json limits_json(const ModelCost& cost, const MachineLimits& m);
 
 }  // namespace llm::bench
