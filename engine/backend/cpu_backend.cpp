@@ -212,6 +212,19 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
   const cpu::WeightType type = weight_type(w.dtype);
   const cpu::PackedWeight pw{w.data, type, N, K, layout_of(type)};
   const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
+  if (pw.layout == cpu::PackedLayout::kBf16Pairs) {
+    // Round the activations to bf16 pairs once, not once per thread.
+    const int64_t pairs = (K + 1) / 2;
+    if (x_pairs_.size() < static_cast<size_t>(T * pairs))
+      x_pairs_.resize(static_cast<size_t>(T * pairs));
+    pool_.parallel_for(T, grain(static_cast<double>(K)), [&](int64_t b, int64_t e, int) {
+      cpu::to_bf16_pairs(x.as<float>() + b * K, K, e - b, K, x_pairs_.data() + b * pairs);
+    });
+    pool_.parallel_for(pw.num_panels(), grain(per_panel), [&](int64_t b, int64_t e, int) {
+      cpu::matmul_packed_pairs(x_pairs_.data(), T, pw, b, e, out.as<float>(), N);
+    });
+    return;
+  }
   pool_.parallel_for(pw.num_panels(), grain(per_panel), [&](int64_t b, int64_t e, int) {
     cpu::matmul_packed(x.as<float>(), K, T, pw, b, e, out.as<float>(), N);
   });

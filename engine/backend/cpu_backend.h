@@ -51,6 +51,8 @@ class CpuBackend final : public Backend {
   // How bf16 weights are packed: fixed when the backend is made, from the ISA then in use, so
   // a later set_cpu_isa() cannot pair a weight with a kernel for another layout.
   cpu::PackedLayout bf16_layout_;
+  // The matmul's activations rounded to bf16 pairs [T, ceil(K/2)]: grows, then is reused.
+  std::vector<uint32_t> x_pairs_;
   // Per-worker attention scratch; grows during warm-up, then is reused every step.
   std::vector<std::vector<float>> scratch_;
 };

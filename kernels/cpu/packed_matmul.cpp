@@ -75,14 +75,8 @@ void matmul_packed(const float* x, int64_t ldx, int64_t T, const PackedWeight& w
     thread_local std::vector<uint32_t> xp;
     const int64_t pairs = (w.k + 1) / 2;
     if (xp.size() < static_cast<size_t>(T * pairs)) xp.resize(static_cast<size_t>(T * pairs));
-    detail::to_bf16_pairs(x, ldx, T, w.k, xp.data());
-    if (f.avx512_bf16) {
-      detail::avx512_native::matmul_bf16_pairs(xp.data(), pairs, T, w, panel_begin, panel_end, out,
-                                               ldo);
-    } else {
-      detail::avx512_simde::matmul_bf16_pairs(xp.data(), pairs, T, w, panel_begin, panel_end, out,
-                                              ldo);
-    }
+    to_bf16_pairs(x, ldx, T, w.k, xp.data());
+    matmul_packed_pairs(xp.data(), T, w, panel_begin, panel_end, out, ldo);
     return;
   }
   const CpuIsa isa = cpu_isa();
@@ -92,6 +86,31 @@ void matmul_packed(const float* x, int64_t ldx, int64_t T, const PackedWeight& w
     detail::matmul_packed_avx2(x, ldx, T, w, panel_begin, panel_end, out, ldo);
   } else {
     detail::matmul_packed_portable(x, ldx, T, w, panel_begin, panel_end, out, ldo);
+  }
+}
+
+void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp) {
+  const int64_t pairs = (K + 1) / 2;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = x + t * ldx;
+    uint32_t* o = xp + t * pairs;
+    for (int64_t j = 0; j < K / 2; ++j) {
+      o[j] = f32_to_bf16(row[2 * j]) | static_cast<uint32_t>(f32_to_bf16(row[2 * j + 1])) << 16;
+    }
+    if (K % 2 != 0) o[pairs - 1] = f32_to_bf16(row[K - 1]);
+  }
+}
+
+void matmul_packed_pairs(const uint32_t* xp, int64_t T, const PackedWeight& w,
+                         int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo) {
+  if (w.layout != PackedLayout::kBf16Pairs) {
+    throw std::invalid_argument("matmul_packed_pairs: the weight is not in the pair layout");
+  }
+  const int64_t pairs = (w.k + 1) / 2;
+  if (cpu_features().avx512_bf16) {
+    detail::avx512_native::matmul_bf16_pairs(xp, pairs, T, w, panel_begin, panel_end, out, ldo);
+  } else {
+    detail::avx512_simde::matmul_bf16_pairs(xp, pairs, T, w, panel_begin, panel_end, out, ldo);
   }
 }
 
@@ -130,18 +149,6 @@ void panel_rows_portable(const float* x, int64_t ldx, int64_t T, const PackedWei
 }
 
 }  // namespace
-
-void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp) {
-  const int64_t pairs = (K + 1) / 2;
-  for (int64_t t = 0; t < T; ++t) {
-    const float* row = x + t * ldx;
-    uint32_t* o = xp + t * pairs;
-    for (int64_t j = 0; j < K / 2; ++j) {
-      o[j] = f32_to_bf16(row[2 * j]) | static_cast<uint32_t>(f32_to_bf16(row[2 * j + 1])) << 16;
-    }
-    if (K % 2 != 0) o[pairs - 1] = f32_to_bf16(row[K - 1]);
-  }
-}
 
 void matmul_packed_portable(const float* x, int64_t ldx, int64_t T, const PackedWeight& w,
                             int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo) {

@@ -59,6 +59,15 @@ float packed_weight_at(const PackedWeight& w, int64_t row, int64_t col);
 void matmul_packed(const float* x, int64_t ldx, int64_t T, const PackedWeight& w,
                    int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo);
 
+// The same for a pair-layout weight on activations already rounded by to_bf16_pairs (xp [T,
+// ceil(K/2)]), so that a caller splitting the panels between threads converts x once.
+void matmul_packed_pairs(const uint32_t* xp, int64_t T, const PackedWeight& w,
+                         int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo);
+
+// Rounds x [T, K] (row stride ldx) to bf16 and stores it as pairs: xp[t * ceil(K/2) + j] holds
+// x[t][2j] in its low and x[t][2j+1] in its high half (zero past K): the pair kernels' operand.
+void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp);
+
 // The kernel matmul_packed runs for weights of `type` in `layout` now, e.g. "avx512_bf16
 // vdpbf16ps", for logs and benchmark reports.
 const char* matmul_kernel_name(WeightType type, PackedLayout layout);

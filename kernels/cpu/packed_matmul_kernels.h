@@ -15,15 +15,10 @@ void matmul_packed_portable(const float* x, int64_t ldx, int64_t T, const Packed
 void matmul_packed_avx2(const float* x, int64_t ldx, int64_t T, const PackedWeight& w,
                         int64_t panel_begin, int64_t panel_end, float* out, int64_t ldo);
 
-// Rounds x [T, K] (row stride ldx) to bf16 and stores it as pairs: xp[t * ceil(K/2) + j] holds
-// x[t][2j] in its low and x[t][2j+1] in its high half (zero past K), the operand of the pair
-// kernels below.
-void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp);
-
 // The AVX-512 kernels (packed_matmul_avx512.cpp), once as instructions (avx512_native: needs
 // AVX-512 F/BW/VL, and BF16 for the pair kernel; the caller checks) and once emulated by SIMDe
 // (avx512_simde: runs anywhere, slowly; for tests). matmul_f32 takes f32 k-major weights,
-// matmul_bf16_pairs bf16 pair-layout weights and activations from to_bf16_pairs.
+// matmul_bf16_pairs bf16 pair-layout weights and activations from cpu::to_bf16_pairs.
 #define LLM_DECLARE_AVX512_KERNELS(ns)                                                       \
   namespace ns {                                                                             \
   void matmul_f32(const float* x, int64_t ldx, int64_t T, const PackedWeight& w, int64_t pb, \

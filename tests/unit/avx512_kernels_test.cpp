@@ -90,7 +90,7 @@ TEST(Avx512Matmul, PairLayoutKeepsEveryElementInPlace) {
 TEST(Avx512Matmul, ActivationPairsAreRoundedToBf16AndZeroPadded) {
   const float x[] = {1.0f, -2.5f, 3.14159f, 1e-3f, 7.0f};
   uint32_t xp[3] = {~0u, ~0u, ~0u};
-  detail::to_bf16_pairs(x, 5, 1, 5, xp);
+  to_bf16_pairs(x, 5, 1, 5, xp);
   for (int j = 0; j < 5; ++j) {
     const uint16_t h = static_cast<uint16_t>(xp[j / 2] >> (16 * (j % 2)));
     EXPECT_EQ(h, f32_to_bf16(x[j])) << j;
@@ -127,7 +127,7 @@ TEST(Avx512Matmul, Bf16PairKernelMatchesFloat64OfTheRoundedOperands) {
     const Packed p = pack(w.data(), s.N, s.K, WeightType::kBF16, PackedLayout::kBf16Pairs);
     const int64_t pairs = (s.K + 1) / 2;
     std::vector<uint32_t> xp(static_cast<size_t>(s.T * pairs));
-    detail::to_bf16_pairs(x.data(), s.K, s.T, s.K, xp.data());
+    to_bf16_pairs(x.data(), s.K, s.T, s.K, xp.data());
     for (const auto& [name, kernel] : pair_kernels()) {
       std::vector<float> got(static_cast<size_t>(s.T * s.N), NAN);
       kernel(xp.data(), pairs, s.T, p.w, 0, p.w.num_panels(), got.data(), s.N);
@@ -160,7 +160,7 @@ TEST(Avx512Matmul, Bf16PairKernelGivesEachRowTheSameBitsWhateverTheBatch) {
   const int64_t pairs = (K + 1) / 2;
   const auto x = random_floats(static_cast<size_t>(32 * K), 12);
   std::vector<uint32_t> xp(static_cast<size_t>(32 * pairs));
-  detail::to_bf16_pairs(x.data(), K, 32, K, xp.data());
+  to_bf16_pairs(x.data(), K, 32, K, xp.data());
   for (const auto& [name, kernel] : pair_kernels()) {
     for (const int64_t T : {2, 3, 7, 8, 9, 15, 16, 17, 32}) {
       std::vector<float> batch(static_cast<size_t>(T * N), NAN);
@@ -193,7 +193,7 @@ TEST(Avx512Matmul, NativeAndEmulatedKernelsAgreeBitForBit) {
     const Packed pf = pack(wf.data(), s.N, s.K, WeightType::kF32, PackedLayout::kKMajor);
     const int64_t pairs = (s.K + 1) / 2;
     std::vector<uint32_t> xp(static_cast<size_t>(s.T * pairs));
-    detail::to_bf16_pairs(x.data(), s.K, s.T, s.K, xp.data());
+    to_bf16_pairs(x.data(), s.K, s.T, s.K, xp.data());
     std::vector<float> a(static_cast<size_t>(s.T * s.N), NAN), b = a, c = a, d = a;
     detail::avx512_native::matmul_bf16_pairs(xp.data(), pairs, s.T, p.w, 0, p.w.num_panels(),
                                              a.data(), s.N);
