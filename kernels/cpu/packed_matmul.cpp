@@ -90,6 +90,7 @@ void matmul_packed(const float* x, int64_t ldx, int64_t T, const PackedWeight& w
 }
 
 void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp) {
+  if (cpu_features().avx512) return detail::avx512_native::to_bf16_pairs(x, ldx, T, K, xp);
   const int64_t pairs = (K + 1) / 2;
   for (int64_t t = 0; t < T; ++t) {
     const float* row = x + t * ldx;

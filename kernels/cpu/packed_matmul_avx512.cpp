@@ -221,6 +221,45 @@ void walk(int64_t T, int64_t n, int64_t pb, int64_t pe, Run&& run) {
 
 }  // namespace
 
+void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* xp) {
+  const int64_t pairs = (K + 1) / 2;
+  // Gathers the low halves of 16 words (even 16-bit lanes) into the low 256 bits.
+  alignas(64) int16_t even[32];
+  for (int i = 0; i < 32; ++i) even[i] = static_cast<int16_t>(2 * (i % 16));
+  const simde__m512i gather = simde_mm512_loadu_si512(even);
+  const simde__m512i magnitude = simde_mm512_set1_epi32(0x7fffffff);
+  const simde__m512i infinity = simde_mm512_set1_epi32(0x7f800000);
+  const simde__m512i one = simde_mm512_set1_epi32(1), half = simde_mm512_set1_epi32(0x7fff);
+  const simde__m512i quiet = simde_mm512_set1_epi32(0x40);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = x + t * ldx;
+    auto* out = reinterpret_cast<uint16_t*>(xp + t * pairs);
+    int64_t k = 0;
+    for (; k + kLanes <= K; k += kLanes) {
+      // Round to nearest even, NaN kept quiet: cpu::f32_to_bf16 on 16 lanes.
+      const simde__m512i u = simde_mm512_loadu_si512(row + k);
+      const simde__m512i high = simde_mm512_srli_epi32(u, 16);
+      const simde__m512i rounded = simde_mm512_srli_epi32(
+          simde_mm512_add_epi32(simde_mm512_add_epi32(u, half), simde_mm512_and_si512(high, one)),
+          16);
+      const simde__mmask16 nan =
+          simde_mm512_cmpgt_epi32_mask(simde_mm512_and_si512(u, magnitude), infinity);
+      const simde__m512i r =
+          simde_mm512_mask_mov_epi32(rounded, nan, simde_mm512_or_si512(high, quiet));
+      simde_mm256_storeu_si256(out + k,
+                               simde_mm512_castsi512_si256(simde_mm512_permutexvar_epi16(gather, r)));
+    }
+    for (; k < K; ++k) {
+      uint32_t u;
+      std::memcpy(&u, row + k, sizeof u);
+      out[k] = (u & 0x7fffffffu) > 0x7f800000u
+                   ? static_cast<uint16_t>((u >> 16) | 0x40u)
+                   : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    if (K % 2 != 0) out[K] = 0;
+  }
+}
+
 void matmul_f32(const float* x, int64_t ldx, int64_t T, const PackedWeight& w, int64_t pb,
                 int64_t pe, float* out, int64_t ldo) {
   const auto* data = static_cast<const float*>(w.data);

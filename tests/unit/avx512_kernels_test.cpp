@@ -98,6 +98,31 @@ TEST(Avx512Matmul, ActivationPairsAreRoundedToBf16AndZeroPadded) {
   EXPECT_EQ(xp[2] >> 16, 0u);
 }
 
+// The vector rounding is cpu::f32_to_bf16 on every lane: ties, NaN, infinities, odd K.
+TEST(Avx512Matmul, VectorActivationRoundingMatchesTheScalarOne) {
+  std::vector<float> x = random_floats(3 * 37, 5);
+  const uint32_t specials[] = {0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0x7fc00001u, 0xff800001u,
+                               0x7f800000u, 0x00000001u, 0x80000000u, 0x3f808001u};
+  for (size_t i = 0; i < std::size(specials); ++i) std::memcpy(&x[i * 11], &specials[i], 4);
+  for (const int64_t K : {int64_t{37}, int64_t{32}, int64_t{5}}) {
+    const int64_t pairs = (K + 1) / 2;
+    std::vector<uint32_t> want(static_cast<size_t>(3 * pairs), 0);
+    for (int64_t t = 0; t < 3; ++t) {
+      for (int64_t k = 0; k < K; ++k) {
+        want[static_cast<size_t>(t * pairs + k / 2)] |=
+            static_cast<uint32_t>(f32_to_bf16(x[static_cast<size_t>(t * 37 + k)])) << (16 * (k % 2));
+      }
+    }
+    std::vector<uint32_t> emulated(want.size(), ~0u), native(want.size(), ~0u);
+    detail::avx512_simde::to_bf16_pairs(x.data(), 37, 3, K, emulated.data());
+    EXPECT_EQ(emulated, want) << "K=" << K;
+    if (cpu_features().avx512) {
+      detail::avx512_native::to_bf16_pairs(x.data(), 37, 3, K, native.data());
+      EXPECT_EQ(native, want) << "K=" << K;
+    }
+  }
+}
+
 // The f32 kernel computes the same FMA chains as the AVX2 and portable ones: the same bits.
 TEST(Avx512Matmul, F32KernelMatchesThePortableKernelBitForBit) {
   uint64_t seed = 100;
