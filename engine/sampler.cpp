@@ -8,8 +8,9 @@
 namespace llm {
 namespace {
 
-// The first sorted prefix (whole bins, so a little more): top-k cuts and the usual top-p
-// nuclei fit in it. It grows 8x when the cut or the draw lies beyond it.
+// The first sorted prefix (whole bins, so a little more): the usual top-p nuclei fit in it.
+// It grows 8x when the cut or the draw lies beyond it. Top-k cuts up to this size are
+// selected directly.
 constexpr int kFirstPrefix = 256;
 constexpr double kUnitRoundoff = 0x1.0p-53;
 
@@ -108,6 +109,7 @@ void Sampler::apply_penalties(const SamplingParams& p, const SamplingContext& ct
 
 int32_t Sampler::sample_candidates(const SamplingParams& p, double uniform_draw) {
   const double inv_t = 1.0 / p.temperature;
+  if (p.top_k > 0 && p.top_k <= kFirstPrefix) return sample_sorted(p, inv_t, uniform_draw);
   const float* w = work_.data();
   const int v = vocab_;
   // Eight running maxima: one would chain every compare on the previous one.
@@ -189,15 +191,32 @@ int Sampler::extend_prefix(int k, int from, int to, int n, double inv_t) {
 
 int32_t Sampler::sample_sorted(const SamplingParams& p, double inv_t, double uniform_draw) {
   const int n = p.top_k > 0 && p.top_k < vocab_ ? p.top_k : vocab_;
-  for (int i = 0; i < vocab_; ++i)
-    keys_[static_cast<size_t>(i)] = candidate_key(work_[static_cast<size_t>(i)], i);
-  if (n < vocab_) std::nth_element(keys_.begin(), keys_.begin() + n, keys_.end());
-  std::sort(keys_.begin(), keys_.begin() + n);
-  top_ = work_[static_cast<size_t>(key_id(keys_[0]))];
-  for (int i = 0; i < n; ++i) {
-    probs_[static_cast<size_t>(i)] = std::exp(
-        (work_[static_cast<size_t>(key_id(keys_[static_cast<size_t>(i)]))] - top_) * inv_t);
+  const auto keys = keys_.begin();
+  const float* w = work_.data();
+  if (n <= kFirstPrefix) {
+    // A few candidates: a bounded max-heap of keys (the worst kept on top), as partial_sort
+    // does, skipping on one float compare every logit that cannot enter it (an equal logit
+    // comes later, so its id is larger: worse).
+    for (int i = 0; i < n; ++i) keys_[static_cast<size_t>(i)] = candidate_key(w[i], i);
+    std::make_heap(keys, keys + n);
+    float worst = w[key_id(keys_[0])];
+    for (int i = n; i < vocab_; ++i) {
+      if (w[i] <= worst) continue;
+      std::pop_heap(keys, keys + n);
+      keys_[static_cast<size_t>(n - 1)] = candidate_key(w[i], i);
+      std::push_heap(keys, keys + n);
+      worst = w[key_id(keys_[0])];
+    }
+    std::sort_heap(keys, keys + n);
+  } else {
+    for (int i = 0; i < vocab_; ++i) keys_[static_cast<size_t>(i)] = candidate_key(w[i], i);
+    if (n < vocab_) std::nth_element(keys, keys + n, keys_.end());
+    std::sort(keys, keys + n);
   }
+  top_ = w[key_id(keys_[0])];
+  for (int i = 0; i < n; ++i)
+    probs_[static_cast<size_t>(i)] =
+        std::exp((w[key_id(keys_[static_cast<size_t>(i)])] - top_) * inv_t);
   return choose(p, n, n, 0, 0, uniform_draw);
 }
 

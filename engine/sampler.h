@@ -54,6 +54,8 @@ class Sampler {
 
   void apply_penalties(const SamplingParams& p, const SamplingContext& ctx);
   int32_t sample_candidates(const SamplingParams& p, double uniform_draw);
+  // The candidates sorted outright (all of them, or the top-k): for small top-k cuts, and for
+  // non-finite probabilities.
   int32_t sample_sorted(const SamplingParams& p, double inv_t, double uniform_draw);
   // Appends the candidates of bins (from, to] to the sorted prefix keys_[0, k), at most n in
   // all; returns the new k.
