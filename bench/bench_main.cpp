@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  roofline    this machine's memory bandwidth and GEMM peak, and the model's bounds\n"
     "  gemm        the model's matrix products per implementation (engine, OpenBLAS, oneDNN)\n"
     "  serve       streaming load against a running llm-serve (TTFT, TPOT, ITL, latency)\n"
+    "  sample      host time of one sampling call at 128k-152k vocabularies\n"
     "Every subcommand prints a table and, with --json FILE, writes a machine-readable result.\n";
 
 }  // namespace
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (sub == "roofline") return llm::bench::roofline_main(argc - 1, argv + 1);
   if (sub == "gemm") return llm::bench::gemm_main(argc - 1, argv + 1);
   if (sub == "serve") return llm::bench::serve_main(argc - 1, argv + 1);
+  if (sub == "sample") return llm::bench::sample_main(argc - 1, argv + 1);
   std::cerr << "llm-bench: unknown subcommand '" << sub << "'\n" << kUsage;
   return 2;
 }

@@ -89,8 +89,10 @@ int run(const Options& o) {
   EngineConfig cfg = o.runtime;
   cfg.model_dir = o.model;
   cfg.max_num_seqs = o.batch_size;
-  // The whole batch's prompts fit one step, so the batch is prefilled together.
+  // The whole batch's prompts fit one step and no prompt cap splits them: the batch is
+  // prefilled together.
   cfg.max_num_batched_tokens = std::max(2048, o.batch_size * o.input_len);
+  cfg.max_prefill_tokens_per_step = 0;
   // Prompts are fresh each iteration anyway; this keeps cached blocks from hiding any reuse.
   cfg.enable_prefix_caching = false;
   if (serve_if_worker_rank(cfg)) return 0;

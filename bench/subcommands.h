@@ -9,5 +9,6 @@ int latency_main(int argc, char** argv);
 int roofline_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 int gemm_main(int argc, char** argv);
+int sample_main(int argc, char** argv);
 
 }  // namespace llm::bench

@@ -30,6 +30,7 @@ struct Options {
   int output_len = 128;
   int max_num_seqs = 64;
   int max_num_batched_tokens = 2048;
+  int max_prefill_tokens_per_step = EngineConfig{}.max_prefill_tokens_per_step;
   uint64_t seed = 0;
   bool skip_probe = false;
   std::string json;
@@ -59,6 +60,7 @@ int run(const Options& o) {
   cfg.model_dir = o.model;
   cfg.max_num_seqs = o.max_num_seqs;
   cfg.max_num_batched_tokens = o.max_num_batched_tokens;
+  cfg.max_prefill_tokens_per_step = o.max_prefill_tokens_per_step;
   if (serve_if_worker_rank(cfg)) return 0;
   const auto engine = Engine::create(cfg);
   const ModelConfig& mc = engine->model_config();
@@ -90,17 +92,18 @@ int run(const Options& o) {
   const double out_tps = static_cast<double>(output_tokens) / elapsed;
   const double total_tps = static_cast<double>(prompt_tokens + output_tokens) / elapsed;
 
-  nlohmann::json report =
-      new_report("throughput", {{"model", o.model},
-                                {"num_prompts", o.num_prompts},
-                                {"input_len", o.input_len},
-                                {"output_len", o.output_len},
-                                {"max_num_seqs", o.max_num_seqs},
-                                {"max_num_batched_tokens", o.max_num_batched_tokens},
-                                {"seed", o.seed},
-                                {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
-                                {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
-                                {"threads", o.runtime.threads}});
+  nlohmann::json report = new_report(
+      "throughput", {{"model", o.model},
+                     {"num_prompts", o.num_prompts},
+                     {"input_len", o.input_len},
+                     {"output_len", o.output_len},
+                     {"max_num_seqs", o.max_num_seqs},
+                     {"max_num_batched_tokens", o.max_num_batched_tokens},
+                     {"max_prefill_tokens_per_step", o.max_prefill_tokens_per_step},
+                     {"seed", o.seed},
+                     {"checkpoint_dtype", std::string(dtype_name(mc.torch_dtype))},
+                     {"dtype", std::string(dtype_name(runtime_dtype(o.runtime.dtype, mc)))},
+                     {"threads", o.runtime.threads}});
   report["elapsed_s"] = elapsed;
   report["requests_per_s"] = rps;
   report["output_tokens_per_s"] = out_tps;
@@ -153,7 +156,11 @@ int throughput_main(int argc, char** argv) {
       "sequences the engine runs at once")(
       "max-num-batched-tokens",
       po::value(&o.max_num_batched_tokens)->default_value(o.max_num_batched_tokens),
-      "tokens per engine step")("seed", po::value(&o.seed)->default_value(0), "prompt seed")(
+      "tokens per engine step")(
+      "max-prefill-tokens-per-step",
+      po::value(&o.max_prefill_tokens_per_step)->default_value(o.max_prefill_tokens_per_step),
+      "prompt tokens per engine step (0: up to --max-num-batched-tokens)")(
+      "seed", po::value(&o.seed)->default_value(0), "prompt seed")(
       "skip-probe", po::bool_switch(&o.skip_probe), "do not measure the machine's limits")(
       "json", po::value(&o.json), "write the machine-readable result here");
   add_runtime_options(d, o.runtime);
@@ -164,6 +171,8 @@ int throughput_main(int argc, char** argv) {
           "--num-prompts, --input-len, --output-len, --max-num-seqs and "
           "--max-num-batched-tokens must be positive");
     }
+    if (o.max_prefill_tokens_per_step < 0)
+      throw po::error("--max-prefill-tokens-per-step must be >= 0");
   };
   if (auto code = parse_command_line("llm-bench throughput", argc, argv, d, check)) return *code;
   return run_guarded("llm-bench throughput", [&] { return run(o); });

@@ -32,6 +32,7 @@ void add_engine_options(po::options_description& d, EngineFlags& f) {
   d.add_options()
       ("max-num-seqs", po::value(&c.max_num_seqs)->default_value(c.max_num_seqs), "sequences per step")
       ("max-num-batched-tokens", po::value(&c.max_num_batched_tokens)->default_value(c.max_num_batched_tokens), "tokens per step (prefill chunks + decodes)")
+      ("max-prefill-tokens-per-step", po::value(&c.max_prefill_tokens_per_step)->default_value(c.max_prefill_tokens_per_step), "prompt tokens per step, all requests together (0: up to --max-num-batched-tokens). Lower: earlier first tokens and steadier streams under load; higher: fewer, larger steps")
       ("kv-cache-memory", po::value(&c.kv_cache_memory)->default_value(0), "bytes for the KV cache (0: a fraction of free memory)")
       ("num-blocks", po::value(&c.num_blocks)->default_value(0), "exact number of KV blocks (overrides --kv-cache-memory)")
       ("block-size", po::value(&c.block_size)->default_value(c.block_size), "tokens per KV block")

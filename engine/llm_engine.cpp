@@ -20,6 +20,9 @@ void check_config(const EngineConfig& c) {
     bad("max_num_batched_tokens (" + std::to_string(c.max_num_batched_tokens) +
         ") must be >= max_num_seqs (" + std::to_string(c.max_num_seqs) + ")");
   }
+  if (c.max_prefill_tokens_per_step < 0) {
+    bad("max_prefill_tokens_per_step must be >= 0 (0: only max_num_batched_tokens limits it)");
+  }
   if (c.num_blocks < 0 || c.kv_cache_memory < 0) bad("num_blocks and kv_cache_memory must be >= 0");
   if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1))
     bad("kv_cache_fraction must be in (0, 1]");
@@ -81,7 +84,9 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   kv_manager_ = std::make_unique<KvCacheManager>(num_blocks, config_.block_size,
                                                  config_.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(
-      SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens}, *kv_manager_);
+      SchedulerConfig{config_.max_num_seqs, config_.max_num_batched_tokens,
+                      config_.max_prefill_tokens_per_step},
+      *kv_manager_);
   sampler_ = std::make_unique<Sampler>(mc.vocab_size);
   eos_ids_ = mc.eos_token_ids;
   output_ = std::make_unique<OutputProcessor>(eos_ids_);

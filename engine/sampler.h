@@ -1,6 +1,16 @@
 // Sampler: picks one sequence's next token from its logits, applying the request's logit
 // bias, min_tokens mask, penalties, temperature, top-k, top-p and min-p, and reports
 // log-probabilities of the raw distribution.
+//
+// The definition is a full sort: candidates best first (logit descending, id ascending), their
+// softmax in double, min-p, top-p on what is left, one uniform draw walked best first. It is
+// computed without sorting the vocabulary. A histogram of the candidates' probabilities (bins
+// 1/64 wide in log space) picks a best-first prefix of a few hundred, which alone is sorted
+// (grown when the cut or the draw lies beyond it); the rest enters only the softmax's
+// normaliser, bounded from the histogram. A decision is taken only when it holds for every
+// normaliser within those bounds and the rounding of a best-first sum; otherwise the prefix
+// grows, up to the full sort. The token is therefore exactly the full sort's for the same
+// generator state, and the generator is used the same way (one draw per sampled token).
 #pragma once
 
 #include <cstdint>
@@ -37,14 +47,38 @@ class Sampler {
   }
 
  private:
+  // Bin b holds the candidates whose (top - logit) / T lies in [b, b + 1) / kBinsPerUnit (a
+  // power of two, so the edges are exact); the last bin takes everything below e^-64.
+  static constexpr int kBinsPerUnit = 64;
+  static constexpr int kNumBins = 64 * kBinsPerUnit;
+
+  void apply_penalties(const SamplingParams& p, const SamplingContext& ctx);
+  int32_t sample_candidates(const SamplingParams& p, double uniform_draw);
+  // The candidates sorted outright (all of them, or the top-k): for small top-k cuts, and for
+  // non-finite probabilities.
+  int32_t sample_sorted(const SamplingParams& p, double inv_t, double uniform_draw);
+  // Appends the candidates of bins (from, to] to the sorted prefix keys_[0, k), at most n in
+  // all; returns the new k.
+  int extend_prefix(int k, int from, int to, int n, double inv_t);
+  // The token chosen from the n best candidates, of which keys_[0, k) are sorted and the rest
+  // carry between tail_lo and tail_hi of probability; -1 when that does not settle it.
+  int32_t choose(const SamplingParams& p, int k, int n, double tail_lo, double tail_hi,
+                 double uniform_draw) const;
   void compute_logprobs(std::span<const float> logits, int32_t chosen, int top_n,
                         LogprobEntry* out);
 
   int vocab_;
   std::vector<float> work_;      // [vocab] adjusted logits
   std::vector<int32_t> counts_;  // [vocab] output occurrences (zeroed after each use)
-  std::vector<int32_t> order_;   // candidate ids, sorted by logit
-  std::vector<double> probs_;
+  std::vector<uint8_t> seen_;    // [vocab] repetition-penalty marks (cleared after each use)
+  // [vocab] one key per candidate whose ascending order is the candidate order (logit
+  // descending, id ascending): plain integer compares for sort and nth_element.
+  std::vector<uint64_t> keys_;
+  std::vector<double> probs_;        // [vocab] unnormalised probabilities of the sorted prefix
+  std::vector<uint16_t> bins_;       // [vocab] each candidate's probability bin
+  std::vector<int32_t> bin_counts_;  // [2, kNumBins] candidates per probability bin
+  std::vector<double> bin_edges_;    // [kNumBins + 1] exp(-b / 64): bin b's largest probability
+  double top_ = 0;                   // the best logit: probabilities are exp((l - top) / T)
 };
 
 }  // namespace llm

@@ -29,12 +29,41 @@ void Scheduler::preempt(Sequence* seq, SchedulerOutput& out) {
 SchedulerOutput Scheduler::schedule() {
   SchedulerOutput out;
   int budget = config_.max_num_batched_tokens;
+  int prefill_budget = config_.max_prefill_tokens_per_step > 0
+                           ? std::min(config_.max_prefill_tokens_per_step, budget)
+                           : budget;
 
-  // 1. Running sequences, oldest first: a decode takes one token, an unfinished prefill a chunk.
-  for (size_t i = 0; i < running_.size() && budget > 0;) {
+  // 1. Plan the running sequences' tokens. Decodes first, so that prompts never hold back a
+  // stream that is already generating. A sequence with one token left counts as a decode even
+  // if it is a prompt's last token: it costs one token and yields a token.
+  planned_.assign(running_.size(), 0);
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    if (running_[i]->num_uncomputed() == 1) {
+      planned_[i] = 1;
+      --budget;
+    }
+  }
+  // Then the prompts admitted in earlier steps and not yet done, oldest first, from the prefill
+  // budget. Admission (step 3) only gets what they leave, so at most one admitted prompt is
+  // unfinished at a time: the prompt closest to its first token is always the one that goes on,
+  // an old long prompt progresses every step, and first tokens arrive one by one in arrival
+  // order instead of all together at the end of a wave.
+  for (size_t i = 0; i < running_.size(); ++i) {
+    const int left = running_[i]->num_uncomputed();
+    if (left <= 1) continue;
+    const int n = std::min({left, budget, prefill_budget});
+    if (n == 0) break;
+    planned_[i] = n;
+    budget -= n;
+    prefill_budget -= n;
+  }
+
+  // 2. Blocks for the plan, in admission order: when the pool is short, the most recently
+  // admitted sequence is preempted, which is always one not yet given its blocks this step.
+  for (size_t i = 0; i < running_.size();) {
     Sequence* seq = running_[i];
-    const int n = std::min(seq->num_uncomputed(), budget);
-    if (n == 0) {  // nothing new to run (cannot happen while the engine appends each sample)
+    const int n = planned_[i];
+    if (n == 0) {  // over the budget this step (or nothing new to run)
       ++i;
       continue;
     }
@@ -44,6 +73,7 @@ SchedulerOutput Scheduler::schedule() {
         scheduled = true;
       } else if (running_.back() != seq) {
         preempt(running_.back(), out);
+        planned_.pop_back();
       } else {
         break;  // seq itself is the most recent: it yields
       }
@@ -54,17 +84,17 @@ SchedulerOutput Scheduler::schedule() {
     }
     out.scheduled.push_back(
         {seq, n, seq->num_computed + n == static_cast<int>(seq->tokens.size())});
-    budget -= n;
     ++i;
   }
 
-  // 2. Waiting sequences, in order, unless this step had to preempt (no room to admit then).
-  while (out.preempted.empty() && !waiting_.empty() && budget > 0 &&
+  // 3. Waiting sequences, in order, with what is left of both budgets, unless this step had to
+  // preempt (no room to admit then).
+  while (out.preempted.empty() && !waiting_.empty() && budget > 0 && prefill_budget > 0 &&
          static_cast<int>(running_.size()) < config_.max_num_seqs) {
     Sequence* seq = waiting_.front();
     const bool fresh = seq->block_table.empty();
     if (fresh) kv_->claim_cached_prefix(*seq);
-    const int n = std::min(seq->num_uncomputed(), budget);
+    const int n = std::min({seq->num_uncomputed(), budget, prefill_budget});
     if (!kv_->allocate(*seq, n)) {
       kv_->free(*seq);  // give back the claimed prefix blocks; try again next step
       break;
@@ -77,8 +107,9 @@ SchedulerOutput Scheduler::schedule() {
     out.scheduled.push_back(
         {seq, n, seq->num_computed + n == static_cast<int>(seq->tokens.size())});
     budget -= n;
+    prefill_budget -= n;
   }
-  out.num_tokens = config_.max_num_batched_tokens - budget;
+  for (const ScheduledSeq& s : out.scheduled) out.num_tokens += s.num_tokens;
   return out;
 }
 

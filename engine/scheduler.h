@@ -1,7 +1,11 @@
-// Scheduler: continuous batching. Each step runs every running sequence's next token(s) and as
-// many prompt tokens of waiting sequences as the token budget and max_num_seqs allow, chunking
-// long prompts across steps. When KV blocks run out, the most recently admitted running
-// sequence is preempted (its blocks freed; it is recomputed later). FCFS otherwise.
+// Scheduler: continuous batching. Each step runs every decoding sequence's next token, then
+// prompt tokens (of running prompts first, then of waiting ones, FCFS) within two budgets: the
+// step's tokens (max_num_batched_tokens) and the step's prompt tokens
+// (max_prefill_tokens_per_step), chunking long prompts across steps. The second budget is what
+// keeps first tokens early: a wave of prompts is prefilled a few per step, so each gets its first
+// token as soon as its own prompt is done, and the running streams keep decoding meanwhile.
+// When KV blocks run out, the most recently admitted running sequence is preempted (its blocks
+// freed; it is recomputed later).
 // It knows nothing of models or HTTP: a test can drive it with a fake model.
 #pragma once
 
@@ -16,6 +20,9 @@ namespace llm {
 struct SchedulerConfig {
   int max_num_seqs = 64;
   int max_num_batched_tokens = 2048;
+  // Prompt (and recompute) tokens per step, all sequences together; decodes are not counted.
+  // 0: no limit but max_num_batched_tokens (a whole wave of prompts prefilled in one step).
+  int max_prefill_tokens_per_step = 0;
 };
 
 struct ScheduledSeq {
@@ -56,6 +63,7 @@ class Scheduler {
   KvCacheManager* kv_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // in admission order: the tail is preempted first
+  std::vector<int> planned_;        // tokens planned for running_[i] this step (reused)
   int64_t num_preemptions_ = 0;
 };
 

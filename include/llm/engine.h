@@ -23,6 +23,10 @@ struct EngineConfig {
   double kv_cache_fraction = 0.25;    // else: this fraction of available memory (capped at 4 GiB)
   int max_num_seqs = 64;              // sequences per step
   int max_num_batched_tokens = 2048;  // tokens per step (prefill chunks + decodes)
+  // Prompt tokens per step, all requests together (decodes are not counted; 0: no limit but
+  // max_num_batched_tokens). Small: first tokens early and steady streams while a wave of
+  // prompts is prefilled; large: fewer, bigger steps (see docs/DESIGN.md, "Scheduling").
+  int max_prefill_tokens_per_step = 256;
   int max_queue = 0;                  // > 0: submit fails with kResourceExhausted beyond it
   bool enable_prefix_caching = true;
   int threads = 0;  // CPU threads for the model, the caller included (0: one per core)

@@ -110,6 +110,17 @@ def test_latency(tmp_path):
              "prefill_gemm_bound_fraction_paired")
 
 
+def test_sample(tmp_path):
+    path = tmp_path / "sample.json"
+    out = run(BENCH, "sample", "--vocab", "1000,3000", "--iters", 3, "--json", path)
+    assert "vocab 3000" in out.stdout
+    report = json.loads(path.read_text())
+    check_common(report, "sample")
+    assert len(report["results"]) == 2 * 5
+    for r in report["results"]:
+        positive(r["us"], "median")
+
+
 def test_roofline(tmp_path):
     path = tmp_path / "roofline.json"
     out = run(BENCH, "roofline", "--model", MODEL, "--buffer-mib", 64, "--json", path)
@@ -155,6 +166,9 @@ def test_bad_flags_exit_2():
     assert run(BENCH, "gemm", "--model", MODEL, "--rows", 0, check=False).returncode == 2
     assert run(BENCH, "throughput", "--model", MODEL, "--num-prompts", 0, check=False).returncode == 2
     assert run(BENCH, "serve", "--url", "ftp://x", check=False).returncode == 2
+    assert run(BENCH, "sample", "--vocab", "1000,x", check=False).returncode == 2
+    assert run(BENCH, "throughput", "--model", MODEL, "--max-prefill-tokens-per-step", -1,
+               check=False).returncode == 2
     assert run(BENCH, "serve", "--url", "http://127.0.0.1:1", "--request-rate", "fast",
                check=False).returncode == 2
 

@@ -154,7 +154,9 @@ TEST(Engine, PrefixCacheComputesOnlyTheNewTokens) {
 
 TEST(Engine, ChunkedPrefillMatchesUnchunked) {
   const Request r = greedy_request(random_prompt(400, 5), 32);
-  auto whole = Engine::create(base_config());
+  EngineConfig unchunked = base_config();
+  unchunked.max_prefill_tokens_per_step = 0;  // the whole prompt in one step
+  auto whole = Engine::create(unchunked);
   const Completion a = run_one(*whole, r);
   EngineConfig chunked = base_config();
   chunked.max_num_batched_tokens = 64;
@@ -163,6 +165,22 @@ TEST(Engine, ChunkedPrefillMatchesUnchunked) {
   EXPECT_EQ(a.token_ids, b.token_ids);
   wait_until_idle(*engine);  // stats are published after the step that finished the request
   EXPECT_EQ(engine->stats().num_steps, (400 + 63) / 64 + 31) << "7 prefill chunks, then 31 decodes";
+}
+
+// The per-step prompt budget chunks a prompt as the step's token budget does, with the same tokens.
+TEST(Engine, PromptBudgetChunksThePrefillWithTheSameTokens) {
+  const Request r = greedy_request(random_prompt(400, 5), 32);
+  EngineConfig unchunked = base_config();
+  unchunked.max_prefill_tokens_per_step = 0;
+  auto whole = Engine::create(unchunked);
+  const Completion a = run_one(*whole, r);
+  EngineConfig budgeted = base_config();
+  budgeted.max_prefill_tokens_per_step = 48;
+  auto engine = Engine::create(budgeted);
+  const Completion b = run_one(*engine, r);
+  EXPECT_EQ(a.token_ids, b.token_ids);
+  wait_until_idle(*engine);
+  EXPECT_EQ(engine->stats().num_steps, (400 + 47) / 48 + 31) << "9 prefill chunks, then 31 decodes";
 }
 
 TEST(Engine, SeededSamplingIsIndependentOfTheBatch) {
@@ -251,6 +269,8 @@ TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
       {[](EngineConfig& c) { c.threads = -1; }, "threads must be in [0, 1024]"},
       {[](EngineConfig& c) { c.cpu_isa = "sse9"; },
        "--cpu-isa: unknown instruction set 'sse9' (choose auto, portable, avx2 or avx512)"},
+      {[](EngineConfig& c) { c.max_prefill_tokens_per_step = -1; },
+       "max_prefill_tokens_per_step must be >= 0"},
       {[](EngineConfig& c) { c.gpu_memory_utilization = 1.5; },
        "gpu_memory_utilization must be in (0, 1]"},
       {[](EngineConfig& c) { c.tensor_parallel_size = 0; },

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 
 namespace llm {
@@ -21,6 +22,13 @@ struct SeqSpec {
 struct Expected {
   std::map<std::string, int> scheduled;  // name -> tokens this step
   std::vector<std::string> preempted;
+};
+
+// What a step did against the budgets, checked on every step of every case.
+struct StepFacts {
+  int tokens = 0;                            // all scheduled tokens
+  int prompt_tokens = 0;                     // tokens of sequences with more than one token left
+  std::vector<std::string> decodes_skipped;  // running with one token left, not scheduled
 };
 
 struct Case {
@@ -48,11 +56,24 @@ class Harness {
   }
 
   // One step: schedule, "run" and append a token where logits were wanted; finish at max_tokens.
-  Expected step() {
+  Expected step(StepFacts* facts = nullptr) {
+    std::vector<Sequence*> decoding;
+    for (Sequence* s : sched_.running()) {
+      if (s->num_uncomputed() == 1) decoding.push_back(s);
+    }
     const SchedulerOutput out = sched_.schedule();
     Expected got;
     for (const ScheduledSeq& s : out.scheduled) got.scheduled[names_[s.seq]] = s.num_tokens;
     for (Sequence* p : out.preempted) got.preempted.push_back(names_[p]);
+    if (facts) {
+      for (const ScheduledSeq& s : out.scheduled) {
+        facts->tokens += s.num_tokens;
+        if (s.seq->num_uncomputed() > 1) facts->prompt_tokens += s.num_tokens;
+      }
+      for (Sequence* d : decoding) {
+        if (!got.scheduled.count(names_[d])) facts->decodes_skipped.push_back(names_[d]);
+      }
+    }
     sched_.complete_step(out);
     for (const ScheduledSeq& s : out.scheduled) {
       if (!s.wants_logits) continue;
@@ -117,6 +138,63 @@ const std::vector<Case>& cases() {
         {{{"A", 1}}, {"B"}},
         {{{"B", 5}}, {}},
         {{}, {}}}},
+      {"no prompt budget (0): a wave of prompts is prefilled in one step, every first token "
+       "waits for all of it",
+       64,
+       4,
+       {8, 64, 0},
+       {{"A", 8, 3}, {"B", 8, 3}, {"C", 8, 3}, {"D", 4, 2}},
+       {{{{"A", 8}, {"B", 8}, {"C", 8}, {"D", 4}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 1}, {"D", 1}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 1}}, {}},
+        {{}, {}}}},
+      {"a prompt budget prefills the same wave a prompt per step: A's first token comes after "
+       "8 prompt tokens, not 28, and the first ones decode while the rest are prefilled",
+       64,
+       4,
+       {8, 64, 8},
+       {{"A", 8, 3}, {"B", 8, 3}, {"C", 8, 3}, {"D", 4, 2}},
+       {{{{"A", 8}}, {}},
+        {{{"A", 1}, {"B", 8}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 8}}, {}},
+        {{{"B", 1}, {"C", 1}, {"D", 4}}, {}},
+        {{{"C", 1}, {"D", 1}}, {}},
+        {{}, {}}}},
+      {"a long prompt is chunked by the prompt budget and a decoding stream runs every step "
+       "beside it; the budget's remainder goes to the next prompt",
+       64,
+       4,
+       {8, 64, 4},
+       {{"A", 2, 6}, {"B", 18, 1}},
+       {{{{"A", 2}, {"B", 2}}, {}},
+        {{{"A", 1}, {"B", 4}}, {}},
+        {{{"A", 1}, {"B", 4}}, {}},
+        {{{"A", 1}, {"B", 4}}, {}},
+        {{{"A", 1}, {"B", 4}}, {}},
+        {{{"A", 1}}, {}},
+        {{}, {}}}},
+      {"no starvation: an old long prompt keeps the whole prompt budget every step until its "
+       "first token; short prompts behind it wait their turn (FCFS) and then share a step",
+       64,
+       4,
+       {8, 64, 4},
+       {{"L", 12, 2}, {"S", 2, 1}, {"T", 2, 1}},
+       {{{{"L", 4}}, {}},
+        {{{"L", 4}}, {}},
+        {{{"L", 4}}, {}},
+        {{{"L", 1}, {"S", 2}, {"T", 2}}, {}},
+        {{}, {}}}},
+      {"the step's token budget binds before the prompt budget: decodes are counted first",
+       64,
+       4,
+       {8, 4, 8},
+       {{"A", 1, 4}, {"B", 1, 4}, {"C", 1, 4}, {"D", 6, 1}},
+       {{{{"A", 1}, {"B", 1}, {"C", 1}, {"D", 1}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 1}, {"D", 1}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 1}, {"D", 1}}, {}},
+        {{{"A", 1}, {"B", 1}, {"C", 1}, {"D", 1}}, {}},
+        {{{"D", 2}}, {}},
+        {{}, {}}}},
   };
   return c;
 }
@@ -127,16 +205,89 @@ TEST_P(SchedulerTable, StepsAsSpecified) {
   const Case& c = cases()[GetParam()];
   SCOPED_TRACE(c.title);
   Harness h(c);
+  const int prompt_budget = c.config.max_prefill_tokens_per_step > 0
+                                ? c.config.max_prefill_tokens_per_step
+                                : c.config.max_num_batched_tokens;
   for (size_t i = 0; i < c.steps.size(); ++i) {
-    const Expected got = h.step();
+    StepFacts facts;
+    const Expected got = h.step(&facts);
     EXPECT_EQ(got.scheduled, c.steps[i].scheduled) << "step " << i << ": got " << describe(got);
     EXPECT_EQ(got.preempted, c.steps[i].preempted) << "step " << i << ": got " << describe(got);
+    EXPECT_LE(facts.tokens, c.config.max_num_batched_tokens) << "step " << i;
+    EXPECT_LE(facts.prompt_tokens, prompt_budget) << "step " << i;
+    if (got.preempted.empty()) {
+      EXPECT_TRUE(facts.decodes_skipped.empty()) << "step " << i << ": a decode was skipped";
+    }
   }
   EXPECT_FALSE(h.scheduler().has_work());
   EXPECT_EQ(h.kv().pool().num_used(), 0) << "every block back in the pool";
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, SchedulerTable, ::testing::Range<size_t>(0, 4));
+INSTANTIATE_TEST_SUITE_P(Cases, SchedulerTable, ::testing::Range<size_t>(0, cases().size()));
+
+// Random loads: prompts of random lengths arriving over time under random budgets, with blocks
+// to spare. Every step keeps within both budgets, schedules every decode and every prompt already
+// admitted (an old long prompt progresses each step), first tokens come in arrival order (FCFS:
+// no prompt overtakes an older one) and every request finishes.
+TEST(Scheduler, RandomLoadsKeepTheBudgetsAndTheArrivalOrder) {
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    const SchedulerConfig config{pick(1, 8), pick(8, 64), pick(0, 24)};
+    const int prompt_budget = config.max_prefill_tokens_per_step > 0
+                                  ? config.max_prefill_tokens_per_step
+                                  : config.max_num_batched_tokens;
+    KvCacheManager kv(4096, 4, true);
+    Scheduler sched(config, kv);
+    const int n = pick(1, 24);
+    std::vector<std::unique_ptr<Sequence>> seqs;
+    std::vector<int> arrival, max_tokens, first_token(static_cast<size_t>(n), -1);
+    int32_t token = 300;  // distinct prompts: no prefix-cache hits to reason about
+    for (int i = 0; i < n; ++i) {
+      auto seq = std::make_unique<Sequence>();
+      seq->seq_id = i;
+      for (int k = pick(1, 60); k > 0; --k) seq->tokens.push_back(token++);
+      seq->num_prompt_tokens = static_cast<int>(seq->tokens.size());
+      seqs.push_back(std::move(seq));
+      arrival.push_back((i ? arrival.back() : 0) + pick(0, 3));
+      max_tokens.push_back(pick(1, 12));
+    }
+    int next = 0, step = 0;
+    for (; (next < n || sched.has_work()) && step < 10000; ++step) {
+      while (next < n && arrival[static_cast<size_t>(next)] <= step) sched.add(seqs[next++].get());
+      const std::vector<Sequence*> running = sched.running();
+      const SchedulerOutput out = sched.schedule();
+      ASSERT_TRUE(out.preempted.empty()) << "blocks to spare";
+      int tokens = 0, prompt_tokens = 0;
+      std::map<Sequence*, int> got;
+      for (const ScheduledSeq& s : out.scheduled) {
+        got[s.seq] = s.num_tokens;
+        tokens += s.num_tokens;
+        if (s.seq->num_uncomputed() > 1) prompt_tokens += s.num_tokens;
+      }
+      EXPECT_LE(tokens, config.max_num_batched_tokens) << "step " << step;
+      EXPECT_LE(prompt_tokens, prompt_budget) << "step " << step;
+      for (Sequence* r : running) {
+        EXPECT_TRUE(got.count(r)) << "step " << step << ": running sequence " << r->seq_id
+                                  << " with " << r->num_uncomputed() << " tokens left skipped";
+      }
+      sched.complete_step(out);
+      for (const ScheduledSeq& s : out.scheduled) {
+        if (!s.wants_logits) continue;
+        const auto i = static_cast<size_t>(s.seq->seq_id);
+        if (first_token[i] < 0) first_token[i] = step;
+        s.seq->tokens.push_back(7);
+        if (s.seq->num_output_tokens() >= max_tokens[i]) sched.remove(s.seq);
+      }
+    }
+    EXPECT_FALSE(sched.has_work()) << "all finished within " << step << " steps";
+    for (size_t i = 1; i < first_token.size(); ++i) {
+      EXPECT_LE(first_token[i - 1], first_token[i]) << "request " << i << " overtook " << i - 1;
+    }
+    EXPECT_EQ(kv.pool().num_used(), 0);
+  }
+}
 
 TEST(KvCacheManager, ReusesCachedFullBlocksOfAPrefixButAlwaysComputesTheLastToken) {
   KvCacheManager kv(16, 4, true);
