@@ -1,5 +1,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 
+#include "kernels/cpu/vector_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -109,7 +111,11 @@ void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {
     const float* g = gate_up + t * 2 * F;
     const float* u = g + F;
-    for (int64_t f = 0; f < F; ++f) out[t * F + f] = g[f] / (1.0f + std::exp(-g[f])) * u[f];
+    float* o = out + t * F;
+    // e^-g into the output row, eight at a time, then the quotient and product in place.
+    for (int64_t f = 0; f < F; ++f) o[f] = -g[f];
+    exp_inplace(o, F);
+    for (int64_t f = 0; f < F; ++f) o[f] = g[f] / (1.0f + o[f]) * u[f];
   }
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/vector_math.h"
+
 namespace llm::cpu {
 namespace {
 
@@ -15,8 +17,7 @@ constexpr int64_t kRowsPerItem = 32;
   for (int64_t d = 0; d < n; ++d) y[d] += p * x[d];
 }
 
-// Eight floats: one AVX register in the avx2 clone, two SSE registers in the default one.
-using Vec8 = float __attribute__((vector_size(32)));
+// Vec8 (vector_math.h): one AVX register in the avx2 clone, two SSE registers in the default one.
 
 // The cache rows of one sequence and KV head: row j of `cache` lives in block table[j / bs].
 struct KvRows {
@@ -200,7 +201,8 @@ LLM_ATTENTION_CLONES void paged_attention(const PagedAttentionArgs& a, int64_t b
       for (int g = 0; g < group; ++g) {
         float* sg = scores + static_cast<int64_t>(g) * a.max_seq_len;
         const float max_score = *std::max_element(sg, sg + visible);
-        for (int64_t j = 0; j < visible; ++j) sg[j] = std::exp(sg[j] - max_score);
+        for (int64_t j = 0; j < visible; ++j) sg[j] -= max_score;
+        exp_inplace(sg, visible);
         weighted_values(sg, visible, values, acc + g * hd);
       }
       for (int g = 0; g < group; ++g) {

@@ -15,6 +15,7 @@
 #include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/packed_matmul_kernels.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace llm::cpu {
 namespace {
@@ -51,6 +52,38 @@ TEST(Conversions, F16RoundTripsEveryHalfAndRoundsToNearestEven) {
   EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);               // past the largest half
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // half the smallest subnormal: to even
   EXPECT_EQ(f32_to_f16(std::ldexp(1.5f, -24)), 0x0002);  // 1.5 units: to even (2)
+}
+
+// The vector exp against double-precision exp over the whole range where e^x is a normal float,
+// and at the edges.
+TEST(VectorMath, ExpIsWithinOneUnitInTheLastPlace) {
+  double worst = 0;
+  float at = 0;
+  int64_t i = 0;
+  for (float x = -87.3f; x < 88.72f; x = std::nextafter(x, 100.0f)) {
+    if ((++i & 4095) != 0) continue;  // every 4096th float: half a million points
+    float v[8];
+    for (float& f : v) f = x;
+    exp8_inplace(v);
+    const double want = std::exp(static_cast<double>(x));
+    const auto wf = static_cast<float>(want);
+    const double ulp = std::nextafter(wf, INFINITY) - wf;
+    const double err = std::fabs(v[3] - want) / ulp;
+    if (err > worst) worst = err, at = x;
+  }
+  EXPECT_LE(worst, 1.0) << "at x = " << at;
+  float edges[] = {-INFINITY, -100.0f, 0.0f, -0.0f, 88.73f, INFINITY, NAN, 1.0f, -1.0f, 0.5f};
+  exp_inplace(edges, 10);  // eight, then a tail of two
+  EXPECT_EQ(edges[0], 0.0f);
+  EXPECT_EQ(edges[1], 0.0f);
+  EXPECT_EQ(edges[2], 1.0f);
+  EXPECT_EQ(edges[3], 1.0f);
+  EXPECT_EQ(edges[4], INFINITY);
+  EXPECT_EQ(edges[5], INFINITY);
+  EXPECT_TRUE(std::isnan(edges[6]));
+  EXPECT_NEAR(edges[7], std::exp(1.0), 1e-6);
+  EXPECT_NEAR(edges[8], std::exp(-1.0), 1e-7);
+  EXPECT_NEAR(edges[9], std::exp(0.5), 1e-6);
 }
 
 struct PackedCase {
