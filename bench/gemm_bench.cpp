@@ -69,11 +69,15 @@ std::vector<Weight> layer_weights(const ModelConfig& c, int layers, uint64_t see
   return out;
 }
 
-// Largest |out - ref| over the largest |ref|, ref in float64, for the first `T` rows of the
-// first weight. bf16-activation implementations show their rounding of x here (~1e-3).
-double relative_error(GemmImpl& impl, const Weight& w, const std::vector<float>& x, int64_t T) {
+// Largest |out - ref| over the largest |ref|, ref in float64 of the operands the kernel
+// multiplies (x rounded to bf16 where it rounds it), for the first `T` rows of the first weight.
+double relative_error(GemmImpl& impl, const Weight& w, const std::vector<float>& x_in, int64_t T) {
   std::vector<float> out(static_cast<size_t>(T * w.n));
-  impl.run(0, x.data(), T, out.data());
+  impl.run(0, x_in.data(), T, out.data());
+  std::vector<float> x = x_in;
+  if (impl.rounds_activations_to_bf16()) {
+    for (float& v : x) v = cpu::bf16_to_f32(cpu::f32_to_bf16(v));
+  }
   double worst = 0, scale = 0;
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t j = 0; j < w.n; ++j) {

@@ -27,6 +27,10 @@ class GemmImpl {
 
   // What the library chose for the last run (oneDNN's implementation name), if it says.
   virtual std::string chosen_kernel() const { return {}; }
+
+  // Whether the product rounds x to bf16 before multiplying (a bf16 GEMM, or the engine's AVX-512
+  // BF16 kernel): the float64 reference then rounds x too, so the error shown is the kernel's.
+  virtual bool rounds_activations_to_bf16() const { return false; }
 };
 
 // The implementations this build has, by name: "engine-f32", "engine-bf16", and with the

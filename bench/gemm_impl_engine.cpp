@@ -5,6 +5,7 @@
 #include "bench/gemm_impl.h"
 #include "engine/backend/cpu_backend.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/packed_matmul.h"
 #include "llm/error.h"
 
 namespace llm::bench {
@@ -37,6 +38,9 @@ class EngineGemm final : public GemmImpl {
   }
 
   double weight_bytes() const override { return bf16_ ? 2 : 4; }
+  bool rounds_activations_to_bf16() const override {
+    return bf16_ && cpu::preferred_layout(cpu::WeightType::kBF16) == cpu::PackedLayout::kBf16Pairs;
+  }
   std::string chosen_kernel() const override {
     return backend_.matmul_kernel(bf16_ ? DType::kBF16 : DType::kF32);
   }

@@ -137,6 +137,7 @@ class OneDnnGemm final : public GemmImpl {
   }
 
   double weight_bytes() const override { return bf16_ ? 2 : 4; }
+  bool rounds_activations_to_bf16() const override { return bf16_; }
   std::string chosen_kernel() const override { return "oneDNN " + kernel_; }
 
  private:
