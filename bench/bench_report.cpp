@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/packed_matmul.h"
+#include "kernels/cpu/paged_attention.h"
 #include "llm/error.h"
 
 namespace llm::bench {
@@ -61,11 +62,8 @@ nlohmann::json cpu_kernels(const std::string& dtype) {
   const cpu::WeightType type = dtype == "f32"    ? cpu::WeightType::kF32
                                : dtype == "f16" ? cpu::WeightType::kF16
                                                 : cpu::WeightType::kBF16;
-  // Attention and the elementwise ops are compiled per ISA by the compiler (target clones),
-  // chosen by the loader from the hardware, not by --cpu-isa.
-  const bool avx2 = cpu::cpu_features().avx2_fma;
   return {{"matmul", cpu::matmul_kernel_name(type, cpu::preferred_layout(type))},
-          {"attention", avx2 ? "avx2 clone (f32)" : "portable (f32)"}};
+          {"attention", cpu::paged_attention_kernel_name()}};
 }
 
 std::pair<std::string, std::string> kernels_row(const std::string& dtype) {

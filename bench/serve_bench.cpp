@@ -66,7 +66,11 @@ struct Plan {
 net::awaitable<Plan> make_plan(const ServeTarget& target, const Options& o) {
   const std::chrono::seconds timeout(o.timeout_s);
   nlohmann::json tok_req = nlohmann::json::object();
+  // "prompt" for vLLM-style servers (ours), "content" and "add_special" for llama-server: each
+  // ignores the others' fields, and both then put the BOS first (dropped below).
   tok_req["prompt"] = prompt_text(o.input_len + o.num_prompts + 16, o.seed);
+  tok_req["content"] = tok_req["prompt"];
+  tok_req["add_special"] = true;
   const nlohmann::json tok = co_await post_json(target, "/tokenize", tok_req.dump(), timeout);
   std::vector<int> ids = tok.at("tokens").get<std::vector<int>>();
   if (!ids.empty()) ids.erase(ids.begin());  // the BOS, which would make every prompt alike

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace llm::cpu {
@@ -153,16 +154,14 @@ size_t paged_attention_scratch_floats(const PagedAttentionArgs& a) {
   return static_cast<size_t>(group * (a.max_seq_len + a.head_dim));
 }
 
-// One clone per instruction set, picked at load time (ifunc): the same source, vectorised for
-// AVX2 where the processor has it. Not under ThreadSanitizer: the ifunc resolver runs before the
-// TSan runtime is up, and its instrumented entry crashes the program at load.
-#if defined(__SANITIZE_THREAD__)
-#define LLM_ATTENTION_CLONES
-#else
-#define LLM_ATTENTION_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-LLM_ATTENTION_CLONES void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end,
-                                          float* scratch) {
+namespace {
+
+// The kernel's body, compiled once per instruction set below (it and every helper above are
+// always inlined into each variant) and chosen by cpu_isa(), so --cpu-isa decides here too. The
+// arithmetic is the same IEEE operations in the same order in every variant (the ISO C++ build
+// never fuses a multiply and an add), so all of them give the same bits.
+[[gnu::always_inline]] inline void attention_items(const PagedAttentionArgs& a, int64_t begin,
+                                                   int64_t end, float* scratch) {
   const int group = a.num_heads / a.num_kv_heads;
   const int64_t hd = a.head_dim;
   const int64_t chunks = (a.max_query_len + kRowsPerItem - 1) / kRowsPerItem;
@@ -215,6 +214,47 @@ LLM_ATTENTION_CLONES void paged_attention(const PagedAttentionArgs& a, int64_t b
       }
     }
   }
+}
+
+#define LLM_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+LLM_AVX512_TARGET void attention_avx512(const PagedAttentionArgs& a, int64_t begin, int64_t end,
+                                        float* scratch) {
+  attention_items(a, begin, end, scratch);
+}
+__attribute__((target("avx2,fma"))) void attention_avx2(const PagedAttentionArgs& a,
+                                                        int64_t begin, int64_t end,
+                                                        float* scratch) {
+  attention_items(a, begin, end, scratch);
+}
+void attention_portable(const PagedAttentionArgs& a, int64_t begin, int64_t end,
+                        float* scratch) {
+  attention_items(a, begin, end, scratch);
+}
+
+}  // namespace
+
+void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx512:
+      return attention_avx512(a, begin, end, scratch);
+    case CpuIsa::kAvx2:
+      return attention_avx2(a, begin, end, scratch);
+    case CpuIsa::kPortable:
+      break;
+  }
+  attention_portable(a, begin, end, scratch);
+}
+
+const char* paged_attention_kernel_name() {
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx512:
+      return "avx512 build (f32, 8-wide)";
+    case CpuIsa::kAvx2:
+      return "avx2 build (f32, 8-wide)";
+    case CpuIsa::kPortable:
+      break;
+  }
+  return "portable (f32)";
 }
 
 }  // namespace llm::cpu

@@ -35,7 +35,10 @@ struct PagedAttentionArgs {
 int64_t paged_attention_items(const PagedAttentionArgs& a);
 // Floats of scratch one worker needs.
 size_t paged_attention_scratch_floats(const PagedAttentionArgs& a);
-// Runs items [begin, end) with `scratch` private to the calling thread.
+// Runs items [begin, end) with `scratch` private to the calling thread, compiled for the ISA in
+// use (cpu_isa()).
 void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, float* scratch);
+// Which build of it runs now, for reports.
+const char* paged_attention_kernel_name();
 
 }  // namespace llm::cpu
