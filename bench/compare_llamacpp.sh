@@ -7,8 +7,8 @@
 # Q8_0 and Q4_0 for later), then measures both sides one after the other: single-stream decode,
 # prefill of a 512-token prompt, 32 sequences decoding together (llama-bench and
 # llama-batched-bench against `llm-bench latency`), and serving: llama-server and llm-serve in
-# turn under one load client, bench/stream_load.py (`llm-bench serve` cannot drive llama-server:
-# see bench/README.md). Writes one JSON per measurement, cpu_accounting.jsonl and compare.log into
+# turn under one load client, bench/stream_load.py (`llm-bench serve` is also tried against
+# llama-server and run against llm-serve, as a cross-check of the client). Writes one JSON per measurement, cpu_accounting.jsonl and compare.log into
 # RESULTS_DIR, then bench/llamacpp_report.py prints the table and writes peer_summary.json.
 # Raw tool and server logs go to build-peer/logs/<RESULTS_DIR's name>/.
 #
