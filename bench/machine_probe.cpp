@@ -176,38 +176,33 @@ double bandwidth(const float* buf, size_t n, int threads, bool avx2, int runs) {
   return static_cast<double>(per * static_cast<size_t>(threads) * sizeof(float)) / best / 1e9;
 }
 
-double gemm(int threads, bool avx2, int runs) {
+// Best rate of `tile` (a register tile over kK-deep L1-resident operands, `flops_per_k` flops
+// per k step, repeated `reps` times) on every thread at once, in GFLOP/s. The operands are kK * 8
+// floats of A and kK * 16 of B, more than either tile reads.
+template <class Tile>
+double tile_peak(int threads, int runs, int reps, double flops_per_k, Tile tile) {
   constexpr int kK = 256;
-  const int reps = avx2 ? 50000 : 2000;  // ~0.1 s per thread: far above thread start-up
   double best = 1e30;
   for (int r = 0; r < runs; ++r) {
     const double t = timed_parallel(threads, [&](int) {
-      Floats a = aligned_floats(kK * 6), b = aligned_floats(kK * 16);
-      for (int i = 0; i < kK * 6; ++i) a[i] = 1e-3f * static_cast<float>(i % 7);
+      Floats a = aligned_floats(kK * 8), b = aligned_floats(kK * 16);
+      for (int i = 0; i < kK * 8; ++i) a[i] = 1e-3f * static_cast<float>(i % 7);
       for (int i = 0; i < kK * 16; ++i) b[i] = 1e-3f * static_cast<float>(i % 5);
-      g_sink = g_sink + (avx2 ? tile_avx2(a.get(), b.get(), kK, reps)
-                              : tile_portable(a.get(), b.get(), kK, reps));
+      g_sink = g_sink + tile(a.get(), b.get(), kK, reps);
     });
     best = std::min(best, t);
   }
-  return 2.0 * 6 * 16 * kK * reps * threads / best / 1e9;
+  return flops_per_k * kK * reps * threads / best / 1e9;
 }
 
-// Peak of the bf16 dot-product tile, in multiply-add pairs (2 flops each) per second.
+double gemm(int threads, bool avx2, int runs) {
+  const int reps = avx2 ? 50000 : 2000;  // ~0.1 s per thread: far above thread start-up
+  return tile_peak(threads, runs, reps, 2.0 * 6 * 16, avx2 ? &tile_avx2 : &tile_portable);
+}
+
+// Peak of the bf16 dot-product tile: per k, 8 rows x 32 columns of multiply-adds.
 double gemm_bf16(int threads, int runs) {
-  constexpr int kK = 256;
-  const int reps = 50000;
-  double best = 1e30;
-  for (int r = 0; r < runs; ++r) {
-    const double t = timed_parallel(threads, [&](int) {
-      Floats a = aligned_floats(kK * 4), b = aligned_floats(kK * 16);
-      for (int i = 0; i < kK * 4; ++i) a[i] = 1e-3f * static_cast<float>(i % 7);
-      for (int i = 0; i < kK * 16; ++i) b[i] = 1e-3f * static_cast<float>(i % 5);
-      g_sink = g_sink + tile_bf16(a.get(), b.get(), kK, reps);
-    });
-    best = std::min(best, t);
-  }
-  return 2.0 * 8 * 32 * kK * reps * threads / best / 1e9;
+  return tile_peak(threads, runs, 50000, 2.0 * 8 * 32, tile_bf16);
 }
 
 // The engine's own packed kernel on one thread with bf16 weights: how close it gets to the
