@@ -1,5 +1,6 @@
 #include "kernels/cpu/cpu_kernels.h"
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vector_math.h"
 
 #include <algorithm>
@@ -107,16 +108,44 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
   }
 }
 
-void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
+namespace {
+
+// SiLU-and-multiply on W lanes at a time, built below for each ISA (the same bits in each).
+template <int W>
+[[gnu::always_inline]] inline void silu_mul_rows(const float* gate_up, int64_t num_tokens,
+                                                 int64_t F, float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {
     const float* g = gate_up + t * 2 * F;
     const float* u = g + F;
     float* o = out + t * F;
-    // e^-g into the output row, eight at a time, then the quotient and product in place.
+    // e^-g into the output row, then the quotient and product in place.
     for (int64_t f = 0; f < F; ++f) o[f] = -g[f];
-    exp_inplace(o, F);
+    exp_inplace<W>(o, F);
     for (int64_t f = 0; f < F; ++f) o[f] = g[f] / (1.0f + o[f]) * u[f];
   }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))) void silu_mul_avx512(
+    const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
+  silu_mul_rows<16>(gate_up, num_tokens, F, out);
+}
+__attribute__((target("avx2,fma"))) void silu_mul_avx2(const float* gate_up, int64_t num_tokens,
+                                                       int64_t F, float* out) {
+  silu_mul_rows<8>(gate_up, num_tokens, F, out);
+}
+
+}  // namespace
+
+void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx512:
+      return silu_mul_avx512(gate_up, num_tokens, F, out);
+    case CpuIsa::kAvx2:
+      return silu_mul_avx2(gate_up, num_tokens, F, out);
+    case CpuIsa::kPortable:
+      break;
+  }
+  silu_mul_rows<4>(gate_up, num_tokens, F, out);  // SSE2: four lanes
 }
 
 float bf16_to_f32(uint16_t v) {

@@ -160,6 +160,8 @@ namespace {
 // always inlined into each variant) and chosen by cpu_isa(), so --cpu-isa decides here too. The
 // arithmetic is the same IEEE operations in the same order in every variant (the ISO C++ build
 // never fuses a multiply and an add), so all of them give the same bits.
+// W: the lanes of its exponentials (see vector_math.h).
+template <int W>
 [[gnu::always_inline]] inline void attention_items(const PagedAttentionArgs& a, int64_t begin,
                                                    int64_t end, float* scratch) {
   const int group = a.num_heads / a.num_kv_heads;
@@ -201,7 +203,7 @@ namespace {
         float* sg = scores + static_cast<int64_t>(g) * a.max_seq_len;
         const float max_score = *std::max_element(sg, sg + visible);
         for (int64_t j = 0; j < visible; ++j) sg[j] -= max_score;
-        exp_inplace(sg, visible);
+        exp_inplace<W>(sg, visible);
         weighted_values(sg, visible, values, acc + g * hd);
       }
       for (int g = 0; g < group; ++g) {
@@ -219,16 +221,16 @@ namespace {
 #define LLM_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 LLM_AVX512_TARGET void attention_avx512(const PagedAttentionArgs& a, int64_t begin, int64_t end,
                                         float* scratch) {
-  attention_items(a, begin, end, scratch);
+  attention_items<16>(a, begin, end, scratch);
 }
 __attribute__((target("avx2,fma"))) void attention_avx2(const PagedAttentionArgs& a,
                                                         int64_t begin, int64_t end,
                                                         float* scratch) {
-  attention_items(a, begin, end, scratch);
+  attention_items<8>(a, begin, end, scratch);
 }
 void attention_portable(const PagedAttentionArgs& a, int64_t begin, int64_t end,
                         float* scratch) {
-  attention_items(a, begin, end, scratch);
+  attention_items<4>(a, begin, end, scratch);
 }
 
 }  // namespace

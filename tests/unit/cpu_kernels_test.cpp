@@ -62,9 +62,16 @@ TEST(VectorMath, ExpIsWithinOneUnitInTheLastPlace) {
   int64_t i = 0;
   for (float x = -87.3f; x < 88.72f; x = std::nextafter(x, 100.0f)) {
     if ((++i & 4095) != 0) continue;  // every 4096th float: half a million points
-    float v[8];
+    float v[16];
     for (float& f : v) f = x;
-    exp8_inplace(v);
+    exp_lanes<16>(v);
+    // Every width computes the same bits.
+    float v4[4] = {x, x, x, x}, v8[8];
+    for (float& f : v8) f = x;
+    exp_lanes<4>(v4);
+    exp_lanes<8>(v8);
+    ASSERT_EQ(v4[0], v[0]) << x;
+    ASSERT_EQ(v8[5], v[0]) << x;
     const double want = std::exp(static_cast<double>(x));
     const auto wf = static_cast<float>(want);
     const double ulp = std::nextafter(wf, INFINITY) - wf;
@@ -73,7 +80,7 @@ TEST(VectorMath, ExpIsWithinOneUnitInTheLastPlace) {
   }
   EXPECT_LE(worst, 1.0) << "at x = " << at;
   float edges[] = {-INFINITY, -100.0f, 0.0f, -0.0f, 88.73f, INFINITY, NAN, 1.0f, -1.0f, 0.5f};
-  exp_inplace(edges, 10);  // eight, then a tail of two
+  exp_inplace<8>(edges, 10);  // eight, then a tail of two
   EXPECT_EQ(edges[0], 0.0f);
   EXPECT_EQ(edges[1], 0.0f);
   EXPECT_EQ(edges[2], 1.0f);
