@@ -223,13 +223,11 @@ LLM_AVX512_TARGET void attention_avx512(const PagedAttentionArgs& a, int64_t beg
                                         float* scratch) {
   attention_items<16>(a, begin, end, scratch);
 }
-__attribute__((target("avx2,fma"))) void attention_avx2(const PagedAttentionArgs& a,
-                                                        int64_t begin, int64_t end,
-                                                        float* scratch) {
+__attribute__((target("avx2,fma"))) void attention_avx2(const PagedAttentionArgs& a, int64_t begin,
+                                                        int64_t end, float* scratch) {
   attention_items<8>(a, begin, end, scratch);
 }
-void attention_portable(const PagedAttentionArgs& a, int64_t begin, int64_t end,
-                        float* scratch) {
+void attention_portable(const PagedAttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
   attention_items<4>(a, begin, end, scratch);
 }
 
