@@ -163,7 +163,15 @@ std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
   packed.tensor = w;
   packed.tensor.data = packed.buffer.data();
   packed.tensor.layout = TensorLayout::kCpuPanels;
-  cpu::pack_weight(w.data, w.size(0), w.size(1), type, packed.buffer.data(), layout);
+  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
+  const int64_t n = w.size(0), k = w.size(1);
+  const cpu::PackedWeight shape{nullptr, type, n, k, layout};
+  std::memset(packed.buffer.data(), 0, packed.buffer.bytes());
+  pool_.parallel_for(shape.num_panels(), grain(static_cast<double>(k) * cpu::kPanel),
+                     [&](int64_t b, int64_t e, int) {
+                       cpu::pack_weight_panels(w.data, n, k, type, packed.buffer.data(), layout,
+                                               b, e);
+                     });
   return packed;
 }
 

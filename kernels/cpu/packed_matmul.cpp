@@ -1,5 +1,6 @@
 #include "kernels/cpu/packed_matmul.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -37,20 +38,59 @@ int64_t packed_offset(int64_t row, int64_t col, int64_t k, PackedLayout layout) 
 
 }  // namespace
 
-void pack_weight(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
-                 PackedLayout layout) {
+namespace {
+
+// pack_weight for elements of type T, panel by panel: each k step (or pair of steps) of a panel
+// is written once, contiguously, from its 16 source rows. The source may be unaligned (a mapped
+// checkpoint), so elements are read with memcpy.
+template <class T>
+void pack_panels(const unsigned char* in, int64_t n, int64_t k, PackedLayout layout, T* out,
+                 int64_t panel_begin, int64_t panel_end) {
+  const bool pairs = layout == PackedLayout::kBf16Pairs;
+  const int64_t steps = pairs ? (k + 1) / 2 * 2 : k;  // k padded to whole pairs
+  for (int64_t p = panel_begin; p < panel_end; ++p) {
+    T* panel = out + p * steps * kPanel;
+    const int64_t rows = std::min<int64_t>(kPanel, n - p * kPanel);
+    for (int64_t r = 0; r < rows; ++r) {
+      const unsigned char* row = in + static_cast<size_t>((p * kPanel + r) * k) * sizeof(T);
+      if (pairs) {
+        for (int64_t c = 0; c < k; ++c)
+          std::memcpy(panel + (c / 2) * 2 * kPanel + r * 2 + c % 2, row + c * sizeof(T), sizeof(T));
+      } else {
+        for (int64_t c = 0; c < k; ++c)
+          std::memcpy(panel + c * kPanel + r, row + c * sizeof(T), sizeof(T));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+void check_layout(WeightType type, PackedLayout layout) {
   if (layout == PackedLayout::kBf16Pairs && type != WeightType::kBF16) {
     throw std::invalid_argument("pack_weight: the pair layout holds bf16 weights only");
   }
-  const size_t es = weight_type_size(type);
-  const auto* in = static_cast<const unsigned char*>(src);
-  auto* out = static_cast<unsigned char*>(dst);
+}
+
+}  // namespace
+
+void pack_weight(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
+                 PackedLayout layout) {
+  check_layout(type, layout);
   std::memset(dst, 0, packed_weight_bytes(n, k, type, layout));
-  for (int64_t r = 0; r < n; ++r) {
-    const unsigned char* row = in + static_cast<size_t>(r * k) * es;
-    for (int64_t c = 0; c < k; ++c) {
-      std::memcpy(out + static_cast<size_t>(packed_offset(r, c, k, layout)) * es, row + c * es, es);
-    }
+  pack_weight_panels(src, n, k, type, dst, layout, 0, (n + kPanel - 1) / kPanel);
+}
+
+void pack_weight_panels(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
+                        PackedLayout layout, int64_t panel_begin, int64_t panel_end) {
+  check_layout(type, layout);
+  const auto* in = static_cast<const unsigned char*>(src);
+  if (type == WeightType::kF32) {
+    pack_panels(in, n, k, layout, static_cast<float*>(dst), panel_begin, panel_end);
+  } else {
+    pack_panels(in, n, k, layout, static_cast<uint16_t*>(dst), panel_begin, panel_end);
   }
 }
 

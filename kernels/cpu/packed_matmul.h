@@ -48,6 +48,10 @@ PackedLayout preferred_layout(WeightType type);
 // kBf16Pairs needs type kBF16.
 void pack_weight(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
                  PackedLayout layout = PackedLayout::kKMajor);
+// The same for panels [panel_begin, panel_end) only, into a dst already zeroed (the padding of
+// the last panel and pair stays zero): threads may pack disjoint panel ranges at once.
+void pack_weight_panels(const void* src, int64_t n, int64_t k, WeightType type, void* dst,
+                        PackedLayout layout, int64_t panel_begin, int64_t panel_end);
 
 // Reads back element (row, col) of a packed weight as float (tests and debugging).
 float packed_weight_at(const PackedWeight& w, int64_t row, int64_t col);
