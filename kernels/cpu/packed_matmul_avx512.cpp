@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+// cpu_kernels.h declares only out-of-line functions (compiled elsewhere, without AVX-512).
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/packed_matmul_kernels.h"
 
 #ifndef LLM_AVX512_NS
@@ -249,13 +251,7 @@ void to_bf16_pairs(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* 
       simde_mm256_storeu_si256(out + k,
                                simde_mm512_castsi512_si256(simde_mm512_permutexvar_epi16(gather, r)));
     }
-    for (; k < K; ++k) {
-      uint32_t u;
-      std::memcpy(&u, row + k, sizeof u);
-      out[k] = (u & 0x7fffffffu) > 0x7f800000u
-                   ? static_cast<uint16_t>((u >> 16) | 0x40u)
-                   : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (; k < K; ++k) out[k] = f32_to_bf16(row[k]);
     if (K % 2 != 0) out[K] = 0;
   }
 }

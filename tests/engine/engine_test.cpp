@@ -152,35 +152,34 @@ TEST(Engine, PrefixCacheComputesOnlyTheNewTokens) {
   EXPECT_EQ(run_one(*uncached_engine, greedy_request(second, 8)).token_ids, cached.token_ids);
 }
 
+// A prompt chunked by the step's token budget, or by the per-step prompt budget, gives the same
+// tokens as one prefilled in a single step, in the expected number of steps.
 TEST(Engine, ChunkedPrefillMatchesUnchunked) {
+  struct Case {
+    std::function<void(EngineConfig&)> chunk;
+    int64_t steps;
+    const char* why;
+  };
+  const Case cases[] = {
+      {[](EngineConfig& c) { c.max_num_batched_tokens = 64; }, (400 + 63) / 64 + 31,
+       "7 prefill chunks, then 31 decodes"},
+      {[](EngineConfig& c) { c.max_prefill_tokens_per_step = 48; }, (400 + 47) / 48 + 31,
+       "9 prefill chunks, then 31 decodes"},
+  };
   const Request r = greedy_request(random_prompt(400, 5), 32);
   EngineConfig unchunked = base_config();
   unchunked.max_prefill_tokens_per_step = 0;  // the whole prompt in one step
   auto whole = Engine::create(unchunked);
   const Completion a = run_one(*whole, r);
-  EngineConfig chunked = base_config();
-  chunked.max_num_batched_tokens = 64;
-  auto engine = Engine::create(chunked);
-  const Completion b = run_one(*engine, r);
-  EXPECT_EQ(a.token_ids, b.token_ids);
-  wait_until_idle(*engine);  // stats are published after the step that finished the request
-  EXPECT_EQ(engine->stats().num_steps, (400 + 63) / 64 + 31) << "7 prefill chunks, then 31 decodes";
-}
-
-// The per-step prompt budget chunks a prompt as the step's token budget does, with the same tokens.
-TEST(Engine, PromptBudgetChunksThePrefillWithTheSameTokens) {
-  const Request r = greedy_request(random_prompt(400, 5), 32);
-  EngineConfig unchunked = base_config();
-  unchunked.max_prefill_tokens_per_step = 0;
-  auto whole = Engine::create(unchunked);
-  const Completion a = run_one(*whole, r);
-  EngineConfig budgeted = base_config();
-  budgeted.max_prefill_tokens_per_step = 48;
-  auto engine = Engine::create(budgeted);
-  const Completion b = run_one(*engine, r);
-  EXPECT_EQ(a.token_ids, b.token_ids);
-  wait_until_idle(*engine);
-  EXPECT_EQ(engine->stats().num_steps, (400 + 47) / 48 + 31) << "9 prefill chunks, then 31 decodes";
+  for (const Case& c : cases) {
+    EngineConfig chunked = base_config();
+    c.chunk(chunked);
+    auto engine = Engine::create(chunked);
+    const Completion b = run_one(*engine, r);
+    EXPECT_EQ(a.token_ids, b.token_ids) << c.why;
+    wait_until_idle(*engine);  // stats are published after the step that finished the request
+    EXPECT_EQ(engine->stats().num_steps, c.steps) << c.why;
+  }
 }
 
 TEST(Engine, SeededSamplingIsIndependentOfTheBatch) {
