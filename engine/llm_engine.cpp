@@ -80,7 +80,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   const ModelConfig& mc = checkpoint_.config();
   ranks_ = std::make_unique<ModelRanks>(config_, checkpoint_);
   checkpoint_.release_tensors();  // the backends hold copies; only the config is used from here
-  const int num_blocks = static_cast<int>(config_.num_blocks);
+  const int num_blocks = static_cast<int>(ranks_->num_blocks());
   kv_manager_ = std::make_unique<KvCacheManager>(num_blocks, config_.block_size,
                                                  config_.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(
@@ -106,39 +106,21 @@ LlmEngine::~LlmEngine() {
 std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
   const ModelConfig& mc = checkpoint_.config();
   const SamplingParams& p = req.params;
-  p.validate(mc.vocab_size);
+  validate_request(req.prompt_token_ids, p,
+                   {mc.vocab_size, mc.max_position_embeddings, config_.max_num_seqs});
   const int prompt_len = static_cast<int>(req.prompt_token_ids.size());
-  if (prompt_len == 0) throw Error(ErrorCode::kInvalidArgument, "the prompt is empty");
-  for (int32_t id : req.prompt_token_ids) {
-    if (id < 0 || id >= mc.vocab_size) {
-      throw Error(ErrorCode::kInvalidArgument, "prompt token id " + std::to_string(id) +
-                                                   " is outside the vocabulary [0, " +
-                                                   std::to_string(mc.vocab_size) + ")");
-    }
-  }
-  const int64_t total = static_cast<int64_t>(prompt_len) + p.max_tokens;
-  if (total > mc.max_position_embeddings) {
+  const int total = prompt_len + p.max_tokens;
+  const int64_t blocks = kv_manager_->blocks_needed(total);
+  if (blocks > kv_manager_->pool().num_blocks()) {
     throw Error(ErrorCode::kInvalidArgument,
-                "this model's maximum context length is " +
-                    std::to_string(mc.max_position_embeddings) + " tokens, but " +
-                    std::to_string(total) + " were requested (" + std::to_string(prompt_len) +
-                    " in the prompt, " + std::to_string(p.max_tokens) + " for the completion)");
-  }
-  const int64_t blocks = kv_manager_->blocks_needed(static_cast<int>(total));
-  if (blocks > config_.num_blocks) {
-    throw Error(ErrorCode::kInvalidArgument, "the request needs " + std::to_string(blocks) +
-                                                 " KV blocks but the whole cache has " +
-                                                 std::to_string(config_.num_blocks));
-  }
-  if (p.n > config_.max_num_seqs) {
-    throw Error(ErrorCode::kInvalidArgument, "n (" + std::to_string(p.n) +
-                                                 ") exceeds max_num_seqs (" +
-                                                 std::to_string(config_.max_num_seqs) + ")");
+                "the request needs " + std::to_string(blocks) +
+                    " KV blocks but the whole cache has " +
+                    std::to_string(kv_manager_->pool().num_blocks()),
+                "max_tokens");
   }
 
-  auto group = std::make_unique<RequestGroup>();
-  group->state = std::make_shared<RequestState>();
-  RequestState& st = *group->state;
+  auto request = std::make_unique<RequestState>();
+  RequestState& st = *request;
   st.params = p;
   st.num_prompt_tokens = prompt_len;
   std::lock_guard lock(mu_);
@@ -153,7 +135,7 @@ std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
   std::random_device rd;
   for (int i = 0; i < p.n; ++i) {
     auto seq = std::make_unique<Sequence>();
-    seq->request = group->state;
+    seq->request = &st;
     seq->index = i;
     seq->tokens = req.prompt_token_ids;
     seq->tokens.reserve(static_cast<size_t>(total));
@@ -162,10 +144,10 @@ std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
                          : (static_cast<uint64_t>(rd()) << 32 | rd()));
     seq->detokenizer.emplace(tokenizer_, req.prompt_token_ids);
     seq->arrival = std::chrono::steady_clock::now();
-    group->seqs.push_back(std::move(seq));
+    st.seqs.push_back(std::move(seq));
   }
   auto stream = st.stream;
-  inbox_.push_back(std::move(group));
+  inbox_.push_back(std::move(request));
   cv_.notify_all();
   return stream;
 }
@@ -193,7 +175,7 @@ EngineStats LlmEngine::stats() const {
 
 void LlmEngine::loop() {
   for (;;) {
-    std::vector<std::unique_ptr<RequestGroup>> inbox;
+    std::vector<std::unique_ptr<RequestState>> inbox;
     std::vector<std::string> aborts;
     {
       std::unique_lock lock(mu_);
@@ -206,21 +188,13 @@ void LlmEngine::loop() {
       aborts.swap(aborts_);
       if (abort_all_) {
         abort_all_ = false;
-        for (auto& g : inbox) aborts.push_back(g->state->id);
-        for (auto& [id, g] : groups_) aborts.push_back(id);
+        for (auto& r : inbox) aborts.push_back(r->id);
+        for (auto& [id, r] : requests_) aborts.push_back(id);
       }
     }
-    for (auto& g : inbox) admit(std::move(g));
+    for (auto& r : inbox) admit(std::move(r));
     for (const std::string& id : aborts) {
-      auto it = groups_.find(id);
-      if (it == groups_.end()) continue;
-      RequestGroup& g = *it->second;
-      // Finishing the last sequence erases the group: collect first.
-      std::vector<Sequence*> live;
-      for (auto& s : g.seqs) {
-        if (s->status != SeqStatus::kFinished) live.push_back(s.get());
-      }
-      for (Sequence* s : live) finish(s, FinishReason::kAbort, CompletionEvent{});
+      if (auto it = requests_.find(id); it != requests_.end()) abort_request(*it->second);
     }
     if (scheduler_->has_work()) {
       // A step fails only when the model cannot run at all (a tensor-parallel peer went away,
@@ -236,92 +210,82 @@ void LlmEngine::loop() {
     }
     publish_stats();
   }
-  // Shutting down: every open completion still gets its one finish event.
-  std::vector<Sequence*> live;
-  for (auto& [id, g] : groups_) {
-    for (auto& s : g->seqs) {
-      if (s->status != SeqStatus::kFinished) live.push_back(s.get());
-    }
+  // Shutting down: every open completion, queued or admitted, gets its one finish event. (After
+  // a failure submit refuses new requests; on shutdown no caller is left to submit.)
+  std::vector<std::unique_ptr<RequestState>> inbox;
+  {
+    std::lock_guard lock(mu_);
+    inbox.swap(inbox_);
   }
-  for (Sequence* s : live) finish(s, FinishReason::kAbort, CompletionEvent{});
-  std::lock_guard lock(mu_);
-  for (auto& g : inbox_) {
-    for (auto& s : g->seqs) {
-      CompletionEvent ev;
-      ev.index = s->index;
-      ev.finish = FinishReason::kAbort;
-      ev.usage.prompt_tokens = s->num_prompt_tokens;
-      g->state->stream->push(std::move(ev));
-    }
-  }
-  inbox_.clear();
+  for (auto& r : inbox) admit(std::move(r));
+  std::vector<RequestState*> open;
+  for (auto& [id, r] : requests_) open.push_back(r.get());
+  for (RequestState* r : open) abort_request(*r);
 }
 
-void LlmEngine::admit(std::unique_ptr<RequestGroup> group) {
-  RequestGroup& g = *group;
-  for (auto& s : g.seqs) {
-    s->seq_id = next_seq_id_++;
-    group_of_[s.get()] = &g;
-  }
-  scheduler_->add(g.seqs[0].get());
+void LlmEngine::admit(std::unique_ptr<RequestState> request) {
+  RequestState& r = *request;
+  for (auto& s : r.seqs) s->seq_id = next_seq_id_++;
+  scheduler_->add(r.seqs[0].get());
   // With prefix caching, completions 1..n-1 start once completion 0 has filled the prompt's
   // blocks, and then reuse them instead of computing the prompt n times.
-  for (size_t i = 1; i < g.seqs.size(); ++i) {
+  for (size_t i = 1; i < r.seqs.size(); ++i) {
     if (config_.enable_prefix_caching) {
-      g.seqs[i]->status = SeqStatus::kParked;
-      g.parked.push_back(g.seqs[i].get());
+      r.seqs[i]->status = SeqStatus::kParked;
+      r.parked.push_back(r.seqs[i].get());
     } else {
-      scheduler_->add(g.seqs[i].get());
+      scheduler_->add(r.seqs[i].get());
     }
   }
-  const std::string id = g.state->id;
-  groups_[id] = std::move(group);
+  const std::string id = r.id;
+  requests_[id] = std::move(request);
 }
 
-void LlmEngine::release_parked(RequestGroup& g) {
-  for (auto it = g.parked.rbegin(); it != g.parked.rend(); ++it)
+void LlmEngine::abort_request(RequestState& r) {
+  // Finishing the last sequence erases the request: collect first.
+  std::vector<Sequence*> live;
+  for (auto& s : r.seqs) {
+    if (s->status != SeqStatus::kFinished) live.push_back(s.get());
+  }
+  for (Sequence* s : live) finish(*s, FinishReason::kAbort, CompletionEvent{});
+}
+
+void LlmEngine::release_parked(RequestState& r) {
+  for (auto it = r.parked.rbegin(); it != r.parked.rend(); ++it)
     scheduler_->add(*it, /*front=*/true);
-  g.parked.clear();
+  r.parked.clear();
 }
 
 void LlmEngine::run_step() {
   const SchedulerOutput out = scheduler_->schedule();
   if (out.empty()) return;
-  entries_.clear();
-  const auto now = std::chrono::steady_clock::now();
-  for (const ScheduledSeq& s : out.scheduled) {
-    Sequence& q = *s.seq;
-    if (!q.first_scheduled) q.first_scheduled = now;
-    entries_.push_back({std::span<const int32_t>(q.tokens).subspan(
-                            static_cast<size_t>(q.num_computed), static_cast<size_t>(s.num_tokens)),
-                        q.num_computed, q.block_table, s.wants_logits});
-    const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
-                        q.num_computed == static_cast<int>(q.tokens.size()) - 1;
-    if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
-  }
   auto context = [&](const Sequence& q) {
     return SamplingContext{
         std::span<const int32_t>(q.tokens).first(static_cast<size_t>(q.num_prompt_tokens)),
         std::span<const int32_t>(q.tokens).subspan(static_cast<size_t>(q.num_prompt_tokens)),
         eos_ids_};
   };
-  // When every sampled row is plain greedy, only the argmax ids leave the device.
-  bool greedy = ranks_->has_greedy_path();
+  entries_.clear();
+  const auto now = std::chrono::steady_clock::now();
   for (const ScheduledSeq& s : out.scheduled) {
-    if (s.wants_logits)
-      greedy = greedy && Sampler::is_plain_greedy(s.seq->request->params, context(*s.seq));
+    Sequence& q = *s.seq;
+    if (!q.first_scheduled) q.first_scheduled = now;
+    // A row that samples greedily from raw logits needs only its argmax: when all do, the
+    // runner reads back ids instead of logits.
+    const bool greedy =
+        s.wants_logits && Sampler::is_plain_greedy(q.request->params, context(q));
+    entries_.push_back({std::span<const int32_t>(q.tokens).subspan(
+                            static_cast<size_t>(q.num_computed), static_cast<size_t>(s.num_tokens)),
+                        q.num_computed, q.block_table, s.wants_logits, greedy});
+    const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
+                        q.num_computed == static_cast<int>(q.tokens.size()) - 1;
+    if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
   }
-  std::span<const float> logits;
-  std::span<const int32_t> greedy_ids;
-  if (greedy) {
-    greedy_ids = ranks_->execute_greedy(entries_);
-  } else {
-    logits = ranks_->execute(entries_);
-  }
+  const StepOutput step = ranks_->step(entries_);
   scheduler_->complete_step(out);
   ++counters_.num_steps;
 
-  const int vocab = checkpoint_.config().vocab_size;
+  const size_t vocab = static_cast<size_t>(checkpoint_.config().vocab_size);
   size_t row = 0;
   for (const ScheduledSeq& s : out.scheduled) {
     if (!s.wants_logits) continue;
@@ -332,41 +296,38 @@ void LlmEngine::run_step() {
     LogprobEntry lp;
     const size_t r = row++;
     const int32_t token =
-        greedy ? greedy_ids[r]
-               : sampler_->sample(
-                     logits.subspan(r * static_cast<size_t>(vocab), static_cast<size_t>(vocab)), p,
-                     context(q), q.rng, p.logprobs >= 0 ? &lp : nullptr);
+        !step.ids.empty() ? step.ids[r]
+                          : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, context(q),
+                                             q.rng, p.logprobs >= 0 ? &lp : nullptr);
     q.tokens.push_back(token);
     ++counters_.generation_tokens;
     if (p.logprobs >= 0) ev.logprobs.push_back(std::move(lp));
-    RequestGroup& g = *group_of_.at(&q);
-    if (q.index == 0 && !g.parked.empty()) release_parked(g);
+    if (q.index == 0 && !q.request->parked.empty()) release_parked(*q.request);
     if (auto reason = output_->process(q, token, ev)) {
-      finish(&q, *reason, std::move(ev));
+      finish(q, *reason, std::move(ev));
     } else {
       q.request->stream->push(std::move(ev));
     }
   }
 }
 
-void LlmEngine::finish(Sequence* seq, FinishReason reason, CompletionEvent ev) {
-  RequestGroup& g = *group_of_.at(seq);
-  if (seq->index == 0 && !g.parked.empty()) release_parked(g);
-  scheduler_->remove(seq);
-  ev.index = seq->index;
+void LlmEngine::finish(Sequence& seq, FinishReason reason, CompletionEvent ev) {
+  RequestState& r = *seq.request;
+  if (seq.index == 0 && !r.parked.empty()) release_parked(r);
+  scheduler_->remove(&seq);
+  ev.index = seq.index;
   ev.finish = reason;
-  ev.usage.prompt_tokens = seq->num_prompt_tokens;
-  ev.usage.completion_tokens = seq->num_output_tokens();
-  ev.usage.cached_prompt_tokens = seq->num_cached_prompt_tokens;
+  ev.usage.prompt_tokens = seq.num_prompt_tokens;
+  ev.usage.completion_tokens = seq.num_output_tokens();
+  ev.usage.cached_prompt_tokens = seq.num_cached_prompt_tokens;
   ev.queue_seconds =
       std::chrono::duration<double>(
-          seq->first_scheduled.value_or(std::chrono::steady_clock::now()) - seq->arrival)
+          seq.first_scheduled.value_or(std::chrono::steady_clock::now()) - seq.arrival)
           .count();
-  seq->request->stream->push(std::move(ev));
-  group_of_.erase(seq);
-  if (++g.num_finished == static_cast<int>(g.seqs.size())) {
-    const std::string id = g.state->id;  // g dies with the erase
-    groups_.erase(id);
+  r.stream->push(std::move(ev));
+  if (++r.num_finished == static_cast<int>(r.seqs.size())) {
+    const std::string id = r.id;  // r (and seq) die with the erase
+    requests_.erase(id);
   }
 }
 

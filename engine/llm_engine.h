@@ -32,36 +32,31 @@ class LlmEngine final : public Engine {
   const ModelConfig& model_config() const override { return checkpoint_.config(); }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
   const EngineConfig& config() const override { return config_; }
+  const std::string& backend_name() const override { return ranks_->backend_name(); }
 
  private:
-  // The n sequences of one request, owned here from submit until the last one finishes.
-  struct RequestGroup {
-    std::shared_ptr<RequestState> state;
-    std::vector<std::unique_ptr<Sequence>> seqs;
-    std::vector<Sequence*> parked;  // completions 1..n-1 wait for completion 0's prefill
-    int num_finished = 0;
-  };
-
   void loop();
-  void admit(std::unique_ptr<RequestGroup> group);
+  void admit(std::unique_ptr<RequestState> request);
+  void abort_request(RequestState& request);
   void run_step();
-  void finish(Sequence* seq, FinishReason reason, CompletionEvent ev);
-  void release_parked(RequestGroup& group);
+  // Every completion ends here, with exactly one finishing event: on a stop, at its length, on
+  // an abort, or when the engine shuts down.
+  void finish(Sequence& seq, FinishReason reason, CompletionEvent ev);
+  void release_parked(RequestState& request);
   void publish_stats();
 
   EngineConfig config_;
   Checkpoint checkpoint_;
   Tokenizer tokenizer_;
-  std::unique_ptr<ModelRanks> ranks_;  // backend(s), weights, KV cache, runner or executor
+  std::unique_ptr<ModelRanks> ranks_;  // backend(s), weights, KV cache, runner(s)
   std::unique_ptr<KvCacheManager> kv_manager_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<OutputProcessor> output_;
   std::vector<int32_t> eos_ids_;
 
-  // Engine-thread state.
-  std::unordered_map<std::string, std::unique_ptr<RequestGroup>> groups_;
-  std::unordered_map<const Sequence*, RequestGroup*> group_of_;
+  // Engine-thread state: every admitted request, by id.
+  std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   int64_t next_seq_id_ = 0;
   std::vector<BatchEntry> entries_;
   EngineStats counters_;
@@ -69,7 +64,7 @@ class LlmEngine final : public Engine {
   // Shared with submitting threads.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<RequestGroup>> inbox_;
+  std::vector<std::unique_ptr<RequestState>> inbox_;
   std::vector<std::string> aborts_;
   bool stopping_ = false;
   std::string failure_;  // set when a step failed: the engine no longer runs

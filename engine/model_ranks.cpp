@@ -66,23 +66,18 @@ CudaBackendOptions cuda_options(const EngineConfig& c) {
   return o;
 }
 
-std::unique_ptr<Backend> make_backend(const EngineConfig& c, const std::string& kind) {
-  if (kind == "simt") return make_simt_backend(cuda_options(c));
+// The device backends (cuda, or simt in the emulator) of the ranks in this process: one, or
+// one per rank of a split model, joined by NCCL.
+std::vector<std::unique_ptr<Backend>> make_devices(const EngineConfig& c, const std::string& kind) {
+  std::vector<std::unique_ptr<Backend>> devices;
+  const int n = c.tensor_parallel_size;
 #if defined(LLM_HAVE_CUDA_BACKEND)
-  if (kind == "cuda") return make_cuda_device_backend(cuda_options(c));
+  if (kind == "cuda" && n == 1) devices.push_back(make_cuda_device_backend(cuda_options(c)));
+  if (kind == "cuda" && n > 1) devices = make_cuda_device_backend_group(cuda_options(c), n);
 #endif
-  return std::make_unique<CpuBackend>(c.threads);
-}
-
-// One backend per rank of a split model on this process's devices, joined by NCCL.
-std::vector<std::unique_ptr<Backend>> make_device_ranks(const EngineConfig& c,
-                                                        [[maybe_unused]] const std::string& kind) {
-#if defined(LLM_HAVE_CUDA_BACKEND)
-  if (kind == "cuda") {
-    return make_cuda_device_backend_group(cuda_options(c), c.tensor_parallel_size);
-  }
-#endif
-  return make_simt_backend_group(cuda_options(c), c.tensor_parallel_size);
+  if (kind == "simt" && n == 1) devices.push_back(make_simt_backend(cuda_options(c)));
+  if (kind == "simt" && n > 1) devices = make_simt_backend_group(cuda_options(c), n);
+  return devices;
 }
 
 // Bytes of the ModelRunner's per-step buffers (LlamaModel::make_workspace, the i32 metadata and
@@ -136,27 +131,58 @@ int64_t kv_pool_blocks(const EngineConfig& c, const ModelConfig& mc, size_t per_
   return num_blocks;
 }
 
-// What every rank must agree on before loading, sent by rank 0 to processes that join it.
+// What every rank must agree on before loading: rank 0's settings, sent to the processes that
+// join it, which take them over their own (ModelRanks::serve).
 struct RankSetup {
-  int64_t num_blocks;  // 0: each device sizes its pool, and the ranks take the smallest
-  int64_t block_size, max_num_tokens, max_num_seqs, weight_dtype;
-  int64_t cuda_ranks;  // 1: every process drives one CUDA device, joined by NCCL with nccl_id
+  int64_t num_blocks;  // 0: each rank sizes its pool from the budget below; all take the smallest
+  int64_t kv_cache_memory;
+  double kv_cache_fraction, gpu_memory_utilization;
+  int64_t block_size, max_num_batched_tokens, max_num_seqs;
+  int64_t weight_dtype;  // rank 0's, "auto" resolved
+  int64_t cuda_ranks;    // 1: every process drives one CUDA device, joined by NCCL with nccl_id
   int64_t cuda_graphs;
   std::array<char, 128> nccl_id;
+
+  static RankSetup of(const EngineConfig& c, const ModelConfig& mc) {
+    return {c.num_blocks,
+            c.kv_cache_memory,
+            c.kv_cache_fraction,
+            c.gpu_memory_utilization,
+            c.block_size,
+            c.max_num_batched_tokens,
+            c.max_num_seqs,
+            static_cast<int64_t>(llm::weight_dtype(c, mc)),
+            0,
+            c.cuda_graphs ? 1 : 0,
+            {}};
+  }
+  void apply(EngineConfig& c) const {
+    c.num_blocks = num_blocks;
+    c.kv_cache_memory = kv_cache_memory;
+    c.kv_cache_fraction = kv_cache_fraction;
+    c.gpu_memory_utilization = gpu_memory_utilization;
+    c.block_size = static_cast<int>(block_size);
+    c.max_num_batched_tokens = static_cast<int>(max_num_batched_tokens);
+    c.max_num_seqs = static_cast<int>(max_num_seqs);
+    c.dtype = dtype_name(static_cast<DType>(weight_dtype));
+    c.cuda_graphs = cuda_graphs != 0;
+  }
 };
 
-TensorParallelExecutor::Options executor_options(const RankSetup& s, const EngineConfig& c,
-                                                 const ModelConfig& mc) {
-  TensorParallelExecutor::Options o;
-  o.weight_dtype = static_cast<DType>(s.weight_dtype);
-  o.num_blocks = static_cast<int>(s.num_blocks);
-  o.block_size = static_cast<int>(s.block_size);
-  o.max_num_tokens = static_cast<int>(s.max_num_tokens);
-  o.max_num_seqs = static_cast<int>(s.max_num_seqs);
-  o.cuda_graphs = s.cuda_graphs != 0;
-  // Only called when num_blocks is 0 (device ranks); c and mc outlive the executor's constructor.
+// How every rank is built from a config (rank 0's settings, for ranks in other processes).
+Executor::Options executor_options(const EngineConfig& c, const ModelConfig& mc) {
+  Executor::Options o;
+  o.weight_dtype = weight_dtype(c, mc);
+  o.num_blocks = c.num_blocks;
+  o.block_size = c.block_size;
+  o.max_num_tokens = c.max_num_batched_tokens;
+  o.max_num_seqs = c.max_num_seqs;
+  o.cuda_graphs = c.cuda_graphs;
+  // c and mc outlive the executor's constructor, the only caller. Ranks in host memory share
+  // it: each counts its share of a block once per rank of the model.
   o.size_pool = [&c, &mc](const Backend& be, size_t per_block) {
-    return kv_pool_blocks(c, mc, per_block, &be);
+    const size_t sharing = be.memory_info() ? 1 : static_cast<size_t>(c.tensor_parallel_size);
+    return kv_pool_blocks(c, mc, per_block * sharing, &be);
   };
   return o;
 }
@@ -175,7 +201,6 @@ std::unique_ptr<Backend> make_process_cuda_rank(const EngineConfig& c, const Ran
                                                 int rank) {
 #if defined(LLM_HAVE_CUDA_BACKEND)
   CudaBackendOptions o = cuda_options(c);
-  o.cuda_graphs = s.cuda_graphs != 0;
   std::string why;
   const int devices = cuda_device_count(&why);
   if (devices < 1) {
@@ -198,102 +223,44 @@ std::unique_ptr<Backend> make_process_cuda_rank(const EngineConfig& c, const Ran
 
 }  // namespace
 
-ModelRanks::ModelRanks(EngineConfig& config, const Checkpoint& ck) : config_(config) {
-  if (config_.tensor_parallel_size > 1) {
-    create_tensor_parallel(ck);
-  } else {
-    create_single_rank(ck);
-  }
-}
-
-ModelRanks::~ModelRanks() = default;
-
-std::span<const float> ModelRanks::execute(std::span<const BatchEntry> batch) {
-  return executor_ ? executor_->execute(batch) : runner_->execute(batch);
-}
-
-std::span<const int32_t> ModelRanks::execute_greedy(std::span<const BatchEntry> batch) {
-  return runner_->execute_greedy(batch);
-}
-
-// One rank: the backend asked for, its model, cache and runner.
-void ModelRanks::create_single_rank(const Checkpoint& ck) {
+ModelRanks::ModelRanks(const EngineConfig& config, const Checkpoint& ck)
+    : backend_name_(resolve_backend(config)) {
   const ModelConfig& mc = ck.config();
-  backend_ = make_backend(config_, resolve_backend(config_));
-  config_.backend = backend_->name();
-  const DType wdtype = weight_dtype(config_, mc);
-  const DType kv_dtype = backend_->kv_cache_dtype(wdtype);
-  const int bs = config_.block_size;
-  // Scratch for the largest step first, so the device budget accounts for it.
-  backend_->reserve_workspace(
-      {config_.max_num_batched_tokens,
-       std::max<int64_t>({mc.hidden_size, mc.q_size(), mc.intermediate_size}), config_.max_num_seqs,
-       mc.max_position_embeddings, mc.num_heads, mc.head_dim});
-  model_ = std::make_unique<LlamaModel>(*backend_, ck, wdtype);
-  config_.num_blocks =
-      kv_pool_blocks(config_, mc, KvCache::bytes_per_block(mc, bs, kv_dtype), backend_.get());
-  kv_cache_ =
-      std::make_unique<KvCache>(*backend_, mc, static_cast<int>(config_.num_blocks), bs, kv_dtype);
-  runner_ =
-      std::make_unique<ModelRunner>(*backend_, *model_, *kv_cache_, config_.max_num_batched_tokens,
-                                    config_.max_num_seqs, config_.cuda_graphs);
-}
-
-// A split model: the same scheduler and sampler over an executor whose ranks are threads here
-// (CPU ranks, or one device each), or rank 0 of processes joining at tp_master.
-void ModelRanks::create_tensor_parallel(const Checkpoint& ck) {
-  const ModelConfig& mc = ck.config();
-  const int size = config_.tensor_parallel_size, bs = config_.block_size;
-  const std::string kind = resolve_backend(config_);
-  config_.backend = kind;
-  RankSetup setup{0,
-                  bs,
-                  config_.max_num_batched_tokens,
-                  config_.max_num_seqs,
-                  static_cast<int64_t>(weight_dtype(config_, mc)),
-                  0,
-                  config_.cuda_graphs ? 1 : 0,
-                  {}};
-  const TensorParallelShard shard0 = TensorParallelShard::make(mc, 0, size);  // validates
+  const int size = config.tensor_parallel_size;
+  const std::string& kind = backend_name_;
+  // A split that cannot work fails here, before any rank waits for another.
+  if (size > 1) TensorParallelShard::make(mc, 0, size);
+  RankSetup setup = RankSetup::of(config, mc);
   std::vector<std::unique_ptr<Communicator>> comms;
-  if (kind != "cpu" && config_.tp_master.empty()) {
-    // Device ranks in this process: each pool is sized once its rank's weights are resident.
-    std::vector<std::unique_ptr<Backend>> devices = make_device_ranks(config_, kind);
-    executor_ = std::make_unique<TensorParallelExecutor>(
-        ck, executor_options(setup, config_, mc), InProcessCommunicator::create_group(size),
-        [&devices](Communicator* comm) {
-          return std::move(devices[static_cast<size_t>(comm->rank())]);
-        });
-  } else if (kind != "cpu") {
-    // CUDA ranks as processes: NCCL's unique id travels with the setup over the rendezvous,
-    // and this process is rank 0 on its first device.
-    setup.cuda_ranks = 1;
-#if defined(LLM_HAVE_CUDA_BACKEND)
-    setup.nccl_id = make_nccl_unique_id();
-#endif
-    comms.push_back(std::make_unique<SocketCommunicator>(0, size, config_.tp_master));
-    comms[0]->broadcast(&setup, sizeof setup, 0);
-    std::unique_ptr<Backend> device = make_process_cuda_rank(config_, setup, 0);
-    executor_ = std::make_unique<TensorParallelExecutor>(
-        ck, executor_options(setup, config_, mc), std::move(comms),
-        [&device](Communicator*) { return std::move(device); });
+  if (size == 1) {
+    comms.emplace_back();  // no communicator: the model is not split
+  } else if (config.tp_master.empty()) {
+    comms = InProcessCommunicator::create_group(size);
   } else {
-    // Every rank holds its KV heads of every block (replicated heads count once per rank).
-    setup.num_blocks = kv_pool_blocks(
-        config_, mc, size * KvCache::bytes_per_block(shard0.local_config(mc), bs, DType::kF32),
-        nullptr);
-    if (config_.tp_master.empty()) {
-      comms = InProcessCommunicator::create_group(size);
-    } else {
-      comms.push_back(std::make_unique<SocketCommunicator>(0, size, config_.tp_master));
-      comms[0]->broadcast(&setup, sizeof setup, 0);
-    }
-    const int threads = threads_per_rank(config_, static_cast<int>(comms.size()));
-    executor_ = std::make_unique<TensorParallelExecutor>(
-        ck, executor_options(setup, config_, mc), std::move(comms),
-        [threads](Communicator* comm) { return std::make_unique<CpuBackend>(threads, comm); });
+    // Ranks as processes: this one is rank 0 and sends the setup over the rendezvous (with
+    // NCCL's unique id when every process drives a CUDA device).
+    setup.cuda_ranks = kind == "cpu" ? 0 : 1;
+#if defined(LLM_HAVE_CUDA_BACKEND)
+    if (setup.cuda_ranks != 0) setup.nccl_id = make_nccl_unique_id();
+#endif
+    comms.push_back(std::make_unique<SocketCommunicator>(0, size, config.tp_master));
+    comms[0]->broadcast(&setup, sizeof setup, 0);
   }
-  config_.num_blocks = executor_->num_blocks();
+  std::vector<std::unique_ptr<Backend>> devices;  // none: CPU ranks
+  if (setup.cuda_ranks != 0) {
+    devices.push_back(make_process_cuda_rank(config, setup, 0));
+  } else {
+    devices = make_devices(config, kind);
+  }
+  const int threads = threads_per_rank(config, static_cast<int>(comms.size()));
+  executor_ = std::make_unique<Executor>(
+      ck, executor_options(config, mc), std::move(comms),
+      [&devices, threads](Communicator* comm) -> std::unique_ptr<Backend> {
+        if (devices.empty()) return std::make_unique<CpuBackend>(threads, comm);
+        // One device per local rank, in rank order (the only one when unsplit or a process).
+        const size_t i = devices.size() == 1 ? 0 : static_cast<size_t>(comm->rank());
+        return std::move(devices[i]);
+      });
 }
 
 void ModelRanks::serve(const EngineConfig& config) {
@@ -308,15 +275,16 @@ void ModelRanks::serve(const EngineConfig& config) {
                                                        config.tp_master));
   RankSetup setup{};
   comms[0]->broadcast(&setup, sizeof setup, 0);
+  EngineConfig c = config;
+  setup.apply(c);
   std::unique_ptr<Backend> device;
-  if (setup.cuda_ranks != 0) device = make_process_cuda_rank(config, setup, config.tp_rank);
-  const int threads = threads_per_rank(config, 1);
-  TensorParallelExecutor executor(
-      ck, executor_options(setup, config, ck.config()), std::move(comms),
-      [&device, threads](Communicator* comm) -> std::unique_ptr<Backend> {
-        if (device) return std::move(device);
-        return std::make_unique<CpuBackend>(threads, comm);
-      });
+  if (setup.cuda_ranks != 0) device = make_process_cuda_rank(c, setup, c.tp_rank);
+  const int threads = threads_per_rank(c, 1);
+  Executor executor(ck, executor_options(c, ck.config()), std::move(comms),
+                    [&device, threads](Communicator* comm) -> std::unique_ptr<Backend> {
+                      if (device) return std::move(device);
+                      return std::make_unique<CpuBackend>(threads, comm);
+                    });
   executor.serve();
 }
 

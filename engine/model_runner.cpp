@@ -191,27 +191,37 @@ std::span<const float> ModelRunner::execute(std::span<const BatchEntry> batch) {
 }
 
 std::span<const int32_t> ModelRunner::execute_greedy(std::span<const BatchEntry> batch) {
-  if (shard_.size != 1) {
-    throw Error(ErrorCode::kInternal, "execute_greedy on a split model: gather the logits");
-  }
   Backend& be = *backend_;
-  const Tensor logits = run(batch);
-  const int64_t L = logits.size(0);
-  const Tensor ids = prefix(argmax_, L);
-  if (be.argmax(logits, ids)) {
-    be.copy_to_host(h_argmax_.data(), ids);
-    be.synchronize();
-  } else {
+  int64_t L = 0;
+  if (shard_.size == 1) {
+    const Tensor logits = run(batch);
+    L = logits.size(0);
+    const Tensor ids = prefix(argmax_, L);
+    if (be.argmax(logits, ids)) {
+      be.copy_to_host(h_argmax_.data(), ids);
+      be.synchronize();
+      return {h_argmax_.data(), static_cast<size_t>(L)};
+    }
     be.copy_to_host(h_logits_.data(), logits);
     be.synchronize();
-    for (int64_t l = 0; l < L; ++l) {
-      const auto row = h_logits_.begin() + l * vocab_;
-      // The first of equal maxima, as the sampler and the device kernel pick.
-      h_argmax_[static_cast<size_t>(l)] =
-          static_cast<int32_t>(std::max_element(row, row + vocab_) - row);
-    }
+  } else {
+    // A split model's ranks all gather the logits, as in execute.
+    L = static_cast<int64_t>(execute(batch).size()) / vocab_;
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    const auto row = h_logits_.begin() + l * vocab_;
+    // The first of equal maxima, as the sampler and the device kernel pick.
+    h_argmax_[static_cast<size_t>(l)] =
+        static_cast<int32_t>(std::max_element(row, row + vocab_) - row);
   }
   return {h_argmax_.data(), static_cast<size_t>(L)};
+}
+
+StepOutput ModelRunner::step(std::span<const BatchEntry> batch) {
+  const bool greedy = std::all_of(batch.begin(), batch.end(),
+                                  [](const BatchEntry& e) { return e.greedy || !e.wants_logits; });
+  if (greedy) return {{}, execute_greedy(batch)};
+  return {execute(batch), {}};
 }
 
 }  // namespace llm

@@ -18,6 +18,15 @@ struct BatchEntry {
   int num_computed = 0;                  // tokens of this sequence already in the KV cache
   std::span<const int32_t> block_table;  // physical blocks covering num_computed + tokens.size()
   bool wants_logits = true;              // false for a prefill chunk that is not the last
+  // Only the argmax of this entry's logits is wanted (it samples greedily from raw logits).
+  bool greedy = false;
+};
+
+// What a step gives back for the entries that want logits, in entry order: either their
+// logits, or (when every one of them is greedy) just their argmax ids.
+struct StepOutput {
+  std::span<const float> logits;   // [L, vocab], or empty
+  std::span<const int32_t> ids;    // [L], or empty
 };
 
 class ModelRunner {
@@ -35,9 +44,12 @@ class ModelRunner {
   // exceeds the limits or a block table is too short.
   std::span<const float> execute(std::span<const BatchEntry> batch);
   // The same step for a caller that only wants each row's argmax (every row samples greedily
-  // from raw logits): [L] token ids, computed on the device when the backend can, so only the
-  // ids cross to the host. Single-rank models only.
+  // from raw logits): [L] token ids, computed on the device when the backend can (unsplit
+  // models), so only the ids cross to the host.
   std::span<const int32_t> execute_greedy(std::span<const BatchEntry> batch);
+  // The step as the engine runs it: execute_greedy when every entry wanting logits is greedy,
+  // else execute.
+  StepOutput step(std::span<const BatchEntry> batch);
 
   int max_num_tokens() const { return max_num_tokens_; }
   // Steps that ran as a replayed CUDA graph.

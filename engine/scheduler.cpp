@@ -3,6 +3,14 @@
 #include <algorithm>
 
 namespace llm {
+namespace {
+
+// seq runs n tokens this step; it samples after them when they reach the end of its tokens.
+ScheduledSeq to_run(Sequence* seq, int n) {
+  return {seq, n, seq->num_computed + n == static_cast<int>(seq->tokens.size())};
+}
+
+}  // namespace
 
 Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager& kv)
     : config_(config), kv_(&kv) {}
@@ -82,8 +90,7 @@ SchedulerOutput Scheduler::schedule() {
       preempt(seq, out);
       break;
     }
-    out.scheduled.push_back(
-        {seq, n, seq->num_computed + n == static_cast<int>(seq->tokens.size())});
+    out.scheduled.push_back(to_run(seq, n));
     ++i;
   }
 
@@ -104,8 +111,7 @@ SchedulerOutput Scheduler::schedule() {
     waiting_.pop_front();
     running_.push_back(seq);
     seq->status = SeqStatus::kRunning;
-    out.scheduled.push_back(
-        {seq, n, seq->num_computed + n == static_cast<int>(seq->tokens.size())});
+    out.scheduled.push_back(to_run(seq, n));
     budget -= n;
     prefill_budget -= n;
   }

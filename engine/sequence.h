@@ -18,17 +18,11 @@ namespace llm {
 
 enum class SeqStatus { kParked, kWaiting, kRunning, kFinished };
 
-// What all n completions of a request share.
-struct RequestState {
-  std::string id;
-  SamplingParams params;
-  std::shared_ptr<RequestStream> stream;
-  int num_prompt_tokens = 0;
-};
+struct RequestState;
 
 struct Sequence {
   int64_t seq_id = 0;  // arrival order; FCFS ties break on it
-  std::shared_ptr<RequestState> request;
+  RequestState* request = nullptr;  // owns this sequence
   int index = 0;  // which of the request's n completions
 
   // Token state. tokens = prompt + generated; the first num_computed are in the KV cache.
@@ -53,6 +47,18 @@ struct Sequence {
 
   int num_output_tokens() const { return static_cast<int>(tokens.size()) - num_prompt_tokens; }
   int num_uncomputed() const { return static_cast<int>(tokens.size()) - num_computed; }
+};
+
+// One request as the engine holds it from submit until its last completion finishes: what its
+// n completions share, and their sequences.
+struct RequestState {
+  std::string id;
+  SamplingParams params;
+  std::shared_ptr<RequestStream> stream;
+  int num_prompt_tokens = 0;
+  std::vector<std::unique_ptr<Sequence>> seqs;  // [n], by completion index
+  std::vector<Sequence*> parked;  // completions 1..n-1 waiting for completion 0's prefill
+  int num_finished = 0;
 };
 
 }  // namespace llm

@@ -126,7 +126,8 @@ int run(const Options& o) {
     throw;
   }
   api.set_ready();
-  llm::log_line("llm-serve: ready, serving '", api_opts.served_model_name, "'");
+  llm::log_line("llm-serve: ready, serving '", api_opts.served_model_name, "' on ", engine->backend_name(),
+                " with ", engine->stats().kv_blocks_total, " KV blocks");
 
   while (!signalled) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   llm::log_line("llm-serve: shutting down; waiting up to ", o.shutdown_grace, " s for ",

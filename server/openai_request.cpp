@@ -1,9 +1,11 @@
 #include "server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "llm/error.h"
+#include "llm/request.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,6 +48,14 @@ int64_t read_int(const ojson& body, const char* name, int64_t dflt) {
   return v->get<int64_t>();
 }
 
+// An integer the engine holds as an int: values beyond its range saturate, and the one set of
+// range rules (validate_request) then names them.
+int read_int32(const ojson& body, const char* name, int dflt) {
+  const int64_t v = read_int(body, name, dflt);
+  return static_cast<int>(std::clamp<int64_t>(v, std::numeric_limits<int>::min(),
+                                              std::numeric_limits<int>::max()));
+}
+
 int read_int_in(const ojson& body, const char* name, int dflt, int64_t lo, int64_t hi) {
   if (!field(body, name)) return dflt;  // the default may lie outside (e.g. -1 for "off")
   const int64_t v = read_int(body, name, dflt);
@@ -56,38 +66,28 @@ int read_int_in(const ojson& body, const char* name, int dflt, int64_t lo, int64
   return static_cast<int>(v);
 }
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-double read_number_in(const ojson& body, const char* name, double dflt, double lo, double hi) {
-  const double v = read_number(body, name, dflt);
-  if (v < lo || v > hi) {
-    bad(name, std::string("'") + name + "' must be in [" + num(lo) + ", " + num(hi) + "], got " + num(v));
-  }
-  return v;
+// A JSON integer as a token id; one outside int32 becomes -1, which validate_request refuses
+// as outside the vocabulary (no id that large exists).
+int32_t token_id(const ojson& x) {
+  const int64_t id = x.is_number_unsigned() && x.get<uint64_t>() > INT64_MAX ? -1 : x.get<int64_t>();
+  return id >= 0 && id <= std::numeric_limits<int32_t>::max() ? static_cast<int32_t>(id) : -1;
 }
 
 void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p) {
   const RequestLimits& lim = ctx.limits;
-  p.temperature = read_number_in(body, "temperature", 1.0, 0.0, 2.0);
+  // Types here; ranges in validate_request (parse_api_request's end).
+  p.temperature = read_number(body, "temperature", 1.0);
   p.top_p = read_number(body, "top_p", 1.0);
-  if (!(p.top_p > 0 && p.top_p <= 1)) bad("top_p", "'top_p' must be in (0, 1], got " + num(p.top_p));
-  p.top_k = read_int_in(body, "top_k", 0, -1, ctx.vocab_size);
-  p.min_p = read_number_in(body, "min_p", 0.0, 0.0, 1.0);
-  p.presence_penalty = read_number_in(body, "presence_penalty", 0.0, -2.0, 2.0);
-  p.frequency_penalty = read_number_in(body, "frequency_penalty", 0.0, -2.0, 2.0);
+  p.top_k = read_int32(body, "top_k", 0);
+  p.min_p = read_number(body, "min_p", 0.0);
+  p.presence_penalty = read_number(body, "presence_penalty", 0.0);
+  p.frequency_penalty = read_number(body, "frequency_penalty", 0.0);
   p.repetition_penalty = read_number(body, "repetition_penalty", 1.0);
-  if (!(p.repetition_penalty > 0 && p.repetition_penalty <= 10)) {
-    bad("repetition_penalty", "'repetition_penalty' must be in (0, 10], got " + num(p.repetition_penalty));
-  }
-  p.n = read_int_in(body, "n", 1, 1, lim.max_n);
+  p.n = read_int32(body, "n", 1);
   if (const ojson* b = field(body, "best_of"); b && (!b->is_number_integer() || b->get<int64_t>() != p.n)) {
     bad("best_of", "'best_of' is not supported (it may only equal n)");
   }
-  p.min_tokens = read_int_in(body, "min_tokens", 0, 0, ctx.max_model_len);
+  p.min_tokens = read_int32(body, "min_tokens", 0);
   p.ignore_eos = read_bool(body, "ignore_eos", false);
   if (const ojson* s = field(body, "seed")) {
     if (!s->is_number_integer()) bad("seed", "'seed' must be an integer");
@@ -109,7 +109,6 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
                       " strings, got " + std::to_string(p.stop.size()));
     }
     for (const std::string& x : p.stop) {
-      if (x.empty()) bad("stop", "stop strings must not be empty");
       if (x.size() > static_cast<size_t>(lim.max_stop_length)) {
         bad("stop", "stop strings may be at most " + std::to_string(lim.max_stop_length) +
                         " bytes long, got one of " + std::to_string(x.size()));
@@ -125,9 +124,7 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
     }
     for (const ojson& x : *s) {
       if (!x.is_number_integer()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
-      const int64_t id = x.get<int64_t>();
-      if (id < 0 || id >= ctx.vocab_size) bad("stop_token_ids", "stop token id " + std::to_string(id) + " is outside the vocabulary");
-      p.stop_token_ids.push_back(static_cast<int32_t>(id));
+      p.stop_token_ids.push_back(token_id(x));
     }
   }
   if (const ojson* lb = field(body, "logit_bias")) {
@@ -138,14 +135,12 @@ void read_sampling(const ojson& body, const ModelContext& ctx, SamplingParams& p
     }
     for (auto it = lb->begin(); it != lb->end(); ++it) {
       char* end = nullptr;
-      const long id = std::strtol(it.key().c_str(), &end, 10);
-      if (it.key().empty() || *end != '\0' || id < 0 || id >= ctx.vocab_size) {
-        bad("logit_bias", "logit_bias key '" + it.key() + "' is not a token id in [0, " + std::to_string(ctx.vocab_size) + ")");
+      const long long id = std::strtoll(it.key().c_str(), &end, 10);
+      if (it.key().empty() || *end != '\0') {
+        bad("logit_bias", "logit_bias key '" + it.key() + "' is not a token id");
       }
       if (!it.value().is_number()) bad("logit_bias", "logit_bias values must be numbers");
-      const double v = it.value().get<double>();
-      if (!(v >= -100 && v <= 100)) bad("logit_bias", "logit_bias values must be in [-100, 100]");
-      p.logit_bias.emplace_back(static_cast<int32_t>(id), static_cast<float>(v));
+      p.logit_bias.emplace_back(token_id(ojson(id)), static_cast<float>(it.value().get<double>()));
     }
   }
 }
@@ -162,12 +157,7 @@ void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequ
     std::vector<int32_t> v;
     for (const ojson& x : ids) {
       if (!x.is_number_integer()) bad("prompt", "token id prompts must contain integers only");
-      const int64_t id = x.get<int64_t>();
-      if (id < 0 || id >= ctx.vocab_size) {
-        bad("prompt", "prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                          std::to_string(ctx.vocab_size) + ")");
-      }
-      v.push_back(static_cast<int32_t>(id));
+      v.push_back(token_id(x));
     }
     r.prompt_texts.push_back(ctx.tokenizer->decode(v));
     r.prompts.push_back(std::move(v));
@@ -302,16 +292,10 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
   const bool max_tokens_given = field(body, max_tokens_param) != nullptr;
 
   size_t longest = 0;
-  for (const auto& p : r.prompts) {
-    if (p.empty()) bad("prompt", "the prompt is empty");
-    longest = std::max(longest, p.size());
-  }
+  for (const auto& p : r.prompts) longest = std::max(longest, p.size());
   const int64_t prompt_len = static_cast<int64_t>(longest);
   const char* prompt_param = endpoint == Endpoint::kCompletions ? "prompt" : "messages";
-  if (prompt_len >= ctx.max_model_len) {
-    bad(prompt_param, "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
-                          " tokens, but the prompt is " + std::to_string(prompt_len) + " tokens long");
-  }
+  // The operator's limits first, then the model's own (validate_request).
   const RequestLimits& lim = ctx.limits;
   if (lim.max_prompt_tokens > 0 && prompt_len > lim.max_prompt_tokens) {
     bad(prompt_param, "This server accepts prompts of at most " +
@@ -323,30 +307,28 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
                               std::to_string(lim.max_tokens) + " on this server, got " +
                               std::to_string(max_tokens));
   }
-  // Chat's default is the rest of the context; a negative value that was sent is an error below.
-  if (!max_tokens_given && max_tokens < 0) max_tokens = ctx.max_model_len - prompt_len;
+  // Chat's default is the rest of the context (at least 1, so a prompt that fills it is
+  // reported as too long); a negative value that was sent is an error below.
+  if (!max_tokens_given && max_tokens < 0) {
+    max_tokens = std::max<int64_t>(ctx.max_model_len - prompt_len, 1);
+  }
   // A default (not asked for) stays within the server's cap rather than failing the request.
   if (!max_tokens_given && lim.max_tokens > 0) {
     max_tokens = std::min<int64_t>(max_tokens, lim.max_tokens);
   }
-  if (max_tokens < 1) {
-    bad(max_tokens_param, "'" + std::string(max_tokens_param) + "' must be at least 1");
-  }
-  // Compared as a difference and summed unsigned: max_tokens may be near INT64_MAX.
-  if (max_tokens > ctx.max_model_len - prompt_len) {
-    bad(max_tokens_param, "This model's maximum context length is " + std::to_string(ctx.max_model_len) +
-                          " tokens. However, you requested " +
-                          std::to_string(static_cast<uint64_t>(prompt_len) +
-                                         static_cast<uint64_t>(max_tokens)) +
-                          " tokens (" + std::to_string(prompt_len) + " in the prompt, " +
-                          std::to_string(max_tokens) + " in the completion)");
-  }
-  r.params.max_tokens = static_cast<int>(max_tokens);
-  if (r.params.min_tokens > r.params.max_tokens) bad("min_tokens", "'min_tokens' must not exceed 'max_tokens'");
+  r.params.max_tokens = static_cast<int>(
+      std::clamp<int64_t>(max_tokens, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   try {
-    r.params.validate(ctx.vocab_size);
+    for (const auto& p : r.prompts) {
+      validate_request(p, r.params, {ctx.vocab_size, ctx.max_model_len, lim.max_n});
+    }
   } catch (const Error& e) {
-    throw ApiError(400, e.what());
+    // The engine's parameter names, as this endpoint spells them.
+    std::string param = e.param();
+    if (param == "prompt") param = prompt_param;
+    if (param == "max_tokens") param = max_tokens_param;
+    if (param == "logprobs" && endpoint == Endpoint::kChatCompletions) param = "top_logprobs";
+    throw ApiError(400, e.what(), param);
   }
   return r;
 }

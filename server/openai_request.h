@@ -43,9 +43,9 @@ struct ApiRequest {
   bool logprobs = false;       // chat: logprobs requested (params.logprobs holds top_logprobs)
 };
 
-// Throws ApiError (400 for malformed or out-of-range fields and for anything beyond ctx.limits,
-// naming the parameter; 404 for an unknown model name). Prompt length against the context window
-// is checked here too, so the message can say how long the prompt was.
+// Throws ApiError (400 for malformed fields, anything beyond ctx.limits, and whatever
+// validate_request refuses, naming the parameter; 404 for an unknown model name). Ranges are
+// validate_request's, so this codec, the batch runner and the engine say the same thing.
 ApiRequest parse_api_request(Endpoint endpoint, const nlohmann::ordered_json& body,
                              const ModelContext& ctx);
 

@@ -91,7 +91,11 @@ class Engine {
 
   virtual const ModelConfig& model_config() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
+  // The config as given (never rewritten); what "auto" and the budgets resolved to is below
+  // and in stats() (kv_blocks_total).
   virtual const EngineConfig& config() const = 0;
+  // The backend the engine runs on: cpu, cuda or simt.
+  virtual const std::string& backend_name() const = 0;
 };
 
 }  // namespace llm

@@ -20,14 +20,18 @@ enum class ErrorCode {
 const char* error_code_name(ErrorCode code);
 
 // An error with a category and a message meant for the user: it names the file,
-// field or parameter and says what is wrong with it.
+// field or parameter and says what is wrong with it. `param`: the request parameter at fault,
+// when there is one (an API front end reports it as the error's "param").
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  Error(ErrorCode code, const std::string& message, std::string param = {})
+      : std::runtime_error(message), code_(code), param_(std::move(param)) {}
   ErrorCode code() const { return code_; }
+  const std::string& param() const { return param_; }
 
  private:
   ErrorCode code_;
+  std::string param_;
 };
 
 }  // namespace llm

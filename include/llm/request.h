@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,22 @@ struct Request {
   std::vector<int32_t> prompt_token_ids;  // already tokenized (BOS included when wanted)
   SamplingParams params;
 };
+
+// What a request is checked against: the model's vocabulary and context, and the most
+// completions one request may ask for.
+struct RequestBounds {
+  int vocab_size = 0;
+  int max_model_len = 0;  // prompt + max_tokens
+  int max_n = 0;          // > 0: n is at most this
+};
+
+// Throws llm::Error(kInvalidArgument) naming the parameter at fault (Error::param: "prompt",
+// "max_tokens", or one of SamplingParams::validate's) when the prompt is empty, holds ids
+// outside the vocabulary or does not fit the context with max_tokens, or a parameter is out of
+// range. Every front end's requests meet this, and only this, in LlmEngine::submit; the OpenAI
+// codec calls it too, to answer before anything is queued.
+void validate_request(std::span<const int32_t> prompt, const SamplingParams& params,
+                      const RequestBounds& bounds);
 
 enum class FinishReason { kStop, kLength, kAbort };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort"

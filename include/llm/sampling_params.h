@@ -10,11 +10,11 @@
 namespace llm {
 
 struct SamplingParams {
-  double temperature = 1.0;                           // 0 = greedy (argmax, lowest id on ties)
+  double temperature = 1.0;                           // in [0, 2]; 0 = greedy (argmax, lowest id on ties)
   int top_k = 0;                                      // <= 0: off
   double top_p = 1.0;                                 // in (0, 1]
   double min_p = 0.0;                                 // in [0, 1]
-  double repetition_penalty = 1.0;                    // > 0; applied over prompt and output tokens
+  double repetition_penalty = 1.0;                    // in (0, 10]; over prompt and output tokens
   double presence_penalty = 0.0;                      // in [-2, 2]; over output tokens
   double frequency_penalty = 0.0;                     // in [-2, 2]; over output tokens
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
@@ -29,8 +29,9 @@ struct SamplingParams {
 
   static constexpr int kMaxLogprobs = 20;
 
-  // Throws llm::Error(kInvalidArgument) naming the first bad parameter and its allowed range.
-  void validate(int vocab_size) const;
+  // Throws llm::Error(kInvalidArgument) naming the first bad parameter (Error::param) and its
+  // allowed range. max_n > 0 bounds n. The one place these rules live (engine/request_validation.cpp).
+  void validate(int vocab_size, int max_n = 0) const;
 };
 
 }  // namespace llm

@@ -12,7 +12,7 @@
 #include "engine/backend/cpu_backend.h"
 #include "engine/backend/cuda_backend_factory.h"
 #include "engine/parallel/in_process_communicator.h"
-#include "engine/parallel/tensor_parallel_executor.h"
+#include "engine/parallel/executor.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -22,9 +22,9 @@ const std::string kModel = std::string(LLM_SOURCE_DIR) + "/models/stories260K";
 constexpr int kBlocks = 64, kBlockSize = 16;
 
 // `backend`: "cpu", or "simt" for the CUDA backend's ranks in the emulator.
-TensorParallelExecutor make_executor(const Checkpoint& ck, int size,
+Executor make_executor(const Checkpoint& ck, int size,
                                      const std::string& backend = "cpu", bool cuda_graphs = false) {
-  TensorParallelExecutor::Options o;
+  Executor::Options o;
   o.num_blocks = kBlocks;
   o.block_size = kBlockSize;
   o.max_num_tokens = 256;
@@ -35,12 +35,12 @@ TensorParallelExecutor make_executor(const Checkpoint& ck, int size,
     options.cuda_graphs = cuda_graphs;
     auto devices = std::make_shared<std::vector<std::unique_ptr<Backend>>>(
         make_simt_backend_group(options, size));
-    return TensorParallelExecutor(ck, o, InProcessCommunicator::create_group(size),
+    return Executor(ck, o, InProcessCommunicator::create_group(size),
                                   [devices](Communicator* comm) {
                                     return std::move((*devices)[static_cast<size_t>(comm->rank())]);
                                   });
   }
-  return TensorParallelExecutor(
+  return Executor(
       ck, o, InProcessCommunicator::create_group(size),
       [](Communicator* comm) { return std::make_unique<CpuBackend>(1, comm); });
 }
@@ -87,9 +87,9 @@ void expect_splits_match_one_rank(const std::string& backend, size_t num_prompts
                                   double tolerance, bool cuda_graphs = false) {
   const Checkpoint ck = Checkpoint::open(kModel);
   const auto prompts = reference_prompts(num_prompts);
-  TensorParallelExecutor one = make_executor(ck, 1, backend);
+  Executor one = make_executor(ck, 1, backend);
   for (int size : {2, 4}) {
-    TensorParallelExecutor split = make_executor(ck, size, backend, cuda_graphs);
+    Executor split = make_executor(ck, size, backend, cuda_graphs);
     double worst = 0;
     for (const auto& prompt : prompts) {
       const Trace a = greedy([&](auto b) { return one.execute(b); }, prompt, steps);
@@ -128,7 +128,7 @@ TEST(TensorParallel, EachRankHoldsAboutOneNthOfTheWeights) {
     // The backend's own layout of the whole model (the CPU's panels pad rows to 16).
     const double whole = static_cast<double>(make_executor(ck, 1, backend).model(0).weight_bytes());
     for (int size : {2, 4}) {
-      TensorParallelExecutor split = make_executor(ck, size, backend);
+      Executor split = make_executor(ck, size, backend);
       for (int r = 0; r < size; ++r) {
         const double share = static_cast<double>(split.model(r).weight_bytes()) / whole;
         std::cout << backend << " size " << size << " rank " << r << ": "

@@ -1,4 +1,4 @@
-#include "engine/parallel/tensor_parallel_executor.h"
+#include "engine/parallel/executor.h"
 
 #include <algorithm>
 #include <exception>
@@ -58,17 +58,20 @@ bool decode_step(const std::vector<int32_t>& m, std::vector<BatchEntry>& entries
   return true;
 }
 
-TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Options& o,
-                                               std::vector<std::unique_ptr<Communicator>> comms,
-                                               const BackendFactory& make_backend) {
+Executor::Executor(const Checkpoint& ck, const Options& o,
+                   std::vector<std::unique_ptr<Communicator>> comms,
+                   const BackendFactory& make_backend) {
   // Validate the split for every local rank before allocating anything.
-  for (const auto& c : comms) TensorParallelShard::make(ck.config(), c->rank(), c->size());
+  for (const auto& c : comms) {
+    if (c) TensorParallelShard::make(ck.config(), c->rank(), c->size());
+  }
   for (auto& c : comms) {
     auto rank = std::make_unique<Rank>();
-    const int r = c->rank(), size = c->size();
     rank->comm = std::move(c);
     rank->backend = make_backend(rank->comm.get());
-    rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype, r, size);
+    rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype,
+                                               rank->comm ? rank->comm->rank() : 0, rank->size());
+    // Scratch for the largest step before the pool, so a device budget accounts for it.
     const ModelConfig& local = rank->model->local_config();
     rank->backend->reserve_workspace(
         {o.max_num_tokens,
@@ -76,40 +79,47 @@ TensorParallelExecutor::TensorParallelExecutor(const Checkpoint& ck, const Optio
          o.max_num_seqs, local.max_position_embeddings, local.num_heads, local.head_dim});
     ranks_.push_back(std::move(rank));
   }
-  // Every rank's share of a block is the same size (heads split evenly, or replicated).
-  int64_t num_blocks = o.num_blocks;
+  num_blocks_ = size_pool(o);
   for (const auto& rank : ranks_) {
-    if (o.num_blocks > 0) break;
-    const DType kv = rank->backend->kv_cache_dtype(o.weight_dtype);
-    const int64_t fits = o.size_pool(
-        *rank->backend, KvCache::bytes_per_block(rank->model->local_config(), o.block_size, kv));
-    num_blocks = num_blocks == 0 ? fits : std::min(num_blocks, fits);
-  }
-  // A process holding one rank of a group spread over processes: all take the smallest pool.
-  // (Block counts are exact in a float up to 2^24, far beyond any pool.)
-  if (o.num_blocks == 0 && ranks_.size() == 1 && ranks_[0]->comm->size() > 1) {
-    Communicator& comm = *ranks_[0]->comm;
-    const float mine = static_cast<float>(num_blocks);
-    std::vector<float> all(static_cast<size_t>(comm.size()));
-    comm.all_gather(&mine, 1, all.data());
-    num_blocks = static_cast<int64_t>(*std::min_element(all.begin(), all.end()));
-  }
-  num_blocks_ = static_cast<int>(num_blocks);
-  for (const auto& rank : ranks_) {
-    rank->cache =
-        std::make_unique<KvCache>(*rank->backend, rank->model->local_config(), num_blocks_,
-                                  o.block_size, rank->backend->kv_cache_dtype(o.weight_dtype));
+    rank->cache = std::make_unique<KvCache>(*rank->backend, rank->model->local_config(),
+                                            static_cast<int>(num_blocks_), o.block_size,
+                                            rank->backend->kv_cache_dtype(o.weight_dtype));
     rank->runner = std::make_unique<ModelRunner>(*rank->backend, *rank->model, *rank->cache,
                                                  o.max_num_tokens, o.max_num_seqs, o.cuda_graphs);
   }
-  driver_ = !ranks_.empty() && ranks_[0]->comm->rank() == 0;
-  for (size_t i = driver_ ? 1 : 0; i < ranks_.size() && driver_; ++i) {
+  driver_ = !ranks_.empty() && (!ranks_[0]->comm || ranks_[0]->comm->rank() == 0);
+  for (size_t i = 1; i < ranks_.size() && driver_; ++i) {
     threads_.emplace_back([this, i] { worker(*ranks_[i]); });
   }
 }
 
-TensorParallelExecutor::~TensorParallelExecutor() {
-  if (driver_) {
+int64_t Executor::size_pool(const Options& o) const {
+  if (o.num_blocks > 0) return o.num_blocks;
+  // Every rank's share of a block is the same size (heads split evenly, or replicated).
+  int64_t blocks = 0;
+  for (const auto& rank : ranks_) {
+    const DType kv = rank->backend->kv_cache_dtype(o.weight_dtype);
+    const int64_t fits = o.size_pool(
+        *rank->backend, KvCache::bytes_per_block(rank->model->local_config(), o.block_size, kv));
+    blocks = blocks == 0 ? fits : std::min(blocks, fits);
+  }
+  // A process holding one rank of a group spread over processes: each rank in turn tells the
+  // others what it holds, and all take the smallest.
+  if (ranks_.size() == 1 && ranks_[0]->size() > 1) {
+    Communicator& comm = *ranks_[0]->comm;
+    int64_t smallest = blocks;
+    for (int root = 0; root < comm.size(); ++root) {
+      int64_t theirs = blocks;
+      comm.broadcast(&theirs, sizeof theirs, root);
+      smallest = std::min(smallest, theirs);
+    }
+    blocks = smallest;
+  }
+  return blocks;
+}
+
+Executor::~Executor() {
+  if (driver_ && ranks_[0]->size() > 1) {
     message_.assign(1, -1);
     try {
       send_message(*ranks_[0]->comm, message_);
@@ -120,7 +130,7 @@ TensorParallelExecutor::~TensorParallelExecutor() {
   for (std::thread& t : threads_) t.join();
 }
 
-void TensorParallelExecutor::worker(Rank& rank) {
+void Executor::worker(Rank& rank) {
   // Both reused every step: no allocation once the largest step has been seen.
   std::vector<int32_t> message;
   std::vector<BatchEntry> batch;
@@ -139,17 +149,20 @@ void TensorParallelExecutor::worker(Rank& rank) {
   }
 }
 
-void TensorParallelExecutor::serve() {
+void Executor::serve() {
   if (driver_ || ranks_.size() != 1) {
     throw Error(ErrorCode::kInternal, "serve() is for a process holding one non-driver rank");
   }
   worker(*ranks_[0]);
 }
 
-std::span<const float> TensorParallelExecutor::execute(std::span<const BatchEntry> batch) {
-  encode_step(batch, message_);
-  send_message(*ranks_[0]->comm, message_);
-  return ranks_[0]->runner->execute(batch);
+StepOutput Executor::step(std::span<const BatchEntry> batch) {
+  Rank& driver = *ranks_[0];
+  if (driver.size() > 1) {
+    encode_step(batch, message_);
+    send_message(*driver.comm, message_);
+  }
+  return driver.runner->step(batch);
 }
 
 }  // namespace llm
