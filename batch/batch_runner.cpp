@@ -72,53 +72,31 @@ void BatchRunner::start(Slot& s) {
                                 where + "custom_id '" + s.line.custom_id + "' appears on an earlier line");
     return;
   }
+  auto wake = [w = wake_] {
+    {
+      std::lock_guard lock(w->mu);
+      ++w->events;
+    }
+    w->cv.notify_one();
+  };
   try {
     s.request = parse_api_request(s.line.endpoint, s.line.body, ctx_);
-    for (const auto& prompt : s.request->prompts) s.streams.push_back(engine_.submit(Request{"", prompt, s.request->params}));
+    s.job = std::make_unique<ApiCompletion>(engine_, *s.request, *ctx_.tokenizer, wake);
   } catch (const ApiError& e) {
     s.result = batch_error_line(s.line.custom_id, "invalid_request", where + e.what());
   } catch (const Error& e) {
     s.result = batch_error_line(s.line.custom_id, "invalid_request", where + e.what());
   }
-  if (s.result) {
-    for (auto& st : s.streams) engine_.abort(st->request_id());
-    s.streams.clear();
-    return;
-  }
-  auto mu = wake_mu_;
-  auto cv = wake_cv_;
-  auto seq = wake_seq_;
-  for (auto& st : s.streams) {
-    st->set_listener([mu, cv, seq] {
-      {
-        std::lock_guard lock(*mu);
-        ++*seq;
-      }
-      cv->notify_one();
-    });
-  }
-  s.response_id = make_response_id(s.line.endpoint);
-  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
-  s.builder = std::make_unique<ResponseBuilder>(*s.request, *ctx_.tokenizer, s.response_id, created);
 }
 
 bool BatchRunner::poll(Slot& s) {
-  if (s.result || !s.builder) return false;
-  for (size_t p = 0; p < s.streams.size(); ++p) {
-    while (auto ev = s.streams[p]->next(std::chrono::milliseconds(0))) {
-      s.builder->add(p, *ev);
-    }
-  }
-  if (s.builder->num_finished() < s.builder->num_choices()) return false;
-  for (auto& st : s.streams) st->set_listener(nullptr);
-  const Usage u = s.builder->usage();
+  if (!s.job || !s.job->drain()) return false;
+  const Usage u = s.job->builder().usage();
   counts_.prompt_tokens += u.prompt_tokens;
   counts_.generated_tokens += u.completion_tokens;
-  s.result = batch_success_line(s.line.custom_id, s.response_id, s.builder->body());
+  s.result = batch_success_line(s.line.custom_id, s.job->id(), s.job->builder().body());
   s.ok = true;
-  s.builder.reset();
-  s.streams.clear();
+  s.job.reset();
   return true;
 }
 
@@ -158,8 +136,8 @@ BatchCounts BatchRunner::run() {
     }
     uint64_t seen;
     {
-      std::lock_guard lock(*wake_mu_);
-      seen = *wake_seq_;
+      std::lock_guard lock(wake_->mu);
+      seen = wake_->events;
     }
     for (Slot& s : window) poll(s);
     bool wrote = false;
@@ -170,9 +148,10 @@ BatchCounts BatchRunner::run() {
       wrote = true;
     }
     progress_.update(counts_);
+    // Every submitted line gets its finish events, so an event always comes.
     if (!wrote && !window.empty()) {
-      std::unique_lock lock(*wake_mu_);
-      wake_cv_->wait_for(lock, std::chrono::milliseconds(100), [&] { return *wake_seq_ != seen; });
+      std::unique_lock lock(wake_->mu);
+      wake_->cv.wait(lock, [&] { return wake_->events != seen; });
     }
   }
   progress_.finish(counts_);

@@ -18,7 +18,7 @@
 #include "batch/batch_line.h"
 #include "batch/progress_reporter.h"
 #include "llm/engine.h"
-#include "server/openai_response.h"
+#include "server/api_completion.h"
 
 namespace llm {
 
@@ -41,12 +41,15 @@ class BatchRunner {
   struct Slot {
     BatchLine line;
     std::optional<ApiRequest> request;
-    std::vector<std::shared_ptr<RequestStream>> streams;
-    std::unique_ptr<ResponseBuilder> builder;
-    std::string response_id;
-    int finished = 0;
-    std::optional<std::string> result;  // the output line, once known
+    std::unique_ptr<ApiCompletion> job;  // while it runs
+    std::optional<std::string> result;   // the output line, once known
     bool ok = false;
+  };
+  // Counts events from every running line's streams, so run() sleeps until one arrives.
+  struct Wakeup {
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t events = 0;
   };
 
   int64_t resume_point();  // complete output lines; cuts a torn last line
@@ -61,10 +64,8 @@ class BatchRunner {
   std::FILE* out_ = nullptr;
   BatchCounts counts_;
   std::unordered_set<std::string> seen_ids_;
-  // Stream listeners wake the runner when any event arrives.
-  std::shared_ptr<std::mutex> wake_mu_ = std::make_shared<std::mutex>();
-  std::shared_ptr<std::condition_variable> wake_cv_ = std::make_shared<std::condition_variable>();
-  std::shared_ptr<uint64_t> wake_seq_ = std::make_shared<uint64_t>(0);
+  // Shared with the engine thread's wake-ups, which may outlive a slot.
+  std::shared_ptr<Wakeup> wake_ = std::make_shared<Wakeup>();
 };
 
 // Non-blank lines of a file (for the progress total).

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "llm/error.h"
+#include "server/api_completion.h"
 #include "server/log_line.h"
 #include "server/openai_response.h"
 #include "tokenizer/tokenizer.h"
@@ -131,63 +132,42 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   auto engine = this->engine();
   const ApiRequest r = parse_api_request(endpoint, parse_json_body(ex.request().body()), ctx_);
 
-  // One engine request per prompt; if a later one is refused, the earlier ones are withdrawn.
-  std::vector<std::shared_ptr<RequestStream>> streams;
-  try {
-    for (const auto& prompt : r.prompts) streams.push_back(engine->submit(Request{"", prompt, r.params}));
-  } catch (...) {
-    for (auto& s : streams) engine->abort(s->request_id());
-    throw;
-  }
+  // Woken by each event and by the client's socket becoming readable (a hang-up), never by a
+  // timer: an idle stream costs nothing while the engine works on it.
   auto signal = std::make_shared<AsyncSignal>(co_await net::this_coro::executor);
-  for (auto& s : streams) s->set_listener([signal] { signal->notify(); });
-
-  const std::string id = make_response_id(endpoint);
-  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  ResponseBuilder builder(r, *ctx_.tokenizer, id, created);
-  StreamEncoder encoder(r, *ctx_.tokenizer, id, created);
+  ApiCompletion job(*engine, r, *ctx_.tokenizer, [signal] { signal->notify(); });
+  ex.on_peer_readable([signal] { signal->notify(); });
+  StreamEncoder encoder(r, *ctx_.tokenizer, job.id(), job.created());
   bool client_gone = false;
   if (r.stream) client_gone = !(co_await ex.start_stream()) || !(co_await ex.send(encoder.start()));
 
-  double queue_seconds = 0;
-  const int total_choices = static_cast<int>(streams.size()) * r.params.n;
-  int finished = 0;
-  std::string first_finish;
-  while (!client_gone && finished < total_choices) {
+  while (!client_gone) {
     std::string frames;
-    for (size_t p = 0; p < streams.size(); ++p) {
-      while (auto ev = streams[p]->next(std::chrono::milliseconds(0))) {
-        if (record.ttft_seconds < 0 && !ev->token_ids.empty()) record.ttft_seconds = seconds_since(start);
-        if (ev->finish) {
-          ++finished;
-          queue_seconds = std::max(queue_seconds, ev->queue_seconds);
-          if (first_finish.empty()) first_finish = finish_reason_name(*ev->finish);
-        }
-        if (r.stream) frames += encoder.event(p, *ev);
-        builder.add(p, *ev);
-      }
-    }
+    const bool done = job.drain([&](size_t p, const CompletionEvent& ev) {
+      if (record.ttft_seconds < 0 && !ev.token_ids.empty()) record.ttft_seconds = seconds_since(start);
+      if (r.stream) frames += encoder.event(p, ev);
+    });
     if (r.stream && !frames.empty() && !(co_await ex.send(frames))) client_gone = true;
-    if (finished == total_choices || client_gone) break;
-    co_await signal->wait(std::chrono::milliseconds(50));
+    if (done || client_gone) break;
+    co_await signal->wait();
     if (ex.peer_closed()) client_gone = true;
   }
-  for (auto& s : streams) s->set_listener(nullptr);
-  const Usage usage = builder.usage();
+  const Usage usage = job.builder().usage();
   record.prompt_tokens = usage.prompt_tokens;
   record.completion_tokens = usage.completion_tokens;
-  record.queue_seconds = queue_seconds;
+  record.queue_seconds = job.queue_seconds();
   if (client_gone) {
     // The client hung up: stop generating at once so its KV blocks go back to the pool.
-    for (auto& s : streams) engine->abort(s->request_id());
+    job.abort();
     ex.close_after();
     record.finish_reason = "abort";
   } else {
-    record.finish_reason = first_finish;
+    record.finish_reason = job.first_finish();
     if (r.stream) {
       if (co_await ex.send(encoder.finish())) co_await ex.finish_stream();
     } else {
-      co_await respond_json(ex, 200, builder.body());
+      const ojson body = job.builder().body();
+      co_await respond_json(ex, 200, body);
     }
   }
   record.e2e_seconds = seconds_since(start);

@@ -47,6 +47,15 @@ net::awaitable<void> AsyncSignal::wait(std::chrono::milliseconds timeout) {
   pending_ = false;
 }
 
+net::awaitable<void> AsyncSignal::wait() {
+  if (!pending_) {
+    timer_.expires_at(net::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await timer_.async_wait(net::redirect_error(use_awaitable, ec));
+  }
+  pending_ = false;
+}
+
 net::awaitable<void> HttpExchange::respond(int status, std::string content_type, std::string body,
                                            std::vector<std::pair<std::string, std::string>> headers) {
   status_ = status;
@@ -104,6 +113,14 @@ bool HttpExchange::peer_closed() {
   if (n == 0) return true;  // orderly shutdown by the client
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
   return false;  // pipelined bytes: still there
+}
+
+void HttpExchange::on_peer_readable(std::function<void()> callback) {
+  // Completes with an error (and no call) when the connection is cancelled or closed first.
+  stream_.socket().async_wait(tcp::socket::wait_read,
+                              [cb = std::move(callback)](const boost::system::error_code& ec) {
+                                if (!ec) cb();
+                              });
 }
 
 HttpServer::HttpServer(net::io_context& ioc, const std::string& host, uint16_t port, HttpLimits limits,

@@ -31,6 +31,8 @@ class AsyncSignal : public std::enable_shared_from_this<AsyncSignal> {
   void notify();  // any thread
   // Returns after a notify (possibly one that came before the call) or after `timeout`.
   net::awaitable<void> wait(std::chrono::milliseconds timeout);
+  // Returns after a notify (possibly one that came before the call).
+  net::awaitable<void> wait();
 
  private:
   net::steady_timer timer_;
@@ -55,6 +57,10 @@ class HttpExchange {
   net::awaitable<void> finish_stream();
   // True when the peer has closed its side (checked without reading).
   bool peer_closed();
+  // Calls `callback` once, on this connection's executor, when the socket becomes readable: the
+  // peer closed it (or pipelined its next request). Lets a long response notice a hang-up
+  // without polling.
+  void on_peer_readable(std::function<void()> callback);
   int status() const { return status_; }
   bool keep_alive() const { return keep_alive_; }
   void close_after() { keep_alive_ = false; }
