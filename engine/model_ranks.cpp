@@ -90,16 +90,16 @@ int64_t runner_bytes(const ModelConfig& mc, const EngineConfig& c, int64_t max_b
 }
 
 // Blocks in the KV pool: c.num_blocks, or what the budget (kv_cache_memory, the device's memory
-// when `device` reports it, else a share of host memory) holds at `per_block` bytes each.
+// when `backend` reports it, else a share of host memory) holds at `per_block` bytes each.
 // Throws kResourceExhausted when not one block fits.
 int64_t kv_pool_blocks(const EngineConfig& c, const ModelConfig& mc, size_t per_block,
-                       const Backend* device) {
+                       const Backend& backend) {
   const int bs = c.block_size;
   const int64_t blocks_per_context = (mc.max_position_embeddings + bs - 1) / bs;
   int64_t num_blocks = c.num_blocks;
   if (num_blocks == 0) {
     int64_t budget = c.kv_cache_memory;
-    const auto mem = device != nullptr ? device->memory_info() : std::nullopt;
+    const auto mem = backend.memory_info();
     if (budget <= 0 && mem) {
       // What this process may use, less what is already in use (weights, scratch, anything
       // else on the device), less the runner's buffers allocated after the cache.
@@ -182,7 +182,7 @@ Executor::Options executor_options(const EngineConfig& c, const ModelConfig& mc)
   // it: each counts its share of a block once per rank of the model.
   o.size_pool = [&c, &mc](const Backend& be, size_t per_block) {
     const size_t sharing = be.memory_info() ? 1 : static_cast<size_t>(c.tensor_parallel_size);
-    return kv_pool_blocks(c, mc, per_block * sharing, &be);
+    return kv_pool_blocks(c, mc, per_block * sharing, be);
   };
   return o;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/model/rope.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -53,18 +54,8 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
     layers_.push_back(std::move(layer));
   }
 
-  // cos/sin of position * theta^(-2i/head_dim), computed in double: the angle grows with the
-  // position, and f32 angles lose digits that show up in the logits at long contexts.
   const int half = c.head_dim / 2;
-  std::vector<float> table(static_cast<size_t>(c.max_position_embeddings) * half * 2);
-  for (int pos = 0; pos < c.max_position_embeddings; ++pos) {
-    for (int i = 0; i < half; ++i) {
-      const double inv_freq = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim);
-      const double angle = pos * inv_freq;
-      table[(static_cast<size_t>(pos) * half + i) * 2] = static_cast<float>(std::cos(angle));
-      table[(static_cast<size_t>(pos) * half + i) * 2 + 1] = static_cast<float>(std::sin(angle));
-    }
-  }
+  const std::vector<float> table = rope_table(c);
   cos_sin_.buffer = backend.alloc(table.size() * sizeof(float));
   cos_sin_.tensor = cos_sin_.buffer.view(DType::kF32, {c.max_position_embeddings, half, 2});
   backend.copy_from_host(cos_sin_.tensor, table.data());

@@ -177,16 +177,6 @@ DType torch_dtype(const JsonFile& f) {
 }
 
 void reject_unsupported_features(const JsonFile& f) {
-  if (const json* scaling = f.get("rope_scaling")) {
-    // {"rope_type": "default"} is how some configs spell "no scaling".
-    const bool is_default = scaling->is_object() && scaling->size() == 1 &&
-                            (scaling->value("rope_type", json()) == "default" ||
-                             scaling->value("type", json()) == "default");
-    if (!is_default) {
-      f.unsupported("rope_scaling " + excerpt(*scaling) +
-                    " is not supported (only unscaled RoPE is implemented)");
-    }
-  }
   if (f.boolean("attention_bias", false)) {
     f.unsupported("attention_bias is true; attention projections with biases are not supported");
   }
@@ -196,26 +186,66 @@ void reject_unsupported_features(const JsonFile& f) {
   if (const std::optional<std::string> act = f.string("hidden_act"); act && *act != "silu") {
     f.unsupported("hidden_act '" + *act + "' is not supported (supported: silu)");
   }
+  if (f.number("partial_rotary_factor", 1.0) != 1.0) {
+    f.unsupported("partial_rotary_factor " + excerpt(*f.get("partial_rotary_factor")) +
+                  " is not supported (rotary embeddings over the whole head only)");
+  }
 }
 
-// transformers 5 moved rope_theta into "rope_parameters"; read it there too so such a config
-// does not silently fall back to the default theta.
-double rope_parameters_theta(const JsonFile& f) {
-  const json* params = f.get("rope_parameters");
-  if (params == nullptr) return 10000.0;
-  if (!params->is_object()) {
-    f.corrupt("field 'rope_parameters' must be an object, found " + excerpt(*params));
+// RoPE's type and parameters, from rope_scaling (the Hub's form, with rope_theta beside it) or
+// transformers 5's rope_parameters (theta inside). Every parameter a type needs must be there.
+RopeScaling read_rope_scaling(const JsonFile& f, float& theta) {
+  const char* name = f.get("rope_scaling") != nullptr ? "rope_scaling" : "rope_parameters";
+  const json* p = f.get(name);
+  if (p == nullptr) return {};
+  if (!p->is_object())
+    f.corrupt(std::string("field '") + name + "' must be an object, found " + excerpt(*p));
+  const json type =
+      p->contains("rope_type") ? p->at("rope_type") : p->value("type", json("default"));
+  const std::vector<std::string> supported = {"default", "linear", "llama3", "yarn"};
+  if (!type.is_string() ||
+      std::find(supported.begin(), supported.end(), type.get<std::string>()) == supported.end()) {
+    f.unsupported(std::string(name) + " " + excerpt(*p) +
+                  " is not supported (RoPE types: default, linear, llama3, yarn)");
   }
-  const json type = params->value("rope_type", json("default"));
-  if (type != "default") {
-    f.unsupported("rope_parameters " + excerpt(*params) +
-                  " is not supported (only unscaled RoPE is implemented)");
+  auto number = [&](const char* key, std::optional<double> fallback) {
+    const json* v = p->contains(key) && !p->at(key).is_null() ? &p->at(key) : nullptr;
+    if (v == nullptr && fallback) return *fallback;
+    if (v == nullptr || !v->is_number() || !std::isfinite(v->get<double>())) {
+      f.corrupt(std::string("field '") + name + "." + key + "' must be a number, found " +
+                (v ? excerpt(*v) : "nothing"));
+    }
+    return v->get<double>();
+  };
+  RopeScaling r;
+  r.type = type.get<std::string>();
+  if (std::string(name) == "rope_parameters")
+    theta = static_cast<float>(number("rope_theta", theta));
+  if (r.type == "default") return r;
+  r.factor = number("factor", std::nullopt);
+  if (!(r.factor > 0))
+    f.corrupt(std::string(name) + ".factor must be positive, found " + excerpt(p->at("factor")));
+  r.original_max_position_embeddings = static_cast<int>(number(
+      "original_max_position_embeddings", r.type == "llama3" ? std::nullopt : std::optional(0.0)));
+  if (r.type == "llama3") {
+    r.low_freq_factor = number("low_freq_factor", std::nullopt);
+    r.high_freq_factor = number("high_freq_factor", std::nullopt);
+    if (!(r.high_freq_factor > r.low_freq_factor) || !(r.original_max_position_embeddings > 0)) {
+      f.corrupt(std::string(name) + " " + excerpt(*p) +
+                ": llama3 RoPE needs high_freq_factor > low_freq_factor and a positive "
+                "original_max_position_embeddings");
+    }
   }
-  const json theta = params->value("rope_theta", json(10000.0));
-  if (!theta.is_number()) {
-    f.corrupt("field 'rope_parameters.rope_theta' must be a number, found " + excerpt(theta));
+  if (r.type == "yarn") {
+    r.beta_fast = number("beta_fast", 32.0);
+    r.beta_slow = number("beta_slow", 1.0);
+    r.attention_factor = number("attention_factor", 0.0);
+    r.mscale = number("mscale", 0.0);
+    r.mscale_all_dim = number("mscale_all_dim", 0.0);
+    if (p->contains("truncate") && p->at("truncate").is_boolean())
+      r.truncate = p->at("truncate").get<bool>();
   }
-  return theta.get<double>();
+  return r;
 }
 
 void append_unique(std::vector<int>& ids, const std::vector<int>& more) {
@@ -274,7 +304,8 @@ ModelConfig load_model_config(const fs::path& model_dir) {
     f.corrupt("field 'rms_norm_eps' must be a small non-negative number, found " +
               std::to_string(c.rms_norm_eps));
   }
-  c.rope_theta = static_cast<float>(f.number("rope_theta", rope_parameters_theta(f)));
+  c.rope_theta = static_cast<float>(f.number("rope_theta", 10000.0));
+  c.rope_scaling = read_rope_scaling(f, c.rope_theta);
   if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta)) {
     f.corrupt("field 'rope_theta' must be a positive number, found " +
               std::to_string(c.rope_theta));

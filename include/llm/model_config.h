@@ -8,6 +8,19 @@
 
 namespace llm {
 
+// How RoPE's frequencies are made: transformers' rope_type and the parameters it reads (see
+// engine/model/rope.cpp for the formulas).
+struct RopeScaling {
+  std::string type = "default";                          // default | linear | llama3 | yarn
+  double factor = 1.0;                                   // linear, llama3, yarn
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
+  int original_max_position_embeddings = 0;   // llama3, yarn (0: max_position_embeddings)
+  double beta_fast = 32.0, beta_slow = 1.0;   // yarn: the ramp between the two
+  double attention_factor = 0.0;              // yarn: cos/sin scale; 0: from factor and mscale
+  double mscale = 0.0, mscale_all_dim = 0.0;  // yarn
+  bool truncate = true;                       // yarn: round the correction range outwards
+};
+
 struct ModelConfig {
   std::string architecture;  // "LlamaForCausalLM" or "MistralForCausalLM"
   int hidden_size = 0;
@@ -20,6 +33,7 @@ struct ModelConfig {
   int max_position_embeddings = 0;
   float rms_norm_eps = 1e-6f;
   float rope_theta = 10000.0f;
+  RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
   int bos_token_id = -1;            // -1: none
   std::vector<int> eos_token_ids;   // config.json's, extended by generation_config.json's list

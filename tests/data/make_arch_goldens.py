@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Tiny random-weight checkpoints, one per model family and feature, and what Hugging Face
+transformers computes for them: the goldens of tests/unit/arch_reference_test.cpp.
+
+Each checkpoint is built with transformers, saved with save_pretrained (bf16 weights, so the
+engine reads exactly the values the reference used), reloaded from disk and run in float64. We
+record the logits at every position of a token-id prompt and a greedy continuation. Needs torch
+and transformers (not in CI); run it only to regenerate the committed files:
+
+    python3 tests/data/make_arch_goldens.py   # with a venv that has torch and transformers
+"""
+import json
+import shutil
+from pathlib import Path
+
+import torch
+import transformers
+
+OUT = Path(__file__).resolve().parent / "arch"
+VOCAB = 96
+PROMPT_LEN = 40
+GREEDY_STEPS = 12
+
+BASE = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+            rms_norm_eps=1e-5, rope_theta=10000.0, bos_token_id=1, eos_token_id=2,
+            tie_word_embeddings=False)
+
+# name -> (config class, extra config fields, how config.json is rewritten after saving)
+CASES = {
+    "llama": (transformers.LlamaConfig, {}, None),
+    "llama_head_dim": (transformers.LlamaConfig, {"head_dim": 24}, None),
+    "llama_tied": (transformers.LlamaConfig, {"tie_word_embeddings": True, "eos_token_id": [2, 5]}, None),
+    "llama_linear": (transformers.LlamaConfig, {"rope_scaling": {"rope_type": "linear", "factor": 4.0}}, None),
+    "llama3_rope": (transformers.LlamaConfig,
+                    {"rope_theta": 500000.0,
+                     "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                      "high_freq_factor": 4.0, "original_max_position_embeddings": 32}},
+                    None),
+    # The same model with transformers 5's config form: rope_parameters instead of rope_theta and
+    # rope_scaling (and "type" where older configs wrote it).
+    "llama3_rope_parameters": (transformers.LlamaConfig,
+                               {"rope_theta": 500000.0,
+                                "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                 "high_freq_factor": 4.0,
+                                                 "original_max_position_embeddings": 32}},
+                               "rope_parameters"),
+    "llama_yarn": (transformers.LlamaConfig,
+                   {"rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32}},
+                   None),
+    "llama_yarn_mscale": (transformers.LlamaConfig,
+                          {"rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32,
+                                            "beta_fast": 16.0, "beta_slow": 2.0, "mscale": 0.9,
+                                            "mscale_all_dim": 0.5}},
+                          None),
+    "qwen2": (transformers.Qwen2Config, {"tie_word_embeddings": True}, None),
+    "qwen3": (transformers.Qwen3Config, {"head_dim": 24}, None),
+}
+
+
+def to_rope_parameters(cfg: dict) -> dict:
+    params = dict(cfg.pop("rope_scaling") or {"rope_type": "default"})
+    params["rope_theta"] = cfg.pop("rope_theta")
+    cfg["rope_parameters"] = params
+    return cfg
+
+
+def build(name, config_class, extra, rewrite):
+    out = OUT / name
+    shutil.rmtree(out, ignore_errors=True)
+    if rewrite == "rope_parameters":
+        # The twin's weights with the config rewritten; transformers 4.x cannot read that form
+        # back, so the goldens come from the twin.
+        twin = OUT / name.replace("_rope_parameters", "_rope")
+        shutil.copytree(twin, out)
+        path = out / "config.json"
+        path.write_text(json.dumps(to_rope_parameters(json.loads(path.read_text())), indent=2) + "\n")
+        return twin
+    torch.manual_seed(sum(map(ord, name)))
+    config = config_class(**{**BASE, **extra}, torch_dtype="bfloat16")
+    model_class = transformers.AutoModelForCausalLM.from_config(config).__class__
+    model = model_class(config).to(torch.bfloat16)
+    # Visible weights: default init is tiny, which would make every layer nearly the identity.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.08 if p.dim() > 1 else 0.3)
+            if p.dim() == 1 and "norm" in [n for n, q in model.named_parameters() if q is p][0]:
+                p.add_(1.0)
+    model.save_pretrained(out, safe_serialization=True)
+    (out / "generation_config.json").unlink(missing_ok=True)
+    return out
+
+
+def goldens(name, reload_from):
+    model = transformers.AutoModelForCausalLM.from_pretrained(reload_from, torch_dtype=torch.float64)
+    model.eval()
+    g = torch.Generator().manual_seed(1000 + sum(map(ord, name)))
+    prompt = torch.randint(3, VOCAB, (PROMPT_LEN,), generator=g).tolist()
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt])).logits[0]
+        ids = list(prompt)
+        for _ in range(GREEDY_STEPS):
+            nxt = int(model(torch.tensor([ids])).logits[0, -1].argmax())
+            ids.append(nxt)
+    return {"case": name, "prompt_token_ids": prompt,
+            "logits": [[round(float(x), 7) for x in row] for row in logits],
+            "greedy": ids[len(prompt):]}
+
+
+def main():
+    OUT.mkdir(exist_ok=True)
+    lines = []
+    for name, (cls, extra, rewrite) in CASES.items():
+        reload_from = build(name, cls, extra, rewrite)
+        lines.append(json.dumps(goldens(name, reload_from)))
+        print(name, "ok")
+    (OUT / "goldens.jsonl").write_text("\n".join(lines) + "\n")
+    print("transformers", transformers.__version__, "torch", torch.__version__)
+
+
+if __name__ == "__main__":
+    main()

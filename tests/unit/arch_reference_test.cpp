@@ -1,0 +1,111 @@
+// Model families and features against Hugging Face transformers itself: the tiny random-weight
+// checkpoints of tests/data/arch (made by tests/data/make_arch_goldens.py, which reloads each
+// saved checkpoint in float64) run here on the CPU backend and on the CUDA backend in the
+// emulator, one token per step, and every position's logits are compared with transformers'.
+// Then a greedy continuation must follow transformers' token for token.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "engine/backend/cpu_backend.h"
+#include "engine/backend/cuda_backend_factory.h"
+#include "engine/model_runner.h"
+
+namespace llm {
+namespace {
+
+const std::string kDir = std::string(LLM_SOURCE_DIR) + "/tests/data/arch/";
+
+const nlohmann::json& golden(const std::string& name) {
+  static const std::vector<nlohmann::json> all = [] {
+    std::ifstream in(kDir + "goldens.jsonl");
+    std::vector<nlohmann::json> v;
+    for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+    return v;
+  }();
+  for (const auto& g : all) {
+    if (g["case"] == name) return g;
+  }
+  throw std::runtime_error("no golden for " + name);
+}
+
+struct Case {
+  std::string name;     // a folder of tests/data/arch
+  std::string backend;  // cpu | simt
+};
+
+class ArchReference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransformers) {
+  const Case& tc = GetParam();
+  const nlohmann::json& g = golden(tc.name);
+  const Checkpoint ck = Checkpoint::open(kDir + tc.name);
+  std::unique_ptr<Backend> backend;
+  if (tc.backend == "cpu") {
+    backend = std::make_unique<CpuBackend>(1);
+  } else {
+    backend = make_simt_backend({.device = 0, .decode_partition_tokens = 32});
+  }
+  const LlamaModel model(*backend, ck, DType::kF32);
+  const KvCache cache(*backend, ck.config(), 16, 16, backend->kv_cache_dtype(DType::kF32));
+  ModelRunner runner(*backend, model, cache, 64, 2);
+  std::vector<int32_t> table;
+  for (int b = 0; b < 16; ++b) table.push_back((b * 7 + 3) % 16);  // scrambled blocks
+
+  std::vector<int32_t> ids = g["prompt_token_ids"].get<std::vector<int32_t>>();
+  const auto expected = g["logits"].get<std::vector<std::vector<double>>>();
+  const size_t prompt_len = ids.size();
+  double worst = 0;
+  for (size_t pos = 0; pos < prompt_len; ++pos) {
+    const BatchEntry e{std::span<const int32_t>(ids).subspan(pos, 1), static_cast<int>(pos), table,
+                       true};
+    const std::span<const float> logits = runner.execute({&e, 1});
+    ASSERT_EQ(logits.size(), expected[pos].size());
+    for (size_t v = 0; v < logits.size(); ++v) {
+      worst = std::max(worst, std::abs(logits[v] - expected[pos][v]));
+    }
+  }
+  EXPECT_LE(worst, 2e-4) << tc.name << " on " << tc.backend;
+  std::cout << tc.name << " on " << tc.backend << ": max |logit - transformers| over " << prompt_len
+            << " positions " << worst << "\n";
+
+  // Greedy from the end of the prompt (whose KV is cached now).
+  std::vector<int32_t> greedy;
+  int32_t next = -1;
+  {
+    const BatchEntry e{std::span<const int32_t>(ids).subspan(prompt_len - 1, 1),
+                       static_cast<int>(prompt_len - 1), table, true};
+    const auto logits = runner.execute({&e, 1});
+    next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  for (size_t step = 0; step < g["greedy"].size(); ++step) {
+    greedy.push_back(next);
+    ids.push_back(next);
+    if (step + 1 == g["greedy"].size()) break;
+    const BatchEntry e{std::span<const int32_t>(ids).subspan(ids.size() - 1, 1),
+                       static_cast<int>(ids.size() - 1), table, true};
+    const auto logits = runner.execute({&e, 1});
+    next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  EXPECT_EQ(greedy, g["greedy"].get<std::vector<int32_t>>()) << tc.name << " on " << tc.backend;
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const char* name : {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
+                           "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale"}) {
+    for (const char* backend : {"cpu", "simt"}) out.push_back({name, backend});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, ArchReference, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name + "_" + info.param.backend;
+                         });
+
+}  // namespace
+}  // namespace llm
