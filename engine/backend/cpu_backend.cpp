@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/backend/backend_common.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/paged_attention.h"
@@ -43,26 +44,6 @@ cpu::WeightType weight_type(DType t) {
       return cpu::WeightType::kBF16;
     case DType::kF16:
       return cpu::WeightType::kF16;
-    case DType::kI32:
-      break;
-  }
-  throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
-}
-
-float load_as_f32(const std::byte* p, DType t) {
-  uint16_t h;
-  switch (t) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, p, sizeof f);
-      return f;
-    }
-    case DType::kBF16:
-      std::memcpy(&h, p, 2);
-      return cpu::bf16_to_f32(h);
-    case DType::kF16:
-      std::memcpy(&h, p, 2);
-      return cpu::f16_to_f32(h);
     case DType::kI32:
       break;
   }
@@ -127,30 +108,16 @@ void CpuBackend::copy_to_host(void* dst, Tensor src) {
   if (src.nbytes() > 0) std::memcpy(dst, src.data, src.nbytes());
 }
 
-void CpuBackend::upload(const TensorView& src, Tensor dst) {
-  const int64_t n = src.num_elements();
-  if (n != dst.numel()) {
-    throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
-                                          " elements into a tensor of " +
-                                          std::to_string(dst.numel()));
-  }
-  weight_type(src.dtype);  // rejects integer checkpoints with a clear message
-  const std::byte* in = src.data.data();
-  const size_t in_size = dtype_size(src.dtype);
+void CpuBackend::upload(const HostTensor& src, Tensor dst) {
+  const int64_t n = upload_elements(*this, src, dst);
   if (src.dtype == dst.dtype) {
-    std::memcpy(dst.data, in, static_cast<size_t>(n) * in_size);
+    std::memcpy(dst.data, src.bytes.data(), src.bytes.size());
     return;
   }
-  const DType to = weight_type(dst.dtype) == cpu::WeightType::kF32 ? DType::kF32 : dst.dtype;
+  const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
   pool_.parallel_for(n, grain(4), [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const float f = load_as_f32(in + static_cast<size_t>(i) * in_size, src.dtype);
-      if (to == DType::kF32) {
-        dst.as<float>()[i] = f;
-      } else {
-        dst.as<uint16_t>()[i] = to == DType::kBF16 ? cpu::f32_to_bf16(f) : cpu::f32_to_f16(f);
-      }
-    }
+    convert_floats(src.bytes.data() + static_cast<size_t>(b) * in_size, src.dtype,
+                   dst.as<std::byte>() + static_cast<size_t>(b) * out_size, dst.dtype, e - b);
   });
 }
 

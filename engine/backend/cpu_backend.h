@@ -26,7 +26,7 @@ class CpuBackend final : public Backend {
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
-  void upload(const TensorView& src, Tensor dst) override;
+  void upload(const HostTensor& src, Tensor dst) override;
   void synchronize() override {}
   std::optional<OwnedTensor> prepare_linear_weight(const Tensor& w) override;
 

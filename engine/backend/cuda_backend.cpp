@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/backend/backend_common.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/kv_cache.h"
@@ -65,41 +66,6 @@ cudaDataType cuda_type(DType t) {
       break;
   }
   throw Error(ErrorCode::kUnsupported, "cuda backend: integer tensors have no float type");
-}
-
-float load_f32(const std::byte* p, DType t) {
-  switch (t) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, p, 4);
-      return f;
-    }
-    case DType::kBF16: {
-      __nv_bfloat16 h;
-      std::memcpy(&h, p, 2);
-      return __bfloat162float(h);
-    }
-    case DType::kF16: {
-      __half h;
-      std::memcpy(&h, p, 2);
-      return __half2float(h);
-    }
-    case DType::kI32:
-      break;
-  }
-  throw Error(ErrorCode::kUnsupported, "cuda backend: integer weights are not supported");
-}
-
-void store_from_f32(float v, DType t, std::byte* p) {
-  if (t == DType::kF32) {
-    std::memcpy(p, &v, 4);
-  } else if (t == DType::kBF16) {
-    const __nv_bfloat16 h = __float2bfloat16(v);
-    std::memcpy(p, &h, 2);
-  } else {
-    const __half h = __float2half(v);
-    std::memcpy(p, &h, 2);
-  }
 }
 
 }  // namespace
@@ -220,35 +186,27 @@ void CudaBackend::copy_to_host(void* dst, Tensor src) {
   check(cudaStreamSynchronize(stream_), "copy to host");
 }
 
-void CudaBackend::upload(const TensorView& src, Tensor dst) {
+void CudaBackend::upload(const HostTensor& src, Tensor dst) {
   bind();
-  const int64_t n = src.num_elements();
-  if (n != dst.numel()) {
-    throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
-                                          " elements into a tensor of " +
-                                          std::to_string(dst.numel()));
-  }
-  expect(src.dtype != DType::kI32 && dst.dtype != DType::kI32,
-         "integer weights are not supported ('" + src.name + "')");
+  const auto n = static_cast<size_t>(upload_elements(*this, src, dst));
+  const std::string what = "upload of '" + std::string(src.label) + "'";
   synchronize();  // earlier copies may still read a previous staging buffer
   if (src.dtype == dst.dtype) {
-    check(cudaMemcpy(dst.data, src.data.data(), dst.nbytes(), cudaMemcpyHostToDevice),
-          "upload of '" + src.name + "'");
+    check(cudaMemcpy(dst.data, src.bytes.data(), dst.nbytes(), cudaMemcpyHostToDevice), what);
     return;
   }
   // Converted on the host in chunks: the checkpoint is mapped host memory anyway, and this runs
   // once per weight at load time.
   const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
-  std::vector<std::byte> staging(std::min(static_cast<size_t>(n), kUploadChunk) * out_size);
-  for (size_t begin = 0; begin < static_cast<size_t>(n); begin += kUploadChunk) {
-    const size_t count = std::min(kUploadChunk, static_cast<size_t>(n) - begin);
-    for (size_t i = 0; i < count; ++i) {
-      store_from_f32(load_f32(src.data.data() + (begin + i) * in_size, src.dtype), dst.dtype,
-                     staging.data() + i * out_size);
-    }
+  // [min(n, kUploadChunk) * out_size] bytes: one chunk in dst's dtype
+  std::vector<std::byte> staging(std::min(n, kUploadChunk) * out_size);
+  for (size_t begin = 0; begin < n; begin += kUploadChunk) {
+    const size_t count = std::min(kUploadChunk, n - begin);
+    convert_floats(src.bytes.data() + begin * in_size, src.dtype, staging.data(), dst.dtype,
+                   static_cast<int64_t>(count));
     check(cudaMemcpy(static_cast<std::byte*>(dst.data) + begin * out_size, staging.data(),
                      count * out_size, cudaMemcpyHostToDevice),
-          "upload of '" + src.name + "'");
+          what);
   }
 }
 

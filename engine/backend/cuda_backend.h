@@ -36,7 +36,7 @@ class CudaBackend final : public Backend {
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
-  void upload(const TensorView& src, Tensor dst) override;
+  void upload(const HostTensor& src, Tensor dst) override;
   void synchronize() override;
   std::optional<MemoryInfo> memory_info() const override;
   void reserve_workspace(const WorkspaceLimits& limits) override;
