@@ -88,7 +88,8 @@ class Backend {
   virtual void reserve_workspace(const WorkspaceLimits& /*limits*/) {}
   // What the KV cache stores for a model whose weights are `weight_dtype`.
   virtual DType kv_cache_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
-  // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest.
+  // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest;
+  // the result keeps the shape and dtype, and only this backend's matmul may read it.
   // nullopt: the row-major weight is already that layout, keep it.
   virtual std::optional<OwnedTensor> prepare_linear_weight(const Tensor& /*w*/) {
     return std::nullopt;

@@ -121,29 +121,43 @@ void CpuBackend::upload(const HostTensor& src, Tensor dst) {
   });
 }
 
+std::optional<cpu::PackedLayout> CpuBackend::packed_layout(const Tensor& w) const {
+  const std::lock_guard lock(packed_->mu);
+  const auto it = packed_->layouts.find(w.data);
+  return it == packed_->layouts.end() ? std::nullopt : std::optional(it->second);
+}
+
 std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
-  expect(w.ndim == 2 && w.layout == TensorLayout::kRowMajor, "linear weight must be 2-D row-major");
+  expect(w.ndim == 2 && !packed_layout(w), "linear weight must be 2-D row-major");
   const cpu::WeightType type = weight_type(w.dtype);
-  OwnedTensor packed;
   const cpu::PackedLayout layout = layout_of(type);
-  packed.buffer = alloc(cpu::packed_weight_bytes(w.size(0), w.size(1), type, layout));
-  packed.tensor = w;
-  packed.tensor.data = packed.buffer.data();
-  packed.tensor.layout = TensorLayout::kCpuPanels;
-  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
   const int64_t n = w.size(0), k = w.size(1);
+  auto raw = std::make_shared<Buffer>(alloc(cpu::packed_weight_bytes(n, k, type, layout)));
+  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
   const cpu::PackedWeight shape{nullptr, type, n, k, layout};
-  std::memset(packed.buffer.data(), 0, packed.buffer.bytes());
+  std::memset(raw->data(), 0, raw->bytes());
   pool_.parallel_for(shape.num_panels(), grain(static_cast<double>(k) * cpu::kPanel),
                      [&](int64_t b, int64_t e, int) {
-                       cpu::pack_weight_panels(w.data, n, k, type, packed.buffer.data(), layout,
-                                               b, e);
+                       cpu::pack_weight_panels(w.data, n, k, type, raw->data(), layout, b, e);
                      });
+  OwnedTensor packed;
+  // The deleter drops the entry; `raw` frees the memory after it, when the deleter is destroyed.
+  packed.buffer = Buffer(raw->data(), raw->bytes(),
+                         [weights = std::weak_ptr<PackedWeights>(packed_), raw](void* p) {
+                           if (const auto table = weights.lock()) {
+                             const std::lock_guard lock(table->mu);
+                             table->layouts.erase(p);
+                           }
+                         });
+  packed.tensor = w;
+  packed.tensor.data = packed.buffer.data();
+  const std::lock_guard lock(packed_->mu);
+  packed_->layouts[packed.tensor.data] = layout;
   return packed;
 }
 
 void CpuBackend::embedding(Tensor table, Tensor ids, Tensor out) {
-  expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
+  expect(!packed_layout(table), "embedding table must be row-major");
   const int32_t* id = ids.as<int32_t>();
   const int64_t dim = table.size(1);
   if (table.dtype == DType::kF32) {
@@ -176,7 +190,8 @@ void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float
 void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
   expect_f32(x, "matmul input");
   const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
-  if (w.layout != TensorLayout::kCpuPanels) {
+  const std::optional<cpu::PackedLayout> layout = packed_layout(w);
+  if (!layout) {
     // Weights that skipped prepare_linear_weight (tests): the plain reference kernel.
     expect_f32(w, "row-major matmul weight");
     pool_.parallel_for(T, grain(static_cast<double>(K) * N), [&](int64_t b, int64_t e, int) {
@@ -185,7 +200,7 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
     return;
   }
   const cpu::WeightType type = weight_type(w.dtype);
-  const cpu::PackedWeight pw{w.data, type, N, K, layout_of(type)};
+  const cpu::PackedWeight pw{w.data, type, N, K, *layout};
   const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
   if (pw.layout == cpu::PackedLayout::kBf16Pairs) {
     // Round the activations to bf16 pairs once, not once per thread.
