@@ -8,6 +8,23 @@
 
 namespace llm {
 
+void expect(const Backend& be, bool ok, const std::string& what) {
+  if (!ok) throw Error(ErrorCode::kUnsupported, be.name() + " backend: " + what);
+}
+
+void expect_f32(const Backend& be, const Tensor& t, const char* what) {
+  if (t.dtype != DType::kF32) {
+    expect(be, false, std::string(what) + " must be f32, got " + std::string(dtype_name(t.dtype)));
+  }
+}
+
+void expect_gather(const Backend& be, const Tensor& in, const Tensor& out, int ranks) {
+  expect_f32(be, in, "all_gather input");
+  expect(be, out.numel() == in.numel() * ranks,
+         "all_gather output of " + out.shape_string() + " for " + std::to_string(ranks) +
+             " ranks of " + in.shape_string());
+}
+
 int64_t upload_elements(const Backend& be, const HostTensor& src, const Tensor& dst) {
   const int64_t n = static_cast<int64_t>(src.bytes.size() / dtype_size(src.dtype));
   if (src.bytes.size() != static_cast<size_t>(dst.numel()) * dtype_size(src.dtype)) {
@@ -15,11 +32,8 @@ int64_t upload_elements(const Backend& be, const HostTensor& src, const Tensor& 
                 "upload of '" + std::string(src.label) + "': " + std::to_string(n) +
                     " elements into a tensor of " + std::to_string(dst.numel()));
   }
-  if (src.dtype == DType::kI32 || dst.dtype == DType::kI32) {
-    throw Error(ErrorCode::kUnsupported, be.name() +
-                                             " backend: integer weights are not supported ('" +
-                                             std::string(src.label) + "')");
-  }
+  expect(be, src.dtype != DType::kI32 && dst.dtype != DType::kI32,
+         "integer weights are not supported ('" + std::string(src.label) + "')");
   return n;
 }
 
