@@ -403,13 +403,5 @@ bool CudaBackend::replay_graph(int64_t key, const std::function<void()>& record)
   return true;
 }
 
-void CudaBackend::log_softmax(Tensor logits, Tensor out) {
-  bind();
-  expect_f32(*this, logits, "log_softmax input");
-  llm::cuda::log_softmax(logits.as<float>(), logits.size(0), logits.size(1), out.as<float>(),
-                         stream_);
-  check_launch("log_softmax");
-}
-
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

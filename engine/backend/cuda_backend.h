@@ -57,9 +57,8 @@ class CudaBackend final : public Backend {
   void all_reduce_sum(Tensor x) override;
   void all_gather(Tensor in, Tensor out) override;
   bool replay_graph(int64_t key, const std::function<void()>& record) override;
-  // Device-side sampling helpers (kernels/cuda/sampling.h) on logits [rows, vocab] f32.
+  // Through kernels/cuda/sampling.h, on logits [rows, vocab] f32.
   bool argmax(Tensor logits, Tensor ids) override;
-  void log_softmax(Tensor logits, Tensor out);
 
   // One backend per rank of a model split over `size` devices (rank r on device r): NCCL's
   // unique id is made here and every rank joins on its own thread, as ncclCommInitRank needs.
