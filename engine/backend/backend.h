@@ -13,14 +13,15 @@
 //   token slot s lives in block s / block_size at offset s % block_size.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "engine/backend/tensor.h"
-#include "engine/model/safetensors_file.h"
 
 namespace llm {
 
@@ -32,6 +33,14 @@ struct AttentionBatch {
   int num_seqs = 0;
   int max_seq_len = 0;  // the largest seq_lens entry (sizes scratch space)
   int max_query_len = 0;
+};
+
+// Host memory for upload: row-major elements of `dtype`, whatever file format they came from (the
+// model reads checkpoints; backends only see bytes).
+struct HostTensor {
+  std::span<const std::byte> bytes;  // [numel * dtype_size(dtype)]
+  DType dtype = DType::kF32;
+  std::string_view label;  // names the tensor in error messages
 };
 
 // Device memory as the backend's runtime reports it (cudaMemGetInfo), in bytes.
@@ -69,8 +78,8 @@ class Backend {
   virtual Buffer alloc(size_t bytes) = 0;
   virtual void copy_from_host(Tensor dst, const void* src) = 0;
   virtual void copy_to_host(void* dst, Tensor src) = 0;
-  // Copies a checkpoint tensor into `dst` (same element count), converting to dst's dtype.
-  virtual void upload(const TensorView& src, Tensor dst) = 0;
+  // Copies host `src` into `dst` (same element count), converting to dst's dtype.
+  virtual void upload(const HostTensor& src, Tensor dst) = 0;
   virtual void synchronize() = 0;
   // Device memory for sizing the KV pool; nullopt for host memory (the engine then uses a
   // fraction of the machine's available memory).
@@ -79,7 +88,8 @@ class Backend {
   virtual void reserve_workspace(const WorkspaceLimits& /*limits*/) {}
   // What the KV cache stores for a model whose weights are `weight_dtype`.
   virtual DType kv_cache_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
-  // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest.
+  // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest;
+  // the result keeps the shape and dtype, and only this backend's matmul may read it.
   // nullopt: the row-major weight is already that layout, keep it.
   virtual std::optional<OwnedTensor> prepare_linear_weight(const Tensor& /*w*/) {
     return std::nullopt;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/backend/backend_common.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/paged_attention.h"
@@ -26,15 +27,6 @@ int64_t grain(double work_per_item) {
   return static_cast<int64_t>(kMinChunkWork / std::max(work_per_item, 1.0)) + 1;
 }
 
-void expect(bool ok, const std::string& what) {
-  if (!ok) throw Error(ErrorCode::kUnsupported, "cpu backend: " + what);
-}
-
-void expect_f32(const Tensor& t, const char* what) {
-  expect(t.dtype == DType::kF32,
-         std::string(what) + " must be f32, got " + std::string(dtype_name(t.dtype)));
-}
-
 cpu::WeightType weight_type(DType t) {
   switch (t) {
     case DType::kF32:
@@ -43,26 +35,6 @@ cpu::WeightType weight_type(DType t) {
       return cpu::WeightType::kBF16;
     case DType::kF16:
       return cpu::WeightType::kF16;
-    case DType::kI32:
-      break;
-  }
-  throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
-}
-
-float load_as_f32(const std::byte* p, DType t) {
-  uint16_t h;
-  switch (t) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, p, sizeof f);
-      return f;
-    }
-    case DType::kBF16:
-      std::memcpy(&h, p, 2);
-      return cpu::bf16_to_f32(h);
-    case DType::kF16:
-      std::memcpy(&h, p, 2);
-      return cpu::f16_to_f32(h);
     case DType::kI32:
       break;
   }
@@ -127,69 +99,70 @@ void CpuBackend::copy_to_host(void* dst, Tensor src) {
   if (src.nbytes() > 0) std::memcpy(dst, src.data, src.nbytes());
 }
 
-void CpuBackend::upload(const TensorView& src, Tensor dst) {
-  const int64_t n = src.num_elements();
-  if (n != dst.numel()) {
-    throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
-                                          " elements into a tensor of " +
-                                          std::to_string(dst.numel()));
-  }
-  weight_type(src.dtype);  // rejects integer checkpoints with a clear message
-  const std::byte* in = src.data.data();
-  const size_t in_size = dtype_size(src.dtype);
+void CpuBackend::upload(const HostTensor& src, Tensor dst) {
+  const int64_t n = upload_elements(*this, src, dst);
   if (src.dtype == dst.dtype) {
-    std::memcpy(dst.data, in, static_cast<size_t>(n) * in_size);
+    std::memcpy(dst.data, src.bytes.data(), src.bytes.size());
     return;
   }
-  const DType to = weight_type(dst.dtype) == cpu::WeightType::kF32 ? DType::kF32 : dst.dtype;
+  const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
   pool_.parallel_for(n, grain(4), [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const float f = load_as_f32(in + static_cast<size_t>(i) * in_size, src.dtype);
-      if (to == DType::kF32) {
-        dst.as<float>()[i] = f;
-      } else {
-        dst.as<uint16_t>()[i] = to == DType::kBF16 ? cpu::f32_to_bf16(f) : cpu::f32_to_f16(f);
-      }
-    }
+    convert_floats(src.bytes.data() + static_cast<size_t>(b) * in_size, src.dtype,
+                   dst.as<std::byte>() + static_cast<size_t>(b) * out_size, dst.dtype, e - b);
   });
 }
 
+std::optional<cpu::PackedLayout> CpuBackend::packed_layout(const Tensor& w) const {
+  const std::lock_guard lock(packed_->mu);
+  const auto it = packed_->layouts.find(w.data);
+  return it == packed_->layouts.end() ? std::nullopt : std::optional(it->second);
+}
+
 std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
-  expect(w.ndim == 2 && w.layout == TensorLayout::kRowMajor, "linear weight must be 2-D row-major");
+  expect(*this, w.ndim == 2 && !packed_layout(w), "linear weight must be 2-D row-major");
   const cpu::WeightType type = weight_type(w.dtype);
-  OwnedTensor packed;
   const cpu::PackedLayout layout = layout_of(type);
-  packed.buffer = alloc(cpu::packed_weight_bytes(w.size(0), w.size(1), type, layout));
-  packed.tensor = w;
-  packed.tensor.data = packed.buffer.data();
-  packed.tensor.layout = TensorLayout::kCpuPanels;
-  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
   const int64_t n = w.size(0), k = w.size(1);
+  auto raw = std::make_shared<Buffer>(alloc(cpu::packed_weight_bytes(n, k, type, layout)));
+  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
   const cpu::PackedWeight shape{nullptr, type, n, k, layout};
-  std::memset(packed.buffer.data(), 0, packed.buffer.bytes());
+  std::memset(raw->data(), 0, raw->bytes());
   pool_.parallel_for(shape.num_panels(), grain(static_cast<double>(k) * cpu::kPanel),
                      [&](int64_t b, int64_t e, int) {
-                       cpu::pack_weight_panels(w.data, n, k, type, packed.buffer.data(), layout,
-                                               b, e);
+                       cpu::pack_weight_panels(w.data, n, k, type, raw->data(), layout, b, e);
                      });
+  OwnedTensor packed;
+  // The deleter drops the entry; `raw` frees the memory after it, when the deleter is destroyed.
+  packed.buffer = Buffer(raw->data(), raw->bytes(),
+                         [weights = std::weak_ptr<PackedWeights>(packed_), raw](void* p) {
+                           if (const auto table = weights.lock()) {
+                             const std::lock_guard lock(table->mu);
+                             table->layouts.erase(p);
+                           }
+                         });
+  packed.tensor = w;
+  packed.tensor.data = packed.buffer.data();
+  const std::lock_guard lock(packed_->mu);
+  packed_->layouts[packed.tensor.data] = layout;
   return packed;
 }
 
 void CpuBackend::embedding(Tensor table, Tensor ids, Tensor out) {
-  expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
+  expect(*this, !packed_layout(table), "embedding table must be row-major");
   const int32_t* id = ids.as<int32_t>();
   const int64_t dim = table.size(1);
   if (table.dtype == DType::kF32) {
     cpu::embedding(table.as<float>(), id, ids.numel(), dim, out.as<float>());
   } else {
-    expect(table.dtype == DType::kBF16 || table.dtype == DType::kF16, "embedding table dtype");
+    expect(*this, table.dtype == DType::kBF16 || table.dtype == DType::kF16,
+           "embedding table dtype");
     cpu::embedding_16(table.as<uint16_t>(), table.dtype == DType::kBF16, id, ids.numel(), dim,
                       out.as<float>());
   }
 }
 
 void CpuBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
-  expect_f32(x, "rmsnorm input");
+  expect_f32(*this, x, "rmsnorm input");
   const int64_t dim = x.size(1);
   pool_.parallel_for(x.size(0), grain(2.0 * dim), [&](int64_t b, int64_t e, int) {
     cpu::rmsnorm(x.as<float>() + b * dim, weight.as<float>(), e - b, dim, eps,
@@ -198,7 +171,7 @@ void CpuBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
 }
 
 void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
-  expect_f32(residual, "residual");
+  expect_f32(*this, residual, "residual");
   const int64_t dim = residual.size(1);
   pool_.parallel_for(residual.size(0), grain(3.0 * dim), [&](int64_t b, int64_t e, int) {
     cpu::add_rmsnorm(residual.as<float>() + b * dim, delta.as<float>() + b * dim,
@@ -207,18 +180,19 @@ void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float
 }
 
 void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
-  expect_f32(x, "matmul input");
+  expect_f32(*this, x, "matmul input");
   const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
-  if (w.layout != TensorLayout::kCpuPanels) {
+  const std::optional<cpu::PackedLayout> layout = packed_layout(w);
+  if (!layout) {
     // Weights that skipped prepare_linear_weight (tests): the plain reference kernel.
-    expect_f32(w, "row-major matmul weight");
+    expect_f32(*this, w, "row-major matmul weight");
     pool_.parallel_for(T, grain(static_cast<double>(K) * N), [&](int64_t b, int64_t e, int) {
       cpu::matmul(x.as<float>() + b * K, w.as<float>(), e - b, K, N, out.as<float>() + b * N);
     });
     return;
   }
   const cpu::WeightType type = weight_type(w.dtype);
-  const cpu::PackedWeight pw{w.data, type, N, K, layout_of(type)};
+  const cpu::PackedWeight pw{w.data, type, N, K, *layout};
   const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
   if (pw.layout == cpu::PackedLayout::kBf16Pairs) {
     // Round the activations to bf16 pairs once, not once per thread.
@@ -252,7 +226,7 @@ void CpuBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const Attent
 
 void CpuBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                           const AttentionShape& s) {
-  expect_f32(k_cache, "KV cache");
+  expect_f32(*this, k_cache, "KV cache");
   const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
   const int64_t kv = static_cast<int64_t>(s.num_kv_heads) * s.head_dim;
   cpu::kv_write(qkv.as<float>(), qkv.size(1), q, q + kv, slot_mapping.as<int32_t>(), qkv.size(0),
@@ -261,25 +235,8 @@ void CpuBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tenso
 
 void CpuBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
                            const AttentionShape& s, Tensor out) {
-  expect_f32(k_cache, "KV cache");
-  cpu::PagedAttentionArgs a{};
-  a.qkv = qkv.as<float>();
-  a.ld = qkv.size(1);
-  a.k_cache = k_cache.as<float>();
-  a.v_cache = v_cache.as<float>();
-  a.query_start = b.query_start.as<int32_t>();
-  a.seq_lens = b.seq_lens.as<int32_t>();
-  a.block_tables = b.block_tables.as<int32_t>();
-  a.max_blocks_per_seq = b.block_tables.size(1);
-  a.num_seqs = b.num_seqs;
-  a.max_query_len = b.max_query_len;
-  a.max_seq_len = b.max_seq_len;
-  a.num_heads = s.num_heads;
-  a.num_kv_heads = s.num_kv_heads;
-  a.head_dim = s.head_dim;
-  a.block_size = s.block_size;
-  a.scale = s.scale;
-  a.out = out.as<float>();
+  expect_f32(*this, k_cache, "KV cache");
+  const auto a = attention_params<cpu::PagedAttentionArgs>(qkv, k_cache, v_cache, b, s, out);
   const size_t need = cpu::paged_attention_scratch_floats(a);
   for (auto& sc : scratch_) {
     if (sc.size() < need) sc.resize(need);
@@ -302,16 +259,13 @@ void CpuBackend::silu_mul(Tensor gate_up, Tensor out) {
 
 void CpuBackend::all_reduce_sum(Tensor x) {
   if (comm_ == nullptr) return Backend::all_reduce_sum(x);
-  expect_f32(x, "all_reduce_sum input");
+  expect_f32(*this, x, "all_reduce_sum input");
   comm_->all_reduce_sum(x.as<float>(), static_cast<size_t>(x.numel()));
 }
 
 void CpuBackend::all_gather(Tensor in, Tensor out) {
   if (comm_ == nullptr) return Backend::all_gather(in, out);
-  expect_f32(in, "all_gather input");
-  expect(out.numel() == in.numel() * comm_->size(), "all_gather output of " + out.shape_string() +
-                                                        " for " + std::to_string(comm_->size()) +
-                                                        " ranks of " + in.shape_string());
+  expect_gather(*this, in, out, comm_->size());
   comm_->all_gather(in.as<float>(), static_cast<size_t>(in.numel()), out.as<float>());
 }
 

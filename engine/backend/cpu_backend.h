@@ -4,6 +4,9 @@
 // are f32. Every op runs on one persistent thread pool.
 #pragma once
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/backend/backend.h"
@@ -26,7 +29,7 @@ class CpuBackend final : public Backend {
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
-  void upload(const TensorView& src, Tensor dst) override;
+  void upload(const HostTensor& src, Tensor dst) override;
   void synchronize() override {}
   std::optional<OwnedTensor> prepare_linear_weight(const Tensor& w) override;
 
@@ -45,12 +48,22 @@ class CpuBackend final : public Backend {
 
  private:
   cpu::PackedLayout layout_of(cpu::WeightType type) const;
+  // The layout prepare_linear_weight packed `w` in; nullopt for a row-major weight.
+  std::optional<cpu::PackedLayout> packed_layout(const Tensor& w) const;
 
   cpu::ThreadPool pool_;
   Communicator* comm_;
   // How bf16 weights are packed: fixed when the backend is made, from the ISA then in use, so
   // a later set_cpu_isa() cannot pair a weight with a kernel for another layout.
   cpu::PackedLayout bf16_layout_;
+  // The weights prepare_linear_weight packed, by address, as a Tensor cannot say it is packed.
+  // Shared with those buffers' deleters, which drop their entry (on whatever thread frees them,
+  // hence the mutex) before the memory goes, so memory reused later is never read as panels.
+  struct PackedWeights {
+    std::mutex mu;
+    std::unordered_map<const void*, cpu::PackedLayout> layouts;
+  };
+  std::shared_ptr<PackedWeights> packed_ = std::make_shared<PackedWeights>();
   // The matmul's activations rounded to bf16 pairs [T, ceil(K/2)]: grows, then is reused.
   std::vector<uint32_t> x_pairs_;
   // Per-worker attention scratch; grows during warm-up, then is reused every step.

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/backend/backend_common.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/kv_cache.h"
@@ -44,15 +45,6 @@ void check(ncclResult_t r, const std::string& what) {
 // NVIDIA suggests for Hopper, more than the other architectures need.
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
-void expect(bool ok, const std::string& what) {
-  if (!ok) throw Error(ErrorCode::kUnsupported, "cuda backend: " + what);
-}
-
-void expect_f32(const Tensor& t, const char* what) {
-  expect(t.dtype == DType::kF32,
-         std::string(what) + " must be f32, got " + std::string(dtype_name(t.dtype)));
-}
-
 cudaDataType cuda_type(DType t) {
   switch (t) {
     case DType::kF32:
@@ -67,48 +59,13 @@ cudaDataType cuda_type(DType t) {
   throw Error(ErrorCode::kUnsupported, "cuda backend: integer tensors have no float type");
 }
 
-float load_f32(const std::byte* p, DType t) {
-  switch (t) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, p, 4);
-      return f;
-    }
-    case DType::kBF16: {
-      __nv_bfloat16 h;
-      std::memcpy(&h, p, 2);
-      return __bfloat162float(h);
-    }
-    case DType::kF16: {
-      __half h;
-      std::memcpy(&h, p, 2);
-      return __half2float(h);
-    }
-    case DType::kI32:
-      break;
-  }
-  throw Error(ErrorCode::kUnsupported, "cuda backend: integer weights are not supported");
-}
-
-void store_from_f32(float v, DType t, std::byte* p) {
-  if (t == DType::kF32) {
-    std::memcpy(p, &v, 4);
-  } else if (t == DType::kBF16) {
-    const __nv_bfloat16 h = __float2bfloat16(v);
-    std::memcpy(p, &h, 2);
-  } else {
-    const __half h = __float2half(v);
-    std::memcpy(p, &h, 2);
-  }
-}
-
 }  // namespace
 
 CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
     : name_(std::move(name)), options_(options) {
-  expect(options.decode_partition_tokens >= 32 && options.decode_partition_tokens % 32 == 0,
+  expect(*this, options.decode_partition_tokens >= 32 && options.decode_partition_tokens % 32 == 0,
          "decode_partition_tokens must be a positive multiple of 32");
-  expect(options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
+  expect(*this, options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
          "tensor-parallel rank " + std::to_string(options.tp_rank) + " of " +
              std::to_string(options.tp_size));
   bind();
@@ -220,35 +177,27 @@ void CudaBackend::copy_to_host(void* dst, Tensor src) {
   check(cudaStreamSynchronize(stream_), "copy to host");
 }
 
-void CudaBackend::upload(const TensorView& src, Tensor dst) {
+void CudaBackend::upload(const HostTensor& src, Tensor dst) {
   bind();
-  const int64_t n = src.num_elements();
-  if (n != dst.numel()) {
-    throw Error(ErrorCode::kInternal, "upload of '" + src.name + "': " + std::to_string(n) +
-                                          " elements into a tensor of " +
-                                          std::to_string(dst.numel()));
-  }
-  expect(src.dtype != DType::kI32 && dst.dtype != DType::kI32,
-         "integer weights are not supported ('" + src.name + "')");
+  const auto n = static_cast<size_t>(upload_elements(*this, src, dst));
+  const std::string what = "upload of '" + std::string(src.label) + "'";
   synchronize();  // earlier copies may still read a previous staging buffer
   if (src.dtype == dst.dtype) {
-    check(cudaMemcpy(dst.data, src.data.data(), dst.nbytes(), cudaMemcpyHostToDevice),
-          "upload of '" + src.name + "'");
+    check(cudaMemcpy(dst.data, src.bytes.data(), dst.nbytes(), cudaMemcpyHostToDevice), what);
     return;
   }
   // Converted on the host in chunks: the checkpoint is mapped host memory anyway, and this runs
   // once per weight at load time.
   const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
-  std::vector<std::byte> staging(std::min(static_cast<size_t>(n), kUploadChunk) * out_size);
-  for (size_t begin = 0; begin < static_cast<size_t>(n); begin += kUploadChunk) {
-    const size_t count = std::min(kUploadChunk, static_cast<size_t>(n) - begin);
-    for (size_t i = 0; i < count; ++i) {
-      store_from_f32(load_f32(src.data.data() + (begin + i) * in_size, src.dtype), dst.dtype,
-                     staging.data() + i * out_size);
-    }
+  // [min(n, kUploadChunk) * out_size] bytes: one chunk in dst's dtype
+  std::vector<std::byte> staging(std::min(n, kUploadChunk) * out_size);
+  for (size_t begin = 0; begin < n; begin += kUploadChunk) {
+    const size_t count = std::min(kUploadChunk, n - begin);
+    convert_floats(src.bytes.data() + begin * in_size, src.dtype, staging.data(), dst.dtype,
+                   static_cast<int64_t>(count));
     check(cudaMemcpy(static_cast<std::byte*>(dst.data) + begin * out_size, staging.data(),
                      count * out_size, cudaMemcpyHostToDevice),
-          "upload of '" + src.name + "'");
+          what);
   }
 }
 
@@ -290,8 +239,7 @@ void CudaBackend::check_launch(const char* op) {
 
 void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
   bind();
-  expect(table.layout == TensorLayout::kRowMajor, "embedding table must be row-major");
-  expect_f32(out, "embedding output");
+  expect_f32(*this, out, "embedding output");
   llm::cuda::embedding(table.data, cuda_type(table.dtype), ids.as<int>(), ids.numel(),
                        table.size(1), out.as<float>(), stream_);
   check_launch("embedding");
@@ -299,8 +247,8 @@ void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
 
 void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   bind();
-  expect_f32(x, "rmsnorm input");
-  expect_f32(weight, "rmsnorm weight");
+  expect_f32(*this, x, "rmsnorm input");
+  expect_f32(*this, weight, "rmsnorm weight");
   llm::cuda::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.as<float>(),
                      stream_);
   check_launch("rmsnorm");
@@ -308,8 +256,8 @@ void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
 
 void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
   bind();
-  expect_f32(residual, "residual");
-  expect_f32(weight, "rmsnorm weight");
+  expect_f32(*this, residual, "residual");
+  expect_f32(*this, weight, "rmsnorm weight");
   llm::cuda::add_rmsnorm(residual.as<float>(), delta.as<float>(), weight.as<float>(),
                          residual.size(0), residual.size(1), eps, out.as<float>(), stream_);
   check_launch("add_rmsnorm");
@@ -320,11 +268,11 @@ void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, floa
 // (transposed: op A = T, lda = K) and row-major x [T, K] the column-major K x T one (lda = K).
 void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
   bind();
-  expect_f32(x, "matmul input");
-  expect_f32(out, "matmul output");
-  expect(w.layout == TensorLayout::kRowMajor && w.ndim == 2, "matmul weight must be 2-D row-major");
+  expect_f32(*this, x, "matmul input");
+  expect_f32(*this, out, "matmul output");
+  expect(*this, w.ndim == 2, "matmul weight must be 2-D");
   const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
-  expect(w.size(1) == K && out.size(0) == T && out.size(1) == N,
+  expect(*this, w.size(1) == K && out.size(0) == T && out.size(1) == N,
          "matmul of x [" + std::to_string(T) + ", " + std::to_string(K) + "] by w [" +
              std::to_string(N) + ", " + std::to_string(w.size(1)) + "]");
   if (T == 0) return;
@@ -347,7 +295,7 @@ void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
 
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
   bind();
-  expect_f32(qkv, "rope input");
+  expect_f32(*this, qkv, "rope input");
   llm::cuda::rope(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
                   cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, stream_);
   check_launch("rope");
@@ -356,8 +304,8 @@ void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const Atten
 void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                            const AttentionShape& s) {
   bind();
-  expect_f32(qkv, "kv_write input");
-  expect(k_cache.dtype == v_cache.dtype, "key and value caches of different types");
+  expect_f32(*this, qkv, "kv_write input");
+  expect(*this, k_cache.dtype == v_cache.dtype, "key and value caches of different types");
   const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
   const int64_t kv = static_cast<int64_t>(s.num_kv_heads) * s.head_dim;
   llm::cuda::kv_write(qkv.as<float>(), qkv.size(0), qkv.size(1), q, q + kv, slot_mapping.as<int>(),
@@ -369,31 +317,14 @@ void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tens
 void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
                             const AttentionShape& s, Tensor out) {
   bind();
-  expect_f32(qkv, "attention input");
-  expect(s.head_dim % 2 == 0 && s.head_dim <= kMaxHeadDim,
+  expect_f32(*this, qkv, "attention input");
+  expect(*this, s.head_dim % 2 == 0 && s.head_dim <= kMaxHeadDim,
          "head_dim " + std::to_string(s.head_dim) + " (must be even and at most " +
              std::to_string(kMaxHeadDim) + ")");
-  expect(s.num_kv_heads > 0 && s.num_heads % s.num_kv_heads == 0,
+  expect(*this, s.num_kv_heads > 0 && s.num_heads % s.num_kv_heads == 0,
          "num_heads must be a multiple of num_kv_heads");
-  PagedAttentionParams p;
-  p.qkv = qkv.as<float>();
-  p.ld = qkv.size(1);
-  p.k_cache = k_cache.data;
-  p.v_cache = v_cache.data;
+  auto p = attention_params<PagedAttentionParams>(qkv, k_cache, v_cache, b, s, out);
   p.cache_type = cuda_type(k_cache.dtype);
-  p.query_start = b.query_start.as<int>();
-  p.seq_lens = b.seq_lens.as<int>();
-  p.block_tables = b.block_tables.as<int>();
-  p.max_blocks_per_seq = static_cast<int>(b.block_tables.size(1));
-  p.num_seqs = b.num_seqs;
-  p.max_seq_len = b.max_seq_len;
-  p.max_query_len = b.max_query_len;
-  p.num_heads = s.num_heads;
-  p.num_kv_heads = s.num_kv_heads;
-  p.head_dim = s.head_dim;
-  p.block_size = s.block_size;
-  p.scale = s.scale;
-  p.out = out.as<float>();
   // Decode rows (one new token) and prefill rows go to their own kernels; each skips the
   // other's sequences. A single prefill sequence needs no decode launch at all.
   if (!(b.num_seqs == 1 && b.max_query_len > 1)) {
@@ -409,7 +340,7 @@ void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const At
 
 void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
   bind();
-  expect_f32(gate_up, "silu_mul input");
+  expect_f32(*this, gate_up, "silu_mul input");
   llm::cuda::silu_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2, out.as<float>(),
                       stream_);
   check_launch("silu_mul");
@@ -417,7 +348,7 @@ void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
 
 bool CudaBackend::argmax(Tensor logits, Tensor ids) {
   bind();
-  expect_f32(logits, "argmax input");
+  expect_f32(*this, logits, "argmax input");
   llm::cuda::argmax(logits.as<float>(), logits.size(0), logits.size(1), ids.as<int>(), stream_);
   check_launch("argmax");
   return true;
@@ -425,8 +356,8 @@ bool CudaBackend::argmax(Tensor logits, Tensor ids) {
 
 void CudaBackend::all_reduce_sum(Tensor x) {
   bind();
-  expect_f32(x, "all-reduce buffer");
-  expect(nccl_ != nullptr, "all-reduce on a backend that is not a tensor-parallel rank");
+  expect_f32(*this, x, "all-reduce buffer");
+  expect(*this, nccl_ != nullptr, "all-reduce on a backend that is not a tensor-parallel rank");
   check(ncclAllReduce(x.data, x.data, static_cast<size_t>(x.numel()), ncclFloat32, ncclSum, nccl_,
                       stream_),
         "ncclAllReduce");
@@ -434,9 +365,8 @@ void CudaBackend::all_reduce_sum(Tensor x) {
 
 void CudaBackend::all_gather(Tensor in, Tensor out) {
   bind();
-  expect_f32(in, "all-gather input");
-  expect(nccl_ != nullptr, "all-gather on a backend that is not a tensor-parallel rank");
-  expect(out.numel() == in.numel() * options_.tp_size, "all-gather output size");
+  expect(*this, nccl_ != nullptr, "all-gather on a backend that is not a tensor-parallel rank");
+  expect_gather(*this, in, out, options_.tp_size);
   check(ncclAllGather(in.data, out.data, static_cast<size_t>(in.numel()), ncclFloat32, nccl_,
                       stream_),
         "ncclAllGather");
@@ -471,14 +401,6 @@ bool CudaBackend::replay_graph(int64_t key, const std::function<void()>& record)
   }
   check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
   return true;
-}
-
-void CudaBackend::log_softmax(Tensor logits, Tensor out) {
-  bind();
-  expect_f32(logits, "log_softmax input");
-  llm::cuda::log_softmax(logits.as<float>(), logits.size(0), logits.size(1), out.as<float>(),
-                         stream_);
-  check_launch("log_softmax");
 }
 
 }  // namespace LLM_CUDA_ABI

@@ -36,7 +36,7 @@ class CudaBackend final : public Backend {
   Buffer alloc(size_t bytes) override;
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
-  void upload(const TensorView& src, Tensor dst) override;
+  void upload(const HostTensor& src, Tensor dst) override;
   void synchronize() override;
   std::optional<MemoryInfo> memory_info() const override;
   void reserve_workspace(const WorkspaceLimits& limits) override;
@@ -57,9 +57,8 @@ class CudaBackend final : public Backend {
   void all_reduce_sum(Tensor x) override;
   void all_gather(Tensor in, Tensor out) override;
   bool replay_graph(int64_t key, const std::function<void()>& record) override;
-  // Device-side sampling helpers (kernels/cuda/sampling.h) on logits [rows, vocab] f32.
+  // Through kernels/cuda/sampling.h, on logits [rows, vocab] f32.
   bool argmax(Tensor logits, Tensor ids) override;
-  void log_softmax(Tensor logits, Tensor out);
 
   // One backend per rank of a model split over `size` devices (rank r on device r): NCCL's
   // unique id is made here and every rank joins on its own thread, as ncclCommInitRank needs.

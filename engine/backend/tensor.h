@@ -1,5 +1,6 @@
-// Tensor: a non-owning, typed, row-major view of backend memory. Buffer: the memory itself,
-// owned, freed by the backend that allocated it.
+// Tensor: a non-owning, typed, row-major view of backend memory (but for the weights a backend's
+// prepare_linear_weight made, in a layout that only that backend reads). Buffer: the memory
+// itself, owned, freed by the backend that allocated it.
 #pragma once
 
 #include <array>
@@ -14,17 +15,9 @@
 
 namespace llm {
 
-// How a 2-D weight's elements are laid out in memory. Only the backend that packed a weight
-// reads a packed one (its matmul); every other op takes row-major tensors.
-enum class TensorLayout : uint8_t {
-  kRowMajor,
-  kCpuPanels,  // kernels/cpu/packed_matmul.h: 16-row panels, k-major inside a panel
-};
-
 struct Tensor {
   void* data = nullptr;
   DType dtype = DType::kF32;
-  TensorLayout layout = TensorLayout::kRowMajor;
   int ndim = 0;
   std::array<int64_t, 4> dims{};  // row-major, outermost first
 

@@ -7,15 +7,7 @@
 namespace llm {
 
 BlockPool::BlockPool(int num_blocks, int block_size, bool enable_caching)
-    : block_size_(block_size),
-      caching_(enable_caching),
-      ref_(static_cast<size_t>(num_blocks), 0),
-      prev_(static_cast<size_t>(num_blocks), -1),
-      next_(static_cast<size_t>(num_blocks), -1),
-      in_free_(static_cast<size_t>(num_blocks), false),
-      hash_of_(static_cast<size_t>(num_blocks), 0),
-      cached_(static_cast<size_t>(num_blocks), false),
-      key_of_(static_cast<size_t>(num_blocks)) {
+    : block_size_(block_size), caching_(enable_caching), blocks_(static_cast<size_t>(num_blocks)) {
   for (int32_t b = 0; b < num_blocks; ++b) push_tail(b);
 }
 
@@ -33,40 +25,40 @@ uint64_t BlockPool::hash_block(uint64_t parent, std::span<const int32_t> tokens)
 }
 
 void BlockPool::unlink(int32_t b) {
-  const auto i = static_cast<size_t>(b);
-  if (prev_[i] >= 0)
-    next_[static_cast<size_t>(prev_[i])] = next_[i];
+  Block& k = blocks_[static_cast<size_t>(b)];
+  if (k.prev >= 0)
+    blocks_[static_cast<size_t>(k.prev)].next = k.next;
   else
-    head_ = next_[i];
-  if (next_[i] >= 0)
-    prev_[static_cast<size_t>(next_[i])] = prev_[i];
+    head_ = k.next;
+  if (k.next >= 0)
+    blocks_[static_cast<size_t>(k.next)].prev = k.prev;
   else
-    tail_ = prev_[i];
-  prev_[i] = next_[i] = -1;
-  in_free_[i] = false;
+    tail_ = k.prev;
+  k.prev = k.next = -1;
+  k.in_free = false;
   --num_free_;
 }
 
 void BlockPool::push_tail(int32_t b) {
-  const auto i = static_cast<size_t>(b);
-  prev_[i] = tail_;
-  next_[i] = -1;
+  Block& k = blocks_[static_cast<size_t>(b)];
+  k.prev = tail_;
+  k.next = -1;
   if (tail_ >= 0)
-    next_[static_cast<size_t>(tail_)] = b;
+    blocks_[static_cast<size_t>(tail_)].next = b;
   else
     head_ = b;
   tail_ = b;
-  in_free_[i] = true;
+  k.in_free = true;
   ++num_free_;
 }
 
 void BlockPool::evict(int32_t b) {
-  const auto i = static_cast<size_t>(b);
-  if (!cached_[i]) return;
-  auto it = by_hash_.find(hash_of_[i]);
+  Block& k = blocks_[static_cast<size_t>(b)];
+  if (!k.cached) return;
+  auto it = by_hash_.find(k.hash);
   if (it != by_hash_.end() && it->second == b) by_hash_.erase(it);
-  cached_[i] = false;
-  key_of_[i].tokens.clear();
+  k.cached = false;
+  k.key.tokens.clear();
 }
 
 bool BlockPool::allocate(int n, std::vector<int32_t>& out) {
@@ -75,7 +67,7 @@ bool BlockPool::allocate(int n, std::vector<int32_t>& out) {
     const int32_t b = head_;
     unlink(b);
     evict(b);
-    ref_[static_cast<size_t>(b)] = 1;
+    blocks_[static_cast<size_t>(b)].ref = 1;
     out.push_back(b);
   }
   return true;
@@ -85,7 +77,7 @@ int32_t BlockPool::find_cached(uint64_t parent, std::span<const int32_t> tokens)
   if (!caching_) return -1;
   auto it = by_hash_.find(hash_block(parent, tokens));
   if (it == by_hash_.end()) return -1;
-  const CacheKey& key = key_of_[static_cast<size_t>(it->second)];
+  const CacheKey& key = blocks_[static_cast<size_t>(it->second)].key;
   if (key.parent != parent ||
       !std::equal(tokens.begin(), tokens.end(), key.tokens.begin(), key.tokens.end())) {
     return -1;
@@ -94,30 +86,29 @@ int32_t BlockPool::find_cached(uint64_t parent, std::span<const int32_t> tokens)
 }
 
 void BlockPool::acquire(int32_t b) {
-  const auto i = static_cast<size_t>(b);
-  if (in_free_[i]) unlink(b);
-  ++ref_[i];
+  if (blocks_[static_cast<size_t>(b)].in_free) unlink(b);
+  ++blocks_[static_cast<size_t>(b)].ref;
 }
 
 void BlockPool::cache(int32_t b, uint64_t parent, std::span<const int32_t> tokens) {
-  const auto i = static_cast<size_t>(b);
-  if (!caching_ || cached_[i] || static_cast<int>(tokens.size()) != block_size_) return;
+  Block& k = blocks_[static_cast<size_t>(b)];
+  if (!caching_ || k.cached || static_cast<int>(tokens.size()) != block_size_) return;
   const uint64_t h = hash_block(parent, tokens);
   // An equal block cached earlier (two sequences computed the same prefix at once) keeps its
   // entry; this one simply stays uncached.
   if (by_hash_.count(h)) return;
   by_hash_.emplace(h, b);
-  hash_of_[i] = h;
-  cached_[i] = true;
-  key_of_[i] = CacheKey{parent, std::vector<int32_t>(tokens.begin(), tokens.end())};
+  k.hash = h;
+  k.cached = true;
+  k.key = CacheKey{parent, std::vector<int32_t>(tokens.begin(), tokens.end())};
 }
 
 void BlockPool::release(std::span<const int32_t> blocks) {
   for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
-    const auto i = static_cast<size_t>(*it);
-    if (ref_[i] <= 0)
+    int32_t& ref = blocks_[static_cast<size_t>(*it)].ref;
+    if (ref <= 0)
       throw Error(ErrorCode::kInternal, "KV block " + std::to_string(*it) + " released twice");
-    if (--ref_[i] == 0) push_tail(*it);
+    if (--ref == 0) push_tail(*it);
   }
 }
 

@@ -17,7 +17,7 @@ class BlockPool {
  public:
   BlockPool(int num_blocks, int block_size, bool enable_caching);
 
-  int num_blocks() const { return static_cast<int>(ref_.size()); }
+  int num_blocks() const { return static_cast<int>(blocks_.size()); }
   int num_free() const { return num_free_; }
   int num_used() const { return num_blocks() - num_free_; }
   bool caching_enabled() const { return caching_; }
@@ -44,21 +44,25 @@ class BlockPool {
     uint64_t parent = 0;
     std::vector<int32_t> tokens;  // verified on lookup, so a hash collision is never a hit
   };
+  // All the pool knows of one block, together, so no two vectors can disagree on its count.
+  struct Block {
+    int32_t ref = 0;
+    // Neighbours in the free queue, an intrusive doubly linked list over block ids (-1 ends it).
+    int32_t prev = -1, next = -1;
+    bool in_free = false;
+    bool cached = false;
+    uint64_t hash = 0;  // valid where cached
+    CacheKey key;
+  };
   void unlink(int32_t b);
   void push_tail(int32_t b);
   void evict(int32_t b);
 
   int block_size_;
   bool caching_;
-  std::vector<int32_t> ref_;
-  // Free queue as an intrusive doubly linked list over block ids (-1 terminates).
-  std::vector<int32_t> prev_, next_;
-  std::vector<bool> in_free_;
-  int32_t head_ = -1, tail_ = -1;
+  std::vector<Block> blocks_;      // [num_blocks], by block id
+  int32_t head_ = -1, tail_ = -1;  // of the free queue
   int num_free_ = 0;
-  std::vector<uint64_t> hash_of_;  // valid where cached_[b]
-  std::vector<bool> cached_;
-  std::vector<CacheKey> key_of_;
   std::unordered_map<uint64_t, int32_t> by_hash_;
 };
 

@@ -116,7 +116,8 @@ OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string
     const Slice& sl = parts[i];
     const TensorView src = slice_view(ck.tensor(names[i], shapes[i]), sl.row_begin, sl.rows,
                                       sl.col_begin, sl.cols, sl.padded_rows, storage);
-    backend_->upload(src, is_1d ? out.tensor : out.tensor.rows(row, sl.padded_rows));
+    backend_->upload({src.data, src.dtype, src.name},
+                     is_1d ? out.tensor : out.tensor.rows(row, sl.padded_rows));
     row += sl.padded_rows;
   }
   return out;

@@ -145,12 +145,7 @@ DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t 
   DeviceWeight w;
   w.raw = be.alloc(host.size() * dtype_size(dtype));
   w.tensor = w.raw.view(dtype, {rows, cols});
-  TensorView src;
-  src.name = "test.weight";
-  src.dtype = DType::kF32;
-  src.shape = {rows, cols};
-  src.data = std::as_bytes(std::span<const float>(host));
-  be.upload(src, w.tensor);
+  be.upload({std::as_bytes(std::span<const float>(host)), DType::kF32, "test.weight"}, w.tensor);
   if (prepare) {
     if (auto p = be.prepare_linear_weight(w.tensor)) {
       w.prepared = std::move(*p);
