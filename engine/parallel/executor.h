@@ -60,12 +60,8 @@ class Executor {
   // Non-driver process: runs the steps the driver sends until it says stop.
   void serve();
 
-  int num_local_ranks() const { return static_cast<int>(ranks_.size()); }
   // KV blocks in every rank's pool.
   int64_t num_blocks() const { return num_blocks_; }
-  const Backend& backend(int local_rank) const {
-    return *ranks_[static_cast<size_t>(local_rank)]->backend;
-  }
   const LlamaModel& model(int local_rank) const {
     return *ranks_[static_cast<size_t>(local_rank)]->model;
   }
