@@ -117,6 +117,12 @@ class Backend {
                          const AttentionShape& shape, Tensor out) = 0;
   // out[T, F] = silu(gate_up[:, :F]) * gate_up[:, F:]
   virtual void silu_mul(Tensor gate_up, Tensor out) = 0;
+  // x[t, :] += bias: a biased projection's bias (Qwen2's q/k/v); x [T, N], bias [N] f32.
+  virtual void add_bias(Tensor x, Tensor bias) = 0;
+  // In place on qkv [T, (num_heads + 2 * num_kv_heads) * head_dim]: RMSNorm of every query head
+  // with q_weight [head_dim] and of every key head with k_weight (Qwen3: before RoPE).
+  virtual void qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float eps,
+                       const AttentionShape& shape) = 0;
 
   // --- tensor parallelism: collectives between the ranks of one model (f32) ---
   // x = the sum over ranks of x, in place. Only called on backends given a communicator.

@@ -170,6 +170,29 @@ void CpuBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   });
 }
 
+void CpuBackend::add_bias(Tensor x, Tensor bias) {
+  expect_f32(*this, x, "add_bias input");
+  expect_f32(*this, bias, "bias");
+  const int64_t dim = x.size(1);
+  expect(*this, bias.numel() == dim, "bias length");
+  pool_.parallel_for(x.size(0), grain(static_cast<double>(dim)), [&](int64_t b, int64_t e, int) {
+    cpu::add_bias(x.as<float>() + b * dim, bias.as<float>(), e - b, dim);
+  });
+}
+
+void CpuBackend::qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float eps,
+                         const AttentionShape& s) {
+  expect_f32(*this, qkv, "qk_norm input");
+  const int row_heads = s.num_heads + 2 * s.num_kv_heads;
+  expect(*this, qkv.size(1) == static_cast<int64_t>(row_heads) * s.head_dim, "qk_norm qkv width");
+  expect(*this, q_weight.numel() == s.head_dim && k_weight.numel() == s.head_dim,
+         "qk_norm weights must be [head_dim]");
+  pool_.parallel_for(qkv.size(0), grain(2.0 * qkv.size(1)), [&](int64_t b, int64_t e, int) {
+    cpu::qk_norm(qkv.as<float>() + b * qkv.size(1), q_weight.as<float>(), k_weight.as<float>(),
+                 e - b, row_heads, s.num_heads, s.num_kv_heads, s.head_dim, eps);
+  });
+}
+
 void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
   expect_f32(*this, residual, "residual");
   const int64_t dim = residual.size(1);

@@ -254,6 +254,28 @@ void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   check_launch("rmsnorm");
 }
 
+void CudaBackend::add_bias(Tensor x, Tensor bias) {
+  bind();
+  expect_f32(*this, x, "add_bias input");
+  expect_f32(*this, bias, "bias");
+  expect(*this, bias.numel() == x.size(1), "bias length");
+  llm::cuda::add_bias(x.as<float>(), bias.as<float>(), x.size(0), x.size(1), stream_);
+  check_launch("add_bias");
+}
+
+void CudaBackend::qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float eps,
+                          const AttentionShape& s) {
+  bind();
+  expect_f32(*this, qkv, "qk_norm input");
+  const int row_heads = s.num_heads + 2 * s.num_kv_heads;
+  expect(*this, qkv.size(1) == static_cast<int64_t>(row_heads) * s.head_dim, "qk_norm qkv width");
+  expect(*this, q_weight.numel() == s.head_dim && k_weight.numel() == s.head_dim,
+         "qk_norm weights must be [head_dim]");
+  llm::cuda::qk_norm(qkv.as<float>(), q_weight.as<float>(), k_weight.as<float>(), qkv.size(0),
+                     row_heads, s.num_heads, s.num_kv_heads, s.head_dim, eps, stream_);
+  check_launch("qk_norm");
+}
+
 void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
   bind();
   expect_f32(*this, residual, "residual");

@@ -46,7 +46,18 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
                                  {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
                                   p + "self_attn.v_proj.weight"},
                                  {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows}));
+    if (c.qkv_bias) {
+      layer.qkv_bias = load(ck, {p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
+                                 p + "self_attn.v_proj.bias"},
+                            {{Q}, {KV}, {KV}}, {q_rows, kv_rows, kv_rows});
+    }
+    if (c.qk_norm) {
+      layer.q_norm = load(ck, {p + "self_attn.q_norm.weight"}, {{hd}});
+      layer.k_norm = load(ck, {p + "self_attn.k_norm.weight"}, {{hd}});
+    }
     layer.o_proj = linear(load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}}, {q_cols}));
+    // Row-parallel: the bias is added once, after the ranks' partial sums are reduced.
+    if (c.o_bias) layer.o_bias = load(ck, {p + "self_attn.o_proj.bias"}, {{D}});
     layer.post_norm = load(ck, {p + "post_attention_layernorm.weight"}, {{D}});
     layer.gate_up = linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
                                 {{F, D}, {F, D}}, {f_rows, f_rows}));
@@ -116,8 +127,7 @@ OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string
     const Slice& sl = parts[i];
     const TensorView src = slice_view(ck.tensor(names[i], shapes[i]), sl.row_begin, sl.rows,
                                       sl.col_begin, sl.cols, sl.padded_rows, storage);
-    backend_->upload({src.data, src.dtype, src.name},
-                     is_1d ? out.tensor : out.tensor.rows(row, sl.padded_rows));
+    backend_->upload({src.data, src.dtype, src.name}, out.tensor.rows(row, sl.padded_rows));
     row += sl.padded_rows;
   }
   return out;
@@ -187,6 +197,8 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
       be.add_rmsnorm(x, proj, L.input_norm.tensor, eps, h);
     }
     be.matmul(h, L.qkv_proj.tensor, qkv);
+    if (config_.qkv_bias) be.add_bias(qkv, L.qkv_bias.tensor);
+    if (config_.qk_norm) be.qk_norm(qkv, L.q_norm.tensor, L.k_norm.tensor, eps, shape);
     be.rope(qkv, in.positions, cos_sin_.tensor, shape);
     be.kv_write(qkv, in.slot_mapping, cache.keys(static_cast<int>(l)),
                 cache.values(static_cast<int>(l)), shape);
@@ -194,6 +206,7 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
                  shape, attn);
     be.matmul(attn, L.o_proj.tensor, proj);
     if (split) be.all_reduce_sum(proj);
+    if (config_.o_bias) be.add_bias(proj, L.o_bias.tensor);
     be.add_rmsnorm(x, proj, L.post_norm.tensor, eps, h);
     be.matmul(h, L.gate_up.tensor, gate_up);
     be.silu_mul(gate_up, act);

@@ -60,7 +60,10 @@ class LlamaModel {
   struct Layer {
     OwnedTensor input_norm;  // [hidden]
     OwnedTensor qkv_proj;    // [q_size + 2 * kv_size, hidden]: q_proj, k_proj, v_proj stacked
+    OwnedTensor qkv_bias;    // [q_size + 2 * kv_size] f32, when config.qkv_bias
+    OwnedTensor q_norm, k_norm;  // [head_dim] f32 each, when config.qk_norm
     OwnedTensor o_proj;      // [hidden, q_size]
+    OwnedTensor o_bias;      // [hidden] f32, when config.o_bias
     OwnedTensor post_norm;   // [hidden]
     OwnedTensor gate_up;     // [2 * intermediate, hidden]: gate_proj then up_proj
     OwnedTensor down_proj;   // [hidden, intermediate]

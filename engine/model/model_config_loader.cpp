@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/checkpoint.h"
@@ -20,7 +21,13 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr const char* kSupportedArchitectures = "LlamaForCausalLM, MistralForCausalLM";
+constexpr const char* kSupportedArchitectures =
+    "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+// model_type -> architecture, for configs that carry only model_type.
+constexpr std::pair<const char*, const char*> kModelTypes[] = {{"llama", "LlamaForCausalLM"},
+                                                               {"mistral", "MistralForCausalLM"},
+                                                               {"qwen2", "Qwen2ForCausalLM"},
+                                                               {"qwen3", "Qwen3ForCausalLM"}};
 
 std::string excerpt(const json& j) {
   std::string s = j.dump();
@@ -144,7 +151,9 @@ std::string architecture(const JsonFile& f) {
         f.corrupt("field 'architectures' must be a list of strings, found " + excerpt(*archs));
       }
       const std::string& name = a.get_ref<const std::string&>();
-      if (name == "LlamaForCausalLM" || name == "MistralForCausalLM") return name;
+      for (const auto& [type, arch] : kModelTypes) {
+        if (name == arch) return name;
+      }
       listed += (listed.empty() ? "'" : ", '") + name + "'";
     }
     if (!listed.empty()) {
@@ -155,11 +164,12 @@ std::string architecture(const JsonFile& f) {
   }
   // Older or hand-written configs carry only model_type.
   const std::optional<std::string> type = f.string("model_type");
-  if (type == "llama") return "LlamaForCausalLM";
-  if (type == "mistral") return "MistralForCausalLM";
+  for (const auto& [t, arch] : kModelTypes) {
+    if (type == t) return arch;
+  }
   if (type) {
     f.unsupported("model_type '" + *type + "' is not supported and 'architectures' is absent " +
-                  "(supported: llama, mistral)");
+                  "(supported: llama, mistral, qwen2, qwen3)");
   }
   f.unsupported(std::string("neither 'architectures' nor 'model_type' says which model this is ") +
                 "(supported: " + kSupportedArchitectures + ")");
@@ -176,10 +186,18 @@ DType torch_dtype(const JsonFile& f) {
   f.unsupported(key + " '" + *s + "' is not supported (supported: float32, bfloat16, float16)");
 }
 
-void reject_unsupported_features(const JsonFile& f) {
-  if (f.boolean("attention_bias", false)) {
-    f.unsupported("attention_bias is true; attention projections with biases are not supported");
+// The family hooks of ModelConfig, as transformers builds each architecture.
+void read_family(const JsonFile& f, ModelConfig& c) {
+  const bool attention_bias = f.boolean("attention_bias", false);
+  c.qkv_bias = attention_bias || c.architecture == "Qwen2ForCausalLM";  // Qwen2: always
+  c.o_bias = attention_bias && c.architecture != "Qwen2ForCausalLM";
+  c.qk_norm = c.architecture == "Qwen3ForCausalLM";
+  if (c.architecture.starts_with("Qwen") && f.boolean("use_sliding_window", false)) {
+    f.unsupported("use_sliding_window is true; sliding-window layers are not supported yet");
   }
+}
+
+void reject_unsupported_features(const JsonFile& f) {
   if (f.boolean("mlp_bias", false)) {
     f.unsupported("mlp_bias is true; MLP projections with biases are not supported");
   }
@@ -261,6 +279,7 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   ModelConfig c;
   c.architecture = architecture(f);
   reject_unsupported_features(f);
+  read_family(f, c);
 
   c.hidden_size = f.positive_int("hidden_size");
   c.intermediate_size = f.positive_int("intermediate_size");
@@ -294,7 +313,8 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   // Mistral attends only to the last `sliding_window` positions. We run full causal attention,
   // which equals windowed attention as long as no sequence is longer than the window, so cap the
   // context at the window rather than implement the window in every attention kernel.
-  if (f.get("sliding_window") != nullptr) {
+  // (Qwen configs carry a sliding_window that applies only with use_sliding_window.)
+  if (f.get("sliding_window") != nullptr && !c.architecture.starts_with("Qwen")) {
     const int window = f.positive_int("sliding_window");
     c.max_position_embeddings = std::min(c.max_position_embeddings, window);
   }

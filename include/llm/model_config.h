@@ -22,7 +22,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string architecture;  // "LlamaForCausalLM" or "MistralForCausalLM"
+  std::string architecture;  // LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, ...
   int hidden_size = 0;
   int intermediate_size = 0;
   int num_layers = 0;
@@ -35,6 +35,10 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
+  // What sets one family apart from Llama; LlamaModel::forward reads them.
+  bool qkv_bias = false;  // q/k/v projections carry biases (Qwen2; attention_bias)
+  bool o_bias = false;    // o_proj carries one (attention_bias of Llama and Qwen3)
+  bool qk_norm = false;   // RMSNorm of each query and key head before RoPE (Qwen3)
   int bos_token_id = -1;            // -1: none
   std::vector<int> eos_token_ids;   // config.json's, extended by generation_config.json's list
   DType torch_dtype = DType::kF32;  // the checkpoint's declared dtype

@@ -58,6 +58,22 @@ void rmsnorm(const float* x, const float* w, int64_t num_tokens, int64_t dim, fl
   for (int64_t t = 0; t < num_tokens; ++t) rmsnorm_row(x + t * dim, w, dim, eps, out + t * dim);
 }
 
+void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int64_t i = 0; i < dim; ++i) x[t * dim + i] += bias[i];
+  }
+}
+
+void qk_norm(float* qkv, const float* q_w, const float* k_w, int64_t num_tokens, int row_heads,
+             int num_q, int num_k, int64_t head_dim, float eps) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int h = 0; h < num_q + num_k; ++h) {
+      float* head = qkv + (t * row_heads + h) * head_dim;
+      rmsnorm_row(head, h < num_q ? q_w : k_w, head_dim, eps, head);  // reads all, then writes
+    }
+  }
+}
+
 void add_rmsnorm(float* residual, const float* delta, const float* w, int64_t num_tokens,
                  int64_t dim, float eps, float* out) {
   for (int64_t t = 0; t < num_tokens; ++t) {

@@ -40,6 +40,12 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
 
 // out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]
 void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out);
+// x[t] += bias for num_tokens rows of dim.
+void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim);
+// In place on num_tokens rows of row_heads heads of head_dim: rmsnorm of heads [0, num_q) with
+// q_w, of heads [num_q, num_q + num_k) with k_w; the rest (values) untouched.
+void qk_norm(float* qkv, const float* q_w, const float* k_w, int64_t num_tokens, int row_heads,
+             int num_q, int num_k, int64_t head_dim, float eps);
 
 // Conversions used when uploading checkpoints. To 16 bits: round to nearest, ties to even;
 // NaN stays NaN, f16 overflow becomes infinity.

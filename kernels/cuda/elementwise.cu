@@ -36,6 +36,16 @@ void silu_mul(const float* gate_up, long long num_tokens, long long F, float* ou
   }
 }
 
+__global__ void add_bias_kernel(float* x, const float* bias, long long num_tokens, long long N) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < num_tokens * N) x[i] += bias[i % N];
+}
+
+void add_bias(float* x, const float* bias, long long num_tokens, long long N, cudaStream_t stream) {
+  const unsigned blocks = blocks_for(num_tokens * N);
+  if (blocks > 0) LLM_LAUNCH(add_bias_kernel, blocks, kThreads, 0, stream, x, bias, num_tokens, N);
+}
+
 template <typename T>
 __global__ void convert_f32_kernel(const float* in, long long n, T* out) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;

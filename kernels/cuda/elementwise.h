@@ -12,6 +12,9 @@ inline namespace LLM_CUDA_ABI {
 void silu_mul(const float* gate_up, long long num_tokens, long long F, float* out,
               cudaStream_t stream);
 
+// x[t, n] += bias[n]; x [num_tokens, N] f32, bias [N] f32.
+void add_bias(float* x, const float* bias, long long num_tokens, long long N, cudaStream_t stream);
+
 // out[i] = in[i] rounded to `out_type` (f32 input [n]; out [n] of out_type): the activations
 // handed to a 16-bit GEMM.
 void convert_f32(const float* in, long long n, void* out, cudaDataType out_type,

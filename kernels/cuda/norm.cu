@@ -32,6 +32,23 @@ __global__ void rmsnorm_kernel(float* x, const float* delta, const float* weight
   }
 }
 
+// One block per (token, head) of the query and key heads, normalised in place.
+__global__ void qk_norm_kernel(float* qkv, const float* q_weight, const float* k_weight,
+                               int row_heads, int num_qk, int num_q, long long head_dim,
+                               float eps) {
+  __shared__ float scratch[32];
+  const long long token = blockIdx.x / num_qk;
+  const int head = static_cast<int>(blockIdx.x % num_qk);
+  float* x = qkv + (token * row_heads + head) * head_dim;
+  const float* weight = head < num_q ? q_weight : k_weight;
+  float ss = 0.0f;
+  for (long long i = threadIdx.x; i < head_dim; i += blockDim.x) ss += x[i] * x[i];
+  ss = block_reduce<false>(ss, scratch);
+  const float inv = rsqrtf(ss / static_cast<float>(head_dim) + eps);
+  // Each thread rewrites only the elements it read above.
+  for (long long i = threadIdx.x; i < head_dim; i += blockDim.x) x[i] = x[i] * inv * weight[i];
+}
+
 namespace {
 
 // Threads per row: a warp per 128 elements, 32..512 (the emulator pays per thread, and tiny
@@ -50,6 +67,15 @@ void rmsnorm(const float* x, const float* weight, long long rows, long long dim,
   // x is not written when kAdd is false; the kernel takes one pointer type for both forms.
   LLM_LAUNCH(k, static_cast<unsigned>(rows), threads_for(dim), 0, stream, const_cast<float*>(x),
              static_cast<const float*>(nullptr), weight, dim, eps, out);
+}
+
+void qk_norm(float* qkv, const float* q_weight, const float* k_weight, long long tokens,
+             int row_heads, int num_q, int num_k, long long head_dim, float eps,
+             cudaStream_t stream) {
+  const long long blocks = tokens * (num_q + num_k);
+  if (blocks == 0) return;
+  LLM_LAUNCH(qk_norm_kernel, static_cast<unsigned>(blocks), threads_for(head_dim), 0, stream, qkv,
+             q_weight, k_weight, row_heads, num_q + num_k, num_q, head_dim, eps);
 }
 
 void add_rmsnorm(float* residual, const float* delta, const float* weight, long long rows,

@@ -15,5 +15,11 @@ void rmsnorm(const float* x, const float* weight, long long rows, long long dim,
 void add_rmsnorm(float* residual, const float* delta, const float* weight, long long rows,
                  long long dim, float eps, float* out, cudaStream_t stream);
 
+// In place on qkv [tokens, row_heads * head_dim]: rmsnorm of heads [0, num_q) of each row with
+// q_weight [head_dim], of heads [num_q, num_q + num_k) with k_weight.
+void qk_norm(float* qkv, const float* q_weight, const float* k_weight, long long tokens,
+             int row_heads, int num_q, int num_k, long long head_dim, float eps,
+             cudaStream_t stream);
+
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

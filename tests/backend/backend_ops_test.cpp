@@ -171,6 +171,43 @@ TEST_P(BackendOps, SiluMul) {
   expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "silu_mul");
 }
 
+TEST_P(BackendOps, AddBiasToEveryRow) {
+  const int64_t T = 4, N = 70;
+  const auto x = random_floats(T * N, 7), bias = random_floats(N, 8);
+  std::vector<double> want(T * N), scale(T * N, 1.0);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t n = 0; n < N; ++n) want[t * N + n] = static_cast<double>(x[t * N + n]) + bias[n];
+  }
+  DeviceTensor d = to_backend(be(), x, {T, N}), db = to_backend(be(), bias, {N});
+  be().add_bias(d.tensor, db.tensor);
+  expect_close(to_host(be(), d.tensor), want, scale, 1e-6, "add_bias");
+}
+
+// Qwen3's per-head norm: every query head with one weight, every key head with another, the
+// value heads untouched.
+TEST_P(BackendOps, QkNormNormalisesEachQueryAndKeyHead) {
+  const int heads = 4, kv_heads = 2, hd = 24, T = 5;
+  const int64_t width = (heads + 2 * kv_heads) * hd;
+  const float eps = 1e-6f;
+  const auto qkv = random_floats(T * width, 9, 3.0f);
+  const auto qw = random_floats(hd, 10), kw = random_floats(hd, 11);
+  std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < heads + kv_heads; ++h) {
+      const size_t b = static_cast<size_t>(t * width + h * hd);
+      double ss = 0;
+      for (int i = 0; i < hd; ++i) ss += static_cast<double>(qkv[b + i]) * qkv[b + i];
+      const double inv = 1.0 / std::sqrt(ss / hd + eps);
+      for (int i = 0; i < hd; ++i) want[b + i] = qkv[b + i] * inv * (h < heads ? qw[i] : kw[i]);
+    }
+  }
+  DeviceTensor d = to_backend(be(), qkv, {T, width});
+  DeviceTensor dq = to_backend(be(), qw, {hd}), dk = to_backend(be(), kw, {hd});
+  AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
+  be().qk_norm(d.tensor, dq.tensor, dk.tensor, eps, shape);
+  expect_close(to_host(be(), d.tensor), want, scale, 1e-5, "qk_norm");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backend_cases()),
                          BackendCaseName());
 

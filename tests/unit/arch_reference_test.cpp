@@ -96,7 +96,7 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char* name : {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
-                           "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale"}) {
+                           "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2", "qwen3"}) {
     for (const char* backend : {"cpu", "simt"}) out.push_back({name, backend});
   }
   return out;
