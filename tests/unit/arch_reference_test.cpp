@@ -1,8 +1,9 @@
 // Model families and features against Hugging Face transformers itself: the tiny random-weight
 // checkpoints of tests/data/arch (made by tests/data/make_arch_goldens.py, which reloads each
 // saved checkpoint in float64) run here on the CPU backend and on the CUDA backend in the
-// emulator, one token per step, and every position's logits are compared with transformers'.
-// Then a greedy continuation must follow transformers' token for token.
+// emulator and split over two CPU ranks, one token per step, and every position's logits are
+// compared with transformers'. Then a greedy continuation must follow transformers' token for
+// token.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,8 @@
 #include "engine/backend/cpu_backend.h"
 #include "engine/backend/cuda_backend_factory.h"
 #include "engine/model_runner.h"
+#include "engine/parallel/executor.h"
+#include "engine/parallel/in_process_communicator.h"
 
 namespace llm {
 namespace {
@@ -34,7 +37,7 @@ const nlohmann::json& golden(const std::string& name) {
 
 struct Case {
   std::string name;     // a folder of tests/data/arch
-  std::string backend;  // cpu | simt
+  std::string backend;  // cpu | simt | cpu_tp2 (two in-process CPU ranks)
 };
 
 class ArchReference : public ::testing::TestWithParam<Case> {};
@@ -43,15 +46,31 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   const Case& tc = GetParam();
   const nlohmann::json& g = golden(tc.name);
   const Checkpoint ck = Checkpoint::open(kDir + tc.name);
+  // Every backend behind one step function: a runner on one backend, or two CPU ranks.
   std::unique_ptr<Backend> backend;
-  if (tc.backend == "cpu") {
-    backend = std::make_unique<CpuBackend>(1);
+  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<ModelRunner> runner;
+  std::unique_ptr<Executor> executor;
+  if (tc.backend == "cpu_tp2") {
+    Executor::Options o;
+    o.num_blocks = 16;
+    o.max_num_tokens = 64;
+    o.max_num_seqs = 2;
+    executor = std::make_unique<Executor>(
+        ck, o, InProcessCommunicator::create_group(2),
+        [](Communicator* comm) { return std::make_unique<CpuBackend>(1, comm); });
   } else {
-    backend = make_simt_backend({.device = 0, .decode_partition_tokens = 32});
+    backend = tc.backend == "cpu" ? std::unique_ptr<Backend>(std::make_unique<CpuBackend>(1))
+                                  : make_simt_backend({.device = 0, .decode_partition_tokens = 32});
+    model = std::make_unique<LlamaModel>(*backend, ck, DType::kF32);
+    cache = std::make_unique<KvCache>(*backend, ck.config(), 16, 16,
+                                      backend->kv_cache_dtype(DType::kF32));
+    runner = std::make_unique<ModelRunner>(*backend, *model, *cache, 64, 2);
   }
-  const LlamaModel model(*backend, ck, DType::kF32);
-  const KvCache cache(*backend, ck.config(), 16, 16, backend->kv_cache_dtype(DType::kF32));
-  ModelRunner runner(*backend, model, cache, 64, 2);
+  auto run_one = [&](const BatchEntry& e) {
+    return executor ? executor->execute({&e, 1}) : runner->execute({&e, 1});
+  };
   std::vector<int32_t> table;
   for (int b = 0; b < 16; ++b) table.push_back((b * 7 + 3) % 16);  // scrambled blocks
 
@@ -62,7 +81,7 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   for (size_t pos = 0; pos < prompt_len; ++pos) {
     const BatchEntry e{std::span<const int32_t>(ids).subspan(pos, 1), static_cast<int>(pos), table,
                        true};
-    const std::span<const float> logits = runner.execute({&e, 1});
+    const std::span<const float> logits = run_one(e);
     ASSERT_EQ(logits.size(), expected[pos].size());
     for (size_t v = 0; v < logits.size(); ++v) {
       worst = std::max(worst, std::abs(logits[v] - expected[pos][v]));
@@ -78,7 +97,7 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   {
     const BatchEntry e{std::span<const int32_t>(ids).subspan(prompt_len - 1, 1),
                        static_cast<int>(prompt_len - 1), table, true};
-    const auto logits = runner.execute({&e, 1});
+    const auto logits = run_one(e);
     next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   for (size_t step = 0; step < g["greedy"].size(); ++step) {
@@ -87,7 +106,7 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
     if (step + 1 == g["greedy"].size()) break;
     const BatchEntry e{std::span<const int32_t>(ids).subspan(ids.size() - 1, 1),
                        static_cast<int>(ids.size() - 1), table, true};
-    const auto logits = runner.execute({&e, 1});
+    const auto logits = run_one(e);
     next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   EXPECT_EQ(greedy, g["greedy"].get<std::vector<int32_t>>()) << tc.name << " on " << tc.backend;
@@ -97,7 +116,7 @@ std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char* name : {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
                            "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2", "qwen3"}) {
-    for (const char* backend : {"cpu", "simt"}) out.push_back({name, backend});
+    for (const char* backend : {"cpu", "simt", "cpu_tp2"}) out.push_back({name, backend});
   }
   return out;
 }
