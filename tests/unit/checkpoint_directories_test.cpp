@@ -212,7 +212,7 @@ const std::vector<BadDirCase>& bad_dirs() {
      kCorrupt, cfg + "field 'sliding_window' must be positive, found -1"},
     {"UnsupportedArchitecture", config(R"({"architectures": ["GPT2LMHeadModel"]})"),
      kUnsupported, cfg + "architecture 'GPT2LMHeadModel' is not supported "
-                         "(supported: LlamaForCausalLM, MistralForCausalLM)"},
+                         "(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)"},
     {"UnsupportedModelType", config(R"({"model_type": "gpt2"})", {"architectures"}),
      kUnsupported, cfg + "model_type 'gpt2' is not supported"},
     {"NoArchitectureAtAll", config("{}", {"architectures", "model_type"}),
