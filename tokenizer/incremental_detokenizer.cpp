@@ -167,9 +167,12 @@ size_t IncrementalDetokenizer::stable_end(size_t n) const {
     if (is_continuation(bytes[back - 1])) continue;
     int forward[3];
     for (size_t i = 0; i < back; ++i) forward[i] = bytes[back - 1 - i];
-    // Hold back from the token that holds the lead byte (and any complete text before it in
-    // that token: a token is emitted whole or not at all).
-    return is_incomplete_character(forward, back) ? owner[back - 1] : n;
+    if (!is_incomplete_character(forward, back)) return n;
+    // Hold back from the token that holds the lead byte (and any text before it in that
+    // token: a token is emitted whole or not at all). The bytes before that token may end
+    // inside a character in turn (a byte-level token can start with the end of one), so cut
+    // again there.
+    return owner[back - 1] < n ? stable_end(owner[back - 1]) : n;
   }
   return n;
 }

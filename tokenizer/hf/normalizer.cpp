@@ -3,6 +3,7 @@
 #include <unicode/bytestream.h>
 #include <unicode/casemap.h>
 #include <unicode/normalizer2.h>
+#include <unicode/uniset.h>
 
 #include "llm/error.h"
 #include "tokenizer/hf/unicode.h"
@@ -59,22 +60,33 @@ class UnicodeNormalizer final : public Normalizer {
         break;
     }
     check(status, "normalizer");
+    // `tokenizers` normalizes with the tables of Unicode 9.0 (its unicode-normalization-
+    // alignments crate): characters assigned later are neither decomposed, composed nor
+    // reordered. Normalization stability makes that exactly ICU's normalizer restricted to
+    // the characters assigned by 9.0, the others passing through as boundaries.
+    auto* set = new icu::UnicodeSet(icu::UnicodeString::fromUTF8("[:age=9.0:]"), status);
+    check(status, "normalizer set");
+    set->freeze();
+    set_.reset(set);
+    filtered_ = std::make_unique<icu::FilteredNormalizer2>(*n_, *set_);
   }
 
   void normalize(std::string& text) const override {
     UErrorCode status = U_ZERO_ERROR;
     // Most text is already normalized; the quick check costs far less than rewriting.
-    if (n_->isNormalizedUTF8(text, status) && U_SUCCESS(status)) return;
+    if (filtered_->isNormalizedUTF8(text, status) && U_SUCCESS(status)) return;
     status = U_ZERO_ERROR;
     std::string out;
     icu::StringByteSink<std::string> sink(&out, static_cast<int32_t>(text.size()));
-    n_->normalizeUTF8(0, text, sink, nullptr, status);
+    filtered_->normalizeUTF8(0, text, sink, nullptr, status);
     check(status, "normalize");
     text = std::move(out);
   }
 
  private:
   const icu::Normalizer2* n_ = nullptr;
+  std::unique_ptr<icu::UnicodeSet> set_;
+  std::unique_ptr<icu::FilteredNormalizer2> filtered_;
 };
 
 // Rust's str::to_lowercase: full Unicode lower-casing with the final-sigma rule, which is what
