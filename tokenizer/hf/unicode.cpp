@@ -7,8 +7,54 @@
 namespace llm::hf {
 namespace {
 
+// Letters and numbers assigned by Unicode 15.1 and 16.0, which ICU 72 (Unicode 15.0) still
+// calls unassigned while the Oniguruma inside `tokenizers` (Unicode 16.0) matches them with
+// \p{L} / \p{N}. Generated from the unicodedata2 16.0.0 package: every code point whose class
+// there differs from ICU 72's (all of them are unassigned in ICU 72; White_Space is unchanged).
+struct Assigned {
+  char32_t first;
+  char32_t last;
+  CharClass cls;
+};
+constexpr Assigned kUnicode16Additions[] = {
+    {0x1C89, 0x1C8A, kLetter},
+    {0xA7CB, 0xA7CD, kLetter},
+    {0xA7DA, 0xA7DC, kLetter},
+    {0x105C0, 0x105F3, kLetter},
+    {0x10D40, 0x10D49, kNumber},
+    {0x10D4A, 0x10D65, kLetter},
+    {0x10D6F, 0x10D85, kLetter},
+    {0x10EC2, 0x10EC4, kLetter},
+    {0x11380, 0x11389, kLetter},
+    {0x1138B, 0x1138B, kLetter},
+    {0x1138E, 0x1138E, kLetter},
+    {0x11390, 0x113B5, kLetter},
+    {0x113B7, 0x113B7, kLetter},
+    {0x113D1, 0x113D1, kLetter},
+    {0x113D3, 0x113D3, kLetter},
+    {0x116D0, 0x116E3, kNumber},
+    {0x11BC0, 0x11BE0, kLetter},
+    {0x11BF0, 0x11BF9, kNumber},
+    {0x13460, 0x143FA, kLetter},
+    {0x16100, 0x1611D, kLetter},
+    {0x16130, 0x16139, kNumber},
+    {0x16D40, 0x16D6C, kLetter},
+    {0x16D70, 0x16D79, kNumber},
+    {0x18CFF, 0x18CFF, kLetter},
+    {0x1CCF0, 0x1CCF9, kNumber},
+    {0x1E5D0, 0x1E5ED, kLetter},
+    {0x1E5F0, 0x1E5F0, kLetter},
+    {0x1E5F1, 0x1E5FA, kNumber},
+    {0x2EBF0, 0x2EE5D, kLetter},
+};
+
 CharClass classify(char32_t cp) {
   const auto c = static_cast<UChar32>(cp);
+  if (u_charType(c) == U_UNASSIGNED) {
+    for (const Assigned& a : kUnicode16Additions) {
+      if (cp >= a.first && cp <= a.last) return a.cls;
+    }
+  }
   if (u_hasBinaryProperty(c, UCHAR_WHITE_SPACE)) return kWhitespace;
   switch (u_charType(c)) {
     case U_UPPERCASE_LETTER:
