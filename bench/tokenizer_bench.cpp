@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   const auto t1 = clock::now();
   for (const std::string& d : docs) ids += tok.encode(d, false).size();
   const double s = std::chrono::duration<double>(clock::now() - t1).count();
-  std::printf("{\"load_s\": %.3f, \"bytes\": %zu, \"seconds\": %.3f, \"mb_per_s\": %.2f, \"ids\": %zu}\n",
-              load_s, bytes, s, static_cast<double>(bytes) / 1e6 / s, ids);
+  std::printf(
+      "{\"load_s\": %.3f, \"bytes\": %zu, \"seconds\": %.3f, \"mb_per_s\": %.2f, \"ids\": %zu}\n",
+      load_s, bytes, s, static_cast<double>(bytes) / 1e6 / s, ids);
   return 0;
 }

@@ -1,9 +1,8 @@
 #include "tokenizer/sentencepiece_backend.h"
 
-#include <algorithm>
-
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -35,7 +34,8 @@ int16_t parse_byte_piece(const std::string& piece) {
 SentencePieceBackend::SentencePieceBackend() = default;
 SentencePieceBackend::~SentencePieceBackend() = default;
 
-std::unique_ptr<SentencePieceBackend> SentencePieceBackend::load(const std::filesystem::path& model_dir) {
+std::unique_ptr<SentencePieceBackend> SentencePieceBackend::load(
+    const std::filesystem::path& model_dir) {
   const std::filesystem::path model_path = model_dir / "tokenizer.model";
   std::error_code ec;
   const auto status = std::filesystem::status(model_path, ec);
@@ -89,7 +89,8 @@ std::unique_ptr<SentencePieceBackend> SentencePieceBackend::load(const std::file
   return owned;
 }
 
-std::vector<TokenId> SentencePieceBackend::encode(std::string_view text, bool add_special_tokens) const {
+std::vector<TokenId> SentencePieceBackend::encode(std::string_view text,
+                                                  bool add_special_tokens) const {
   std::vector<int> pieces;
   const auto status = sp_->Encode(text, &pieces);
   if (!status.ok()) {
@@ -116,7 +117,8 @@ std::vector<TokenId> SentencePieceBackend::encode_with_special_tokens(std::strin
         hit = &sp;
       }
     }
-    const std::string_view plain = text.substr(pos, best == std::string_view::npos ? std::string_view::npos : best - pos);
+    const std::string_view plain =
+        text.substr(pos, best == std::string_view::npos ? std::string_view::npos : best - pos);
     if (!plain.empty()) {
       const std::vector<TokenId> part = encode(plain, /*add_special_tokens=*/false);
       ids.insert(ids.end(), part.begin(), part.end());

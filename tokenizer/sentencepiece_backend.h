@@ -47,5 +47,4 @@ class SentencePieceBackend final : public TokenizerBackend {
   std::vector<std::pair<std::string, TokenId>> control_pieces_;  // (piece text, id), longest first
 };
 
-
 }  // namespace llm

@@ -35,8 +35,8 @@ void read_token(const nlohmann::json& config, const char* key, const std::filesy
     *out = (*it)["content"].get<std::string>();
     return;
   }
-  throw Error(ErrorCode::kCorruptFile, path.string() + ": \"" + key +
-                                           "\" must be a string or an object with \"content\"");
+  throw Error(ErrorCode::kCorruptFile,
+              path.string() + ": \"" + key + "\" must be a string or an object with \"content\"");
 }
 
 }  // namespace

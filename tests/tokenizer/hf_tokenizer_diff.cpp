@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
     if (bad && shown++ < 10) {
       std::cerr << "MISMATCH text=" << nlohmann::json(text).dump() << "\n  want " << show(want)
                 << "\n  got  " << show(got) << "\n  want_special " << show(want_special)
-                << "\n  got_special  " << show(got_special)
-                << "\n  want_decoded " << nlohmann::json(want_decoded).dump()
-                << "\n  got_decoded  " << nlohmann::json(decoded).dump() << "\n";
+                << "\n  got_special  " << show(got_special) << "\n  want_decoded "
+                << nlohmann::json(want_decoded).dump() << "\n  got_decoded  "
+                << nlohmann::json(decoded).dump() << "\n";
     }
     // decode(encode(text)) == text, for strings whose ids hold no special token (decode drops
     // those): byte-level BPE loses nothing but what the normalizer changes.

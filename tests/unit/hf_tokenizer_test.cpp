@@ -47,10 +47,11 @@ class TempDir {
 // scripts, every kind of white space, punctuation, marks, apostrophes, U+017F.
 std::string random_text(std::mt19937& rng, size_t length) {
   static const std::vector<char32_t> kChars = {
-      'a', 'Z', 's', 'S', 't', 'T', 'r', 'e', 'v', 'm', 'L', 'l', 'd', 'D', '\'', '\'', ' ',
-      ' ', ' ', '\t', '\n', '\r', 0x0B, 0x0C, 0x85, 0xA0, 0x3000, 0x2028, 0x1C, '0', '7',
-      0x663, 0xBD, 0x2167, 0x2460, '.', ',', '!', '#', '<', '_', 0x301, 0x94D, 0x200D,
-      0x17F, 0x4E2D, 0xD55C, 0x5D0, 0x627, 0x1F600, 0x1D7D8, 0x20000, 0xE9, 0x130, 0x2019};
+      'a',    'Z',    's',    'S',   't',    'T',     'r',     'e',     'v',   'm',   'L',
+      'l',    'd',    'D',    '\'',  '\'',   ' ',     ' ',     ' ',     '\t',  '\n',  '\r',
+      0x0B,   0x0C,   0x85,   0xA0,  0x3000, 0x2028,  0x1C,    '0',     '7',   0x663, 0xBD,
+      0x2167, 0x2460, '.',    ',',   '!',    '#',     '<',     '_',     0x301, 0x94D, 0x200D,
+      0x17F,  0x4E2D, 0xD55C, 0x5D0, 0x627,  0x1F600, 0x1D7D8, 0x20000, 0xE9,  0x130, 0x2019};
   std::string out;
   std::uniform_int_distribution<size_t> pick(0, kChars.size() - 1);
   for (size_t i = 0; i < length; ++i) hf::append_utf8(out, kChars[pick(rng)]);
@@ -237,7 +238,8 @@ TEST(HfTokenizerTest, PaddedIdsDecodeToNothing) {
 
 TEST(HfTokenizerTest, StreamingHoldsBackPartialCharacters) {
   const Tokenizer tok = Tokenizer::load(kData / "llama3-tokenizer");
-  const std::string text = "中文 😀👨\u200d👩\u200d👧 naïve Ѥ펩ऀゅĚ̥ 𝻫鹠 done";
+  const std::string text =
+      "中文 😀👨\u200d👩\u200d👧 naïve Ѥ펩ऀゅĚ̥ 𝻫鹠 done";
   const auto ids = tok.encode(text, false);
   IncrementalDetokenizer detok(tok, {});
   std::string streamed;

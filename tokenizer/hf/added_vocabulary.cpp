@@ -106,8 +106,7 @@ void AddedVocabulary::split(std::string_view text, bool normalized,
       if (token.single_word) {
         const bool start_space = start == 0 || !is_word_char(last_char(text.substr(0, start)));
         size_t after = stop;
-        const bool stop_space =
-            stop == text.size() || !is_word_char(next_code_point(text, &after));
+        const bool stop_space = stop == text.size() || !is_word_char(next_code_point(text, &after));
         if (!start_space || !stop_space) continue;
       }
       if (token.lstrip) {

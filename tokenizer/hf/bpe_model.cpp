@@ -37,13 +37,12 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, TokenId>> vocab,
     const std::string merged = a + (b.size() >= prefix_len ? b.substr(prefix_len) : std::string());
     const auto new_id = token_to_id(merged);
     if (!a_id || !b_id || !new_id) {
-      throw Error(ErrorCode::kCorruptFile,
-                  where + ": merge " + std::to_string(rank) + " (\"" + a + "\" \"" + b +
-                      "\") uses a token that is not in the vocabulary");
+      throw Error(ErrorCode::kCorruptFile, where + ": merge " + std::to_string(rank) + " (\"" + a +
+                                               "\" \"" + b +
+                                               "\") uses a token that is not in the vocabulary");
     }
     // A repeated pair keeps its last rank, as `tokenizers` collects merges into a map.
-    merges_.insert_or_assign(pair_key(*a_id, *b_id),
-                             Merge{static_cast<uint32_t>(rank), *new_id});
+    merges_.insert_or_assign(pair_key(*a_id, *b_id), Merge{static_cast<uint32_t>(rank), *new_id});
   }
 
   if (options_.unk_token) {
@@ -104,9 +103,9 @@ void BpeModel::encode(std::string_view word, std::vector<TokenId>& out) const {
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (cache_.size() >= kCacheCapacity) cache_.clear();
-    cache_.emplace(std::string(word),
-                   std::vector<TokenId>(out.begin() + static_cast<std::ptrdiff_t>(before),
-                                        out.end()));
+    cache_.emplace(
+        std::string(word),
+        std::vector<TokenId>(out.begin() + static_cast<std::ptrdiff_t>(before), out.end()));
   }
 }
 
@@ -134,7 +133,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<TokenId>& out) cons
     const size_t start = pos;
     pos += utf8_length(static_cast<unsigned char>(word[pos]));
     piece.clear();
-    if (start != 0 && options_.continuing_subword_prefix) piece += *options_.continuing_subword_prefix;
+    if (start != 0 && options_.continuing_subword_prefix)
+      piece += *options_.continuing_subword_prefix;
     piece.append(word.substr(start, pos - start));
     if (pos >= word.size() && options_.end_of_word_suffix) piece += *options_.end_of_word_suffix;
 

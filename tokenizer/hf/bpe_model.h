@@ -70,8 +70,7 @@ class BpeModel {
   static constexpr size_t kCacheCapacity = 10000;
   static constexpr size_t kCacheMaxWordBytes = 256;
   mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>>
-      cache_;
+  mutable std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>> cache_;
 };
 
 }  // namespace llm::hf

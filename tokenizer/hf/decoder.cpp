@@ -195,8 +195,7 @@ std::unique_ptr<Decoder> make_strip_decoder(std::string content, size_t start, s
 }
 std::unique_ptr<Decoder> make_replace_decoder(std::unique_ptr<RegexMatcher> regex,
                                               std::string literal, std::string content) {
-  return std::make_unique<ReplaceDecoder>(std::move(regex), std::move(literal),
-                                          std::move(content));
+  return std::make_unique<ReplaceDecoder>(std::move(regex), std::move(literal), std::move(content));
 }
 std::unique_ptr<Decoder> make_sequence_decoder(std::vector<std::unique_ptr<Decoder>> steps) {
   return std::make_unique<SequenceDecoder>(std::move(steps));

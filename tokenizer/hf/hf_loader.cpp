@@ -135,7 +135,8 @@ struct Reader {
       const json& list = field(obj, "pretokenizers", where);
       if (!list.is_array()) corrupt(where + ".pretokenizers must be an array");
       for (size_t i = 0; i < list.size(); ++i) {
-        steps.push_back(pre_tokenizer(list[i], where + ".pretokenizers[" + std::to_string(i) + "]"));
+        steps.push_back(
+            pre_tokenizer(list[i], where + ".pretokenizers[" + std::to_string(i) + "]"));
       }
       return hf::make_sequence(std::move(steps));
     }
@@ -147,7 +148,8 @@ struct Reader {
                                    const std::string& where) const {
     const json& specials = field(obj, "special_tokens", where);
     const auto it = specials.find(name);
-    if (it == specials.end() || !it->is_object() || !it->contains("ids") || !(*it)["ids"].is_array()) {
+    if (it == specials.end() || !it->is_object() || !it->contains("ids") ||
+        !(*it)["ids"].is_array()) {
       corrupt(where + " uses special token \"" + name + "\" without its ids");
     }
     std::vector<TokenId> ids;
@@ -158,7 +160,8 @@ struct Reader {
     return ids;
   }
 
-  std::unique_ptr<hf::PostProcessor> post_processor(const json& obj, const std::string& where) const {
+  std::unique_ptr<hf::PostProcessor> post_processor(const json& obj,
+                                                    const std::string& where) const {
     const std::string type = type_of(obj, where);
     if (type == "ByteLevel") return hf::make_identity();  // it trims offsets only
     if (type == "TemplateProcessing") {

@@ -52,8 +52,9 @@ std::unique_ptr<HfTokenizer> HfTokenizer::load(const std::filesystem::path& mode
     const bool add_eos = config.add_eos_token.value_or(false);
     if ((add_bos && bos < 0) || (add_eos && eos < 0)) {
       throw Error(ErrorCode::kCorruptFile,
-                  config.path.string() + ": add_bos_token / add_eos_token asks for a token that "
-                                         "bos_token / eos_token does not name in " +
+                  config.path.string() +
+                      ": add_bos_token / add_eos_token asks for a token that "
+                      "bos_token / eos_token does not name in " +
                       path.string());
     }
     std::vector<TokenId> before, after;

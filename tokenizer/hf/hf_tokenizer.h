@@ -28,7 +28,7 @@ struct HfPipeline {
   std::unique_ptr<hf::PostProcessor> post_processor;
   std::unique_ptr<hf::Decoder> decoder;
   std::vector<hf::AddedToken> added_tokens;
-  bool decoder_is_byte_level = false;       // for the streaming detokenizer's token_bytes
+  bool decoder_is_byte_level = false;  // for the streaming detokenizer's token_bytes
   bool decoder_has_byte_fallback = false;
 };
 

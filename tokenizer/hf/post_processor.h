@@ -18,7 +18,8 @@ class PostProcessor {
 };
 
 // A TemplateProcessing "single" template, reduced to the special ids before and after $A.
-std::unique_ptr<PostProcessor> make_template(std::vector<TokenId> before, std::vector<TokenId> after);
+std::unique_ptr<PostProcessor> make_template(std::vector<TokenId> before,
+                                             std::vector<TokenId> after);
 std::unique_ptr<PostProcessor> make_identity();
 std::unique_ptr<PostProcessor> make_sequence_processor(
     std::vector<std::unique_ptr<PostProcessor>> steps);

@@ -96,7 +96,9 @@ class SplitPreTokenizer final : public PreTokenizer {
  public:
   SplitPreTokenizer(std::unique_ptr<RegexMatcher> regex, std::string literal,
                     SplitBehavior behavior, bool invert)
-      : regex_(std::move(regex)), literal_(std::move(literal)), behavior_(behavior),
+      : regex_(std::move(regex)),
+        literal_(std::move(literal)),
+        behavior_(behavior),
         invert_(invert) {}
 
   void split(std::string_view text, bool at_start, PieceSink sink) const override {
@@ -211,8 +213,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
       return;
     }
     const char32_t r = replacement_cp_;
-    split_on_chars(s, at_start, [r](char32_t c) { return c == r; },
-                   SplitBehavior::kMergedWithNext, sink);
+    split_on_chars(
+        s, at_start, [r](char32_t c) { return c == r; }, SplitBehavior::kMergedWithNext, sink);
   }
 
  private:

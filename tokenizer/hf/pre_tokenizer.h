@@ -19,8 +19,8 @@ namespace llm::hf {
 class PieceSink {
  public:
   template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, PieceSink>)
-  PieceSink(F& f)  // NOLINT(google-explicit-constructor): used like a function parameter
+  requires(!std::is_same_v<std::remove_cvref_t<F>, PieceSink>)
+      PieceSink(F& f)  // NOLINT(google-explicit-constructor): used like a function parameter
       : object_(&f), call_([](void* o, std::string_view piece, bool at_start) {
           (*static_cast<F*>(o))(piece, at_start);
         }) {}
@@ -49,8 +49,7 @@ struct Part {
 
 // The spans SplitDelimiterBehavior keeps from PARTS (which tile the text), as `tokenizers`'
 // NormalizedString::split computes them; empty spans are left out.
-void apply_behavior(const std::vector<Part>& parts, SplitBehavior behavior,
-                    std::vector<Span>& out);
+void apply_behavior(const std::vector<Part>& parts, SplitBehavior behavior, std::vector<Span>& out);
 
 // The GPT-2 byte-to-character map ("Ġ" for a space), and its inverse (-1 for characters that
 // stand for no byte).
@@ -63,7 +62,8 @@ std::unique_ptr<PreTokenizer> make_split(std::unique_ptr<RegexMatcher> regex, st
                                          SplitBehavior behavior, bool invert);
 std::unique_ptr<PreTokenizer> make_byte_level(bool add_prefix_space, bool use_regex);
 // prepend_scheme: 0 always, 1 first, 2 never.
-std::unique_ptr<PreTokenizer> make_metaspace(std::string replacement, int prepend_scheme, bool split);
+std::unique_ptr<PreTokenizer> make_metaspace(std::string replacement, int prepend_scheme,
+                                             bool split);
 std::unique_ptr<PreTokenizer> make_digits(bool individual_digits);
 std::unique_ptr<PreTokenizer> make_punctuation(SplitBehavior behavior);
 std::unique_ptr<PreTokenizer> make_whitespace_split();

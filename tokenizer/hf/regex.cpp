@@ -220,11 +220,11 @@ class IcuMatcher final : public RegexMatcher {
     UErrorCode status = U_ZERO_ERROR;
     UParseError parse_error{};
     const std::string icu = to_icu_syntax(pattern, where);
-    pattern_.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(icu), 0, parse_error,
-                                              status));
+    pattern_.reset(
+        icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(icu), 0, parse_error, status));
     if (U_FAILURE(status)) {
-      throw Error(ErrorCode::kCorruptFile, where + ": regex " + pattern + " does not compile (" +
-                                               u_errorName(status) + ")");
+      throw Error(ErrorCode::kCorruptFile,
+                  where + ": regex " + pattern + " does not compile (" + u_errorName(status) + ")");
     }
   }
 
