@@ -1,3 +1,8 @@
+// Byte-level BPE (tokenizer.json) works the same way on the bytes its tokens stand for: decoding
+// joins them and reads the result as UTF-8 with Rust's from_utf8_lossy, which replaces the same
+// maximal invalid subparts; special tokens are skipped without ending a run (kTransparent), and
+// a token may hold several bytes, so the held-back tail starts at the token holding the lead
+// byte. Tokenizer::token_bytes says which ids are bytes.
 // How SentencePiece decodes (checked against libsentencepiece 0.1.97 with both test models):
 //  - control pieces (<s>, </s>) decode to nothing and leave everything else as it is, except
 //    that they end a run of byte pieces: [<0xC3>, <s>, <0xA9>] decodes to two U+FFFD;
@@ -65,17 +70,28 @@ bool is_incomplete_character(const int* bytes, size_t count) {
   return count < character_length(bytes, count);
 }
 
-// Whether IDS start with byte pieces that spell one whole multi-byte character.
+// The first bytes of the run of byte tokens IDS start with (transparent tokens skipped), at most
+// four; COUNT is how many. OWNER, when given, receives the index in IDS of each byte's token.
+void leading_bytes(const Tokenizer& tok, std::span<const TokenId> ids, int* bytes, size_t* count) {
+  *count = 0;
+  for (size_t i = 0; i < ids.size() && *count < 4; ++i) {
+    const TokenBytes tb = tok.token_bytes(ids[i]);
+    if (tb.kind == TokenBytes::kTransparent) continue;
+    if (tb.kind == TokenBytes::kText) break;
+    for (size_t j = 0; j < tb.bytes.size() && *count < 4; ++j) {
+      bytes[(*count)++] = static_cast<unsigned char>(tb.bytes[j]);
+    }
+  }
+}
+
+// Whether IDS start with byte tokens that spell one whole multi-byte character.
 bool starts_with_character(const Tokenizer& tok, std::span<const TokenId> ids) {
   int bytes[4];
-  for (size_t i = 0; i < ids.size() && i < 4; ++i) {
-    bytes[i] = tok.byte_value(ids[i]);
-    if (bytes[i] < 0) return false;
-    const size_t length = character_length(bytes, i + 1);
-    if (length == 0) return false;
-    if (i + 1 == length) return true;
-  }
-  return false;
+  size_t count = 0;
+  leading_bytes(tok, ids, bytes, &count);
+  if (count == 0) return false;
+  const size_t length = character_length(bytes, count);
+  return length != 0 && count >= length;
 }
 
 }  // namespace
@@ -85,7 +101,7 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer,
     : tokenizer_(&tokenizer) {
   const size_t n = prompt_ids.size();
   for (const TokenId id : prompt_ids) {
-    if (id < 0 || id >= tokenizer.vocab_size()) {
+    if (!tokenizer.decodable(id)) {
       throw Error(ErrorCode::kInvalidArgument, "prompt token id " + std::to_string(id) +
                                                    " is out of range [0, " +
                                                    std::to_string(tokenizer.vocab_size()) + ")");
@@ -113,7 +129,7 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer,
 }
 
 std::string IncrementalDetokenizer::push(TokenId id) {
-  if (id < 0 || id >= tokenizer_->vocab_size()) {
+  if (!tokenizer_->decodable(id)) {
     throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
                                                  " is out of range [0, " +
                                                  std::to_string(tokenizer_->vocab_size()) + ")");
@@ -133,14 +149,30 @@ std::string IncrementalDetokenizer::flush() {
 
 size_t IncrementalDetokenizer::stable_end(size_t n) const {
   // Only the last lead byte of a trailing byte run can belong to an unfinished character, and
-  // an unfinished character has at most three bytes.
+  // an unfinished character has at most three bytes. Collect the run's last bytes, newest
+  // first, with the index of the token each came from (a byte-level token holds several).
   int bytes[3];
-  for (size_t back = 1; back <= 3 && back <= n; ++back) {
-    const int byte = tokenizer_->byte_value(ids_[n - back]);
-    if (byte < 0) break;
-    if (is_continuation(byte)) continue;
-    for (size_t i = 0; i < back; ++i) bytes[i] = tokenizer_->byte_value(ids_[n - back + i]);
-    return is_incomplete_character(bytes, back) ? n - back : n;
+  size_t owner[3];
+  size_t count = 0;
+  for (size_t k = n; k > 0 && count < 3; --k) {
+    const TokenBytes tb = tokenizer_->token_bytes(ids_[k - 1]);
+    if (tb.kind == TokenBytes::kTransparent) continue;
+    if (tb.kind == TokenBytes::kText) break;
+    for (size_t j = tb.bytes.size(); j > 0 && count < 3; --j) {
+      bytes[count] = static_cast<unsigned char>(tb.bytes[j - 1]);
+      owner[count++] = k - 1;
+    }
+  }
+  for (size_t back = 1; back <= count; ++back) {
+    if (is_continuation(bytes[back - 1])) continue;
+    int forward[3];
+    for (size_t i = 0; i < back; ++i) forward[i] = bytes[back - 1 - i];
+    if (!is_incomplete_character(forward, back)) return n;
+    // Hold back from the token that holds the lead byte (and any text before it in that
+    // token: a token is emitted whole or not at all). The bytes before that token may end
+    // inside a character in turn (a byte-level token can start with the end of one), so cut
+    // again there.
+    return owner[back - 1] < n ? stable_end(owner[back - 1]) : n;
   }
   return n;
 }

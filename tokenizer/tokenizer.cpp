@@ -1,210 +1,73 @@
 #include "tokenizer/tokenizer.h"
 
-#include <algorithm>
-
-#include <sentencepiece_processor.h>
-
-#include <charconv>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <system_error>
 
 #include "llm/error.h"
+#include "tokenizer/hf/hf_tokenizer.h"
+#include "tokenizer/sentencepiece_backend.h"
 
 namespace llm {
-namespace {
 
-constexpr int16_t kControlPiece = -2;
-constexpr int16_t kOtherPiece = -1;
-
-// Byte-fallback pieces are spelled "<0xNN>"; SentencePiece has no public accessor for the value.
-int16_t parse_byte_piece(const std::string& piece) {
-  int value = -1;
-  if (piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>') {
-    const char* begin = piece.data() + 3;
-    const auto [ptr, ec] = std::from_chars(begin, begin + 2, value, 16);
-    if (ec != std::errc() || ptr != begin + 2) value = -1;
-  }
-  return static_cast<int16_t>(value);
-}
-
-// Reads one optional boolean from tokenizer_config.json; null counts as absent, as in
-// Hugging Face configs that spell unset fields that way.
-void read_bool(const nlohmann::json& config, const char* key, const std::filesystem::path& path,
-               bool* out) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return;
-  if (!it->is_boolean()) {
-    throw Error(
-        ErrorCode::kCorruptFile,
-        path.string() + ": \"" + key + "\" must be a boolean, got " + std::string(it->type_name()));
-  }
-  *out = it->get<bool>();
-}
-
-}  // namespace
-
-Tokenizer::Tokenizer() = default;
+Tokenizer::Tokenizer(std::unique_ptr<TokenizerBackend> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::filesystem::path& model_dir) {
-  const std::filesystem::path model_path = model_dir / "tokenizer.model";
+  // transformers' AutoTokenizer prefers the fast tokenizer (tokenizer.json) when both exist.
   std::error_code ec;
-  const auto status = std::filesystem::status(model_path, ec);
-  if (!std::filesystem::exists(status)) {
-    throw Error(ErrorCode::kNotFound, model_path.string() + ": file not found");
+  if (std::filesystem::exists(model_dir / "tokenizer.json", ec)) {
+    return Tokenizer(HfTokenizer::load(model_dir));
   }
-  // SentencePiece aborts through an uncaught iostream exception when handed a directory.
-  if (!std::filesystem::is_regular_file(status)) {
-    throw Error(ErrorCode::kCorruptFile, model_path.string() + ": not a regular file");
-  }
-
-  Tokenizer tok;
-  tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  sentencepiece::util::Status sp_status;
-  try {
-    sp_status = tok.sp_->Load(model_path.string());
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::kCorruptFile,
-                model_path.string() + ": cannot load SentencePiece model: " + e.what());
-  }
-  if (!sp_status.ok()) {
-    throw Error(ErrorCode::kCorruptFile,
-                model_path.string() + ": cannot load SentencePiece model: " + sp_status.ToString());
-  }
-
-  const int n = tok.sp_->GetPieceSize();
-  tok.piece_class_.assign(static_cast<size_t>(n), kOtherPiece);
-  for (int id = 0; id < n; ++id) {
-    if (tok.sp_->IsControl(id)) {
-      tok.piece_class_[id] = kControlPiece;
-      tok.control_pieces_.emplace_back(tok.sp_->IdToPiece(id), id);
-    } else if (tok.sp_->IsByte(id)) {
-      const int16_t value = parse_byte_piece(tok.sp_->IdToPiece(id));
-      if (value < 0) {
-        throw Error(ErrorCode::kCorruptFile, model_path.string() + ": byte piece " +
-                                                 std::to_string(id) + " is spelled \"" +
-                                                 tok.sp_->IdToPiece(id) + "\", not <0xNN>");
-      }
-      tok.piece_class_[id] = value;
-    }
-  }
-
-  // Longest first, so "<s>" never shadows a longer control piece that starts the same way.
-  std::sort(tok.control_pieces_.begin(), tok.control_pieces_.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-
-  const std::filesystem::path config_path = model_dir / "tokenizer_config.json";
-  const auto config_status = std::filesystem::status(config_path, ec);
-  if (std::filesystem::exists(config_status)) {
-    std::ifstream in(config_path, std::ios::binary);
-    std::stringstream buffer;
-    if (!std::filesystem::is_regular_file(config_status) || !in || !(buffer << in.rdbuf())) {
-      // An empty file also lands here; it is not valid JSON either.
-      throw Error(ErrorCode::kCorruptFile, config_path.string() + ": cannot be read or is empty");
-    }
-    nlohmann::json config;
-    try {
-      config = nlohmann::json::parse(buffer.str());
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(ErrorCode::kCorruptFile,
-                  config_path.string() + ": malformed JSON: " + std::string(e.what()));
-    }
-    if (!config.is_object()) {
-      throw Error(ErrorCode::kCorruptFile, config_path.string() + ": expected a JSON object");
-    }
-    read_bool(config, "add_bos_token", config_path, &tok.add_bos_);
-    read_bool(config, "add_eos_token", config_path, &tok.add_eos_);
-  }
-  return tok;
+  return Tokenizer(SentencePieceBackend::load(model_dir));
 }
 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
-  std::vector<int> pieces;
-  const auto status = sp_->Encode(text, &pieces);
-  if (!status.ok()) {
-    throw Error(ErrorCode::kInternal, "SentencePiece encode failed: " + status.ToString());
-  }
-  std::vector<TokenId> ids;
-  ids.reserve(pieces.size() + 2);
-  if (add_special_tokens && add_bos_ && bos_id() >= 0) ids.push_back(bos_id());
-  ids.insert(ids.end(), pieces.begin(), pieces.end());
-  if (add_special_tokens && add_eos_ && eos_id() >= 0) ids.push_back(eos_id());
-  return ids;
+  return impl_->encode(text, add_special_tokens);
 }
 
 std::vector<TokenId> Tokenizer::encode_with_special_tokens(std::string_view text) const {
-  std::vector<TokenId> ids;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t best = std::string_view::npos;
-    const std::pair<std::string, TokenId>* hit = nullptr;
-    for (const auto& sp : control_pieces_) {
-      const size_t at = text.find(sp.first, pos);
-      if (at < best) {
-        best = at;
-        hit = &sp;
-      }
-    }
-    const std::string_view plain = text.substr(pos, best == std::string_view::npos ? std::string_view::npos : best - pos);
-    if (!plain.empty()) {
-      const std::vector<TokenId> part = encode(plain, /*add_special_tokens=*/false);
-      ids.insert(ids.end(), part.begin(), part.end());
-    }
-    if (!hit) break;
-    ids.push_back(hit->second);
-    pos = best + hit->first.size();
-  }
-  return ids;
+  return impl_->encode_with_special_tokens(text);
 }
 
-std::string Tokenizer::decode(std::span<const TokenId> ids) const {
-  const int n = vocab_size();
-  for (const TokenId id : ids) {
-    // SentencePiece dies on a protobuf CHECK for these instead of returning an error.
-    if (id < 0 || id >= n) {
-      throw Error(
-          ErrorCode::kInvalidArgument,
-          "token id " + std::to_string(id) + " is out of range [0, " + std::to_string(n) + ")");
-    }
-  }
-  std::string text;
-  const auto status = sp_->Decode(std::vector<int>(ids.begin(), ids.end()), &text);
-  if (!status.ok()) {
-    throw Error(ErrorCode::kInternal, "SentencePiece decode failed: " + status.ToString());
-  }
-  return text;
-}
-
-std::string Tokenizer::id_to_piece(TokenId id) const {
-  if (id < 0 || id >= vocab_size()) {
+void Tokenizer::check_decodable(TokenId id) const {
+  if (!impl_->decodable(id)) {
     throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
                                                  " is out of range [0, " +
                                                  std::to_string(vocab_size()) + ")");
   }
-  return sp_->IdToPiece(id);
+}
+
+std::string Tokenizer::decode(std::span<const TokenId> ids) const {
+  // SentencePiece dies on a protobuf CHECK for out-of-range ids instead of returning an error.
+  for (const TokenId id : ids) check_decodable(id);
+  return impl_->decode(ids);
+}
+
+std::string Tokenizer::id_to_piece(TokenId id) const {
+  if (id < 0 || id >= vocab_size()) {
+    // A padding id past a tokenizer.json vocabulary has no spelling; it decodes to nothing.
+    check_decodable(id);
+    return {};
+  }
+  return impl_->id_to_piece(id);
 }
 
 int Tokenizer::vocab_size() const {
-  return sp_->GetPieceSize();
+  return impl_->vocab_size();
 }
 TokenId Tokenizer::bos_id() const {
-  return sp_->bos_id();
+  return impl_->bos_id();
 }
 TokenId Tokenizer::eos_id() const {
-  return sp_->eos_id();
+  return impl_->eos_id();
 }
-
 bool Tokenizer::is_control(TokenId id) const {
-  return id >= 0 && id < vocab_size() && piece_class_[id] == kControlPiece;
+  return id >= 0 && id < vocab_size() && impl_->is_control(id);
 }
-
 int Tokenizer::byte_value(TokenId id) const {
   if (id < 0 || id >= vocab_size()) return -1;
-  return piece_class_[id] >= 0 ? piece_class_[id] : -1;
+  return impl_->byte_value(id);
 }
 
 }  // namespace llm

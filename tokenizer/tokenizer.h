@@ -1,5 +1,6 @@
-// Text <-> token ids through a SentencePiece model, with BOS/EOS handling from
-// tokenizer_config.json.
+// Text <-> token ids through the checkpoint's tokenizer: a Hugging Face tokenizer.json when the
+// directory has one (as transformers' fast tokenizers choose), else a SentencePiece
+// tokenizer.model; BOS/EOS handling from tokenizer_config.json.
 #pragma once
 
 #include <cstdint>
@@ -10,19 +11,17 @@
 #include <string_view>
 #include <vector>
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
+#include "tokenizer/tokenizer_backend.h"
 
 namespace llm {
 
-using TokenId = int32_t;
-
 class Tokenizer {
  public:
-  // Loads DIR/tokenizer.model and reads add_bos_token / add_eos_token (defaults: true / false,
-  // as LlamaTokenizer) from DIR/tokenizer_config.json when present. Throws llm::Error naming
-  // the file (kNotFound when tokenizer.model is missing, kCorruptFile when it does not parse).
+  // Loads DIR/tokenizer.json when present (see hf/hf_tokenizer.h: BOS/EOS as transformers'
+  // fast tokenizer decides them), else DIR/tokenizer.model, reading add_bos_token /
+  // add_eos_token (defaults: true / false, as LlamaTokenizer) from DIR/tokenizer_config.json.
+  // Throws llm::Error naming the file (kNotFound when neither file exists, kCorruptFile when it
+  // does not parse, kUnsupported for a tokenizer.json feature not implemented here).
   static Tokenizer load(const std::filesystem::path& model_dir);
 
   Tokenizer(Tokenizer&&) noexcept;
@@ -35,29 +34,34 @@ class Tokenizer {
   // write them): each occurrence becomes that token's id, the text between is encoded normally.
   // Adds no BOS/EOS of its own.
   std::vector<TokenId> encode_with_special_tokens(std::string_view text) const;
-  // Decodes ids exactly as SentencePiece does (control tokens vanish, byte pieces become bytes).
+  // Decodes ids exactly as SentencePiece does (control tokens vanish, byte pieces become bytes),
+  // or as Hugging Face's decode(ids, skip_special_tokens=True) does. Throws kInvalidArgument for
+  // an id that is not decodable().
   std::string decode(std::span<const TokenId> ids) const;
+  // The vocabulary's spelling of ID (byte-level tokenizers spell a space "Ġ").
   std::string id_to_piece(TokenId id) const;
 
   int vocab_size() const;
   TokenId bos_id() const;  // -1 when the model has none
   TokenId eos_id() const;
-  bool add_bos() const { return add_bos_; }
-  bool add_eos() const { return add_eos_; }
+  bool add_bos() const { return impl_->add_bos(); }
+  bool add_eos() const { return impl_->add_eos(); }
+  // Whether decode() and the detokenizer accept ID: [0, vocab_size()) for SentencePiece, every
+  // id >= 0 for tokenizer.json (ids past its vocabulary decode to nothing, as in `tokenizers`:
+  // checkpoints pad their vocabulary, and a sampled padding id must not end a stream).
+  bool decodable(TokenId id) const { return impl_->decodable(id); }
 
-  // What the streaming detokenizer needs to predict SentencePiece's decode. Both answer
-  // false / -1 for ids outside [0, vocab_size()).
-  bool is_control(TokenId id) const;  // decodes to nothing (<s>, </s>)
+  // What the streaming detokenizer needs to predict decode(). Both answer false / -1 for ids
+  // outside [0, vocab_size()).
+  bool is_control(TokenId id) const;  // decodes to nothing (<s>, </s>, special tokens)
   int byte_value(TokenId id) const;   // 0..255 for byte-fallback pieces <0xNN>, else -1
+  // How ID's bytes join its neighbours' before UTF-8 decoding (tokenizer_backend.h).
+  TokenBytes token_bytes(TokenId id) const { return impl_->token_bytes(id); }
 
  private:
-  Tokenizer();
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
-  // Per id: the byte value of a byte-fallback piece, -2 for a control piece, -1 otherwise.
-  std::vector<int16_t> piece_class_;
-  bool add_bos_ = true;
-  bool add_eos_ = false;
-  std::vector<std::pair<std::string, TokenId>> control_pieces_;  // (piece text, id), longest first
+  explicit Tokenizer(std::unique_ptr<TokenizerBackend> impl);
+  void check_decodable(TokenId id) const;
+  std::unique_ptr<TokenizerBackend> impl_;
 };
 
 // Turns a growing token list into text deltas as tokens arrive, so that concatenated deltas

@@ -27,6 +27,7 @@ targets=(
   "chat_template 8192 jinja"
   "safetensors 8192 -"
   "tokenizer 1024 -"
+  "hf_tokenizer 4096 json"
   "batch_line 4096 json"
 )
 
