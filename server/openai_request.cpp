@@ -159,7 +159,7 @@ void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequ
       if (!x.is_number_integer()) bad("prompt", "token id prompts must contain integers only");
       v.push_back(token_id(x));
     }
-    r.prompt_texts.push_back(ctx.tokenizer->decode(v));
+    r.prompt_texts.emplace_back();  // decoded once validate_request has checked the ids
     r.prompts.push_back(std::move(v));
   };
   if (p->is_string()) {
@@ -329,6 +329,9 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     if (param == "max_tokens") param = max_tokens_param;
     if (param == "logprobs" && endpoint == Endpoint::kChatCompletions) param = "top_logprobs";
     throw ApiError(400, e.what(), param);
+  }
+  for (size_t i = 0; i < r.prompts.size(); ++i) {
+    if (r.prompt_texts[i].empty()) r.prompt_texts[i] = ctx.tokenizer->decode(r.prompts[i]);
   }
   return r;
 }
