@@ -255,5 +255,38 @@ TEST(HfTokenizerTest, StreamingHoldsBackPartialCharacters) {
   EXPECT_TRUE(held);  // the emoji and CJK tokens here end inside characters
 }
 
+TEST(HfTokenizerTest, TokenTextIsDecodedTextNotTheVocabularySpelling) {
+  const Tokenizer tok = Tokenizer::load(kData / "llama3-tokenizer");
+  const auto hello = tok.encode(" hello", false);
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_EQ(tok.id_to_piece(hello[0]), "\u0120hello");  // "Ġhello"
+  std::string raw;
+  EXPECT_EQ(tok.token_text(hello[0], &raw), " hello");
+  EXPECT_EQ(raw, " hello");
+  const TokenId eot = 128009;
+  EXPECT_EQ(tok.token_text(eot, &raw), "<|eot_id|>");
+  EXPECT_EQ(raw, "<|eot_id|>");
+
+  // Each token of these characters ends inside one: its text shows U+FFFD for the partial bytes
+  // (as vLLM's decode), and the raw bytes of the tokens join to the text.
+  const std::string text = " 😀👨\u200d👩 中文字符";
+  std::string joined;
+  bool partial = false;
+  for (const TokenId id : tok.encode(text, false)) {
+    const std::string shown = tok.token_text(id, &raw);
+    EXPECT_EQ(shown, tok.decode(std::vector<TokenId>{id}));
+    if (shown != raw) {
+      partial = true;
+      EXPECT_NE(shown.find("\xEF\xBF\xBD"), std::string::npos) << json(shown).dump();
+    }
+    joined += raw;
+  }
+  EXPECT_EQ(joined, text);
+  EXPECT_TRUE(partial);
+  // A padding id past the vocabulary reads as nothing; a negative one is refused.
+  EXPECT_EQ(tok.token_text(200000, &raw), "");
+  EXPECT_THROW(tok.token_text(-1), Error);
+}
+
 }  // namespace
 }  // namespace llm
