@@ -98,7 +98,8 @@ std::vector<int32_t> tokenize_request_ids(const nlohmann::ordered_json& body,
       throw ApiError(400, "'add_generation_prompt' must be a boolean", "add_generation_prompt");
     }
     const bool gen = !gen_given || gen_field->get<bool>();
-    return render_chat_prompt(body["messages"], body.value("tools", ojson(nullptr)), gen, ctx);
+    return render_chat_prompt(body["messages"], body.value("tools", ojson(nullptr)), gen,
+                              read_chat_template_kwargs(body), ctx);
   }
   if (body.contains("prompt") && body["prompt"].is_string()) {
     const auto add = body.find("add_special_tokens");

@@ -220,7 +220,15 @@ bool limit_request_json_depth(int depth, ojson::parse_event_t, ojson&) {
   return true;
 }
 
-std::vector<int32_t> render_chat_prompt(const ojson& messages, const ojson& tools, bool add_generation_prompt,
+ojson read_chat_template_kwargs(const ojson& body) {
+  const ojson* kwargs = field(body, "chat_template_kwargs");
+  if (!kwargs) return ojson::object();
+  if (!kwargs->is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+  return *kwargs;
+}
+
+std::vector<int32_t> render_chat_prompt(const ojson& messages, const ojson& tools,
+                                        bool add_generation_prompt, const ojson& template_kwargs,
                                         const ModelContext& ctx, std::string* rendered) {
   if (!ctx.chat_template) throw ApiError(400, "the model's chat template is unusable: " + ctx.chat_template_error, "messages");
   ChatTemplate::Inputs in;
@@ -229,6 +237,7 @@ std::vector<int32_t> render_chat_prompt(const ojson& messages, const ojson& tool
   in.add_generation_prompt = add_generation_prompt;
   in.bos_token = ctx.bos_token;
   in.eos_token = ctx.eos_token;
+  in.extra_variables = template_kwargs;
   std::string text;
   try {
     text = ctx.chat_template->render(in);
@@ -280,7 +289,8 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     }
     std::string text;
     r.prompts.push_back(render_chat_prompt(*messages, tools ? *tools : ojson(nullptr),
-                                           read_bool(body, "add_generation_prompt", true), ctx, &text));
+                                           read_bool(body, "add_generation_prompt", true),
+                                           read_chat_template_kwargs(body), ctx, &text));
     r.prompt_texts.push_back(std::move(text));
     r.logprobs = read_bool(body, "logprobs", false);
     const int top = read_int_in(body, "top_logprobs", -1, 0, SamplingParams::kMaxLogprobs);

@@ -58,10 +58,20 @@ inline constexpr int kMaxRequestJsonDepth = 512;
 bool limit_request_json_depth(int depth, nlohmann::ordered_json::parse_event_t event,
                               nlohmann::ordered_json& parsed);
 
+// A body's "chat_template_kwargs" (vLLM's field): an object whose keys become template variables
+// (e.g. a fixed "date_string", "enable_thinking"). Absent or null: an empty object. Throws
+// ApiError 400 naming the parameter when it is anything else.
+nlohmann::ordered_json read_chat_template_kwargs(const nlohmann::ordered_json& body);
+
 // Renders chat messages with the model's template and tokenizes the result (no extra BOS:
-// templates write bos_token themselves). Throws ApiError 400 with the template's message.
+// templates write bos_token themselves). TEMPLATE_KWARGS (an object) are more template variables;
+// messages, tools and add_generation_prompt come from their own arguments even when a kwarg
+// shares the name, while bos_token / eos_token may be overridden. Throws ApiError 400 with the
+// template's message.
 std::vector<int32_t> render_chat_prompt(const nlohmann::ordered_json& messages,
-                                        const nlohmann::ordered_json& tools, bool add_generation_prompt,
+                                        const nlohmann::ordered_json& tools,
+                                        bool add_generation_prompt,
+                                        const nlohmann::ordered_json& template_kwargs,
                                         const ModelContext& ctx, std::string* rendered = nullptr);
 
 }  // namespace llm

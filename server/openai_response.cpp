@@ -9,12 +9,10 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// A token as text for logprobs: its piece with SentencePiece's "▁" shown as a space.
+// A token as text for logprobs: its decoded text, as vLLM and OpenAI show it (" hello", not the
+// vocabulary's "Ġhello" or "▁hello"); see Tokenizer::token_text for partial UTF-8 characters.
 std::string token_text(const Tokenizer& tok, int32_t id) {
-  std::string piece = tok.id_to_piece(id);
-  static const std::string kSpace = "\xE2\x96\x81";
-  for (size_t pos = 0; (pos = piece.find(kSpace, pos)) != std::string::npos;) piece.replace(pos, kSpace.size(), " ");
-  return piece;
+  return tok.token_text(id);
 }
 
 ojson token_bytes(const std::string& s) {
@@ -24,8 +22,11 @@ ojson token_bytes(const std::string& s) {
 }
 
 ojson chat_logprob(const Tokenizer& tok, const TokenLogprob& t) {
-  const std::string s = token_text(tok, t.token_id);
-  return {{"token", s}, {"logprob", t.logprob}, {"bytes", token_bytes(s)}};
+  std::string raw;
+  const std::string s = tok.token_text(t.token_id, &raw);
+  // "bytes" carries the token's own bytes, so that a client can join a character split over
+  // tokens, which the U+FFFD in "token" cannot show.
+  return {{"token", s}, {"logprob", t.logprob}, {"bytes", token_bytes(raw)}};
 }
 
 ojson chat_logprobs(const Tokenizer& tok, const std::vector<LogprobEntry>& entries) {

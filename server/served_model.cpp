@@ -5,8 +5,13 @@
 #include "tokenizer/tokenizer.h"
 
 namespace llm {
-ServedModel::ServedModel(const Engine& engine, const std::filesystem::path& model_dir, std::string served_name)
+ServedModel::ServedModel(const Engine& engine, const std::filesystem::path& model_dir,
+                         std::string served_name, const std::optional<std::string>& chat_template)
     : source_(load_chat_template_source(model_dir)) {
+  if (chat_template) {
+    source_.source = *chat_template;
+    source_.is_fallback = false;
+  }
   try {
     template_.emplace(ChatTemplate::compile(source_.source));
     ctx_.chat_template = &*template_;

@@ -17,7 +17,10 @@ class ServedModel {
  public:
   // Throws llm::Error when tokenizer_config.json is malformed. A template that does not compile
   // leaves chat requests answering 400 with the reason; completions still work.
-  ServedModel(const Engine& engine, const std::filesystem::path& model_dir, std::string served_name);
+  // CHAT_TEMPLATE (--chat-template's text) replaces the checkpoint's template; bos_token and
+  // eos_token still come from the checkpoint.
+  ServedModel(const Engine& engine, const std::filesystem::path& model_dir, std::string served_name,
+              const std::optional<std::string>& chat_template = std::nullopt);
   ServedModel(const ServedModel&) = delete;
   ServedModel& operator=(const ServedModel&) = delete;
 

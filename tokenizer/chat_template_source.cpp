@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "llm/error.h"
+#include "tokenizer/chat_template.h"
 
 namespace llm {
 
@@ -72,6 +73,31 @@ ChatTemplateSource load_chat_template_source(const std::filesystem::path& dir) {
     out.is_fallback = true;
   }
   return out;
+}
+
+std::string load_chat_template_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  // An ifstream opens a directory without complaint on Linux; reading it then fails silently.
+  if (std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorCode::kNotFound, "chat template file " + path.string() + " is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kNotFound, "cannot read chat template file " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad())
+    throw Error(ErrorCode::kNotFound, "cannot read chat template file " + path.string());
+  std::string source = ss.str();
+  // An empty template renders every conversation as "": surely a wrong file, not a choice.
+  if (source.empty())
+    throw Error(ErrorCode::kInvalidArgument, "chat template file " + path.string() + " is empty");
+  try {
+    ChatTemplate::compile(source);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "chat template file " + path.string() + ": " + e.what());
+  }
+  return source;
 }
 
 }  // namespace llm

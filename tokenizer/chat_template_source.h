@@ -22,4 +22,9 @@ extern const char* const kFallbackChatTemplate;
 // Throws llm::Error(kCorruptFile) naming tokenizer_config.json when it is malformed.
 ChatTemplateSource load_chat_template_source(const std::filesystem::path& model_dir);
 
+// The Jinja text of a --chat-template FILE (vLLM's flag), compiled once to prove it usable.
+// Throws llm::Error naming the file: kNotFound when it cannot be read, kInvalidArgument when it
+// is empty or does not compile (with the syntax error's line and column).
+std::string load_chat_template_file(const std::filesystem::path& path);
+
 }  // namespace llm

@@ -8,7 +8,10 @@
 
 namespace llm {
 
-Tokenizer::Tokenizer(std::unique_ptr<TokenizerBackend> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(std::unique_ptr<TokenizerBackend> impl) : impl_(std::move(impl)) {
+  anchor_ids_ = impl_->encode("a", /*add_special_tokens=*/false);
+  anchor_text_ = impl_->decode(anchor_ids_);
+}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
@@ -51,6 +54,29 @@ std::string Tokenizer::id_to_piece(TokenId id) const {
     return {};
   }
   return impl_->id_to_piece(id);
+}
+
+std::string Tokenizer::token_text(TokenId id, std::string* raw) const {
+  check_decodable(id);
+  if (is_control(id)) {
+    std::string piece = impl_->id_to_piece(id);
+    if (raw) *raw = piece;
+    return piece;
+  }
+  std::vector<TokenId> ids = anchor_ids_;
+  ids.push_back(id);
+  const std::string both = impl_->decode(ids);
+  // Decoders only ever change the start of a text (SentencePiece's dropped space, Strip), so
+  // the anchor's text is a prefix; the fallback guards a tokenizer that normalizes "a" away.
+  std::string text = both.starts_with(anchor_text_) ? both.substr(anchor_text_.size())
+                                                    : impl_->decode(std::span(&id, 1));
+  if (raw) {
+    const TokenBytes tb = impl_->token_bytes(id);
+    // A byte token's own bytes (one for a <0xNN> piece; a whole byte-level token, such as
+    // " \xE2", otherwise); any other token's bytes are its text.
+    *raw = tb.kind == TokenBytes::kBytes ? std::string(tb.bytes) : text;
+  }
+  return text;
 }
 
 int Tokenizer::vocab_size() const {

@@ -40,6 +40,13 @@ class Tokenizer {
   std::string decode(std::span<const TokenId> ids) const;
   // The vocabulary's spelling of ID (byte-level tokenizers spell a space "Ġ").
   std::string id_to_piece(TokenId id) const;
+  // ID as text on its own, for logprobs: what decode() makes of it inside a sequence (so a
+  // leading space stays, which SentencePiece's decode drops at the start of a text), a control
+  // token as its piece ("<|eot_id|>", as vLLM's decode without skip_special_tokens), and a token
+  // that holds only part of a UTF-8 character with U+FFFD for the partial bytes, as vLLM shows
+  // it. RAW, when given, receives the token's own bytes (the partial character itself, which
+  // OpenAI's logprob "bytes" field is for). Throws kInvalidArgument where decode() would.
+  std::string token_text(TokenId id, std::string* raw = nullptr) const;
 
   int vocab_size() const;
   TokenId bos_id() const;  // -1 when the model has none
@@ -62,6 +69,10 @@ class Tokenizer {
   explicit Tokenizer(std::unique_ptr<TokenizerBackend> impl);
   void check_decodable(TokenId id) const;
   std::unique_ptr<TokenizerBackend> impl_;
+  // Ids of "a" and their decoded text: token_text() decodes a token after them, so that the
+  // token reads as it does inside a sequence.
+  std::vector<TokenId> anchor_ids_;
+  std::string anchor_text_;
 };
 
 // Turns a growing token list into text deltas as tokens arrive, so that concatenated deltas

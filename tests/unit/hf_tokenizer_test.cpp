@@ -1,6 +1,7 @@
 // tokenizer.json pieces that the differential test (tests/tokenizer/hf_diff.py) does not reach:
 // the hand-written pre-tokenizer scanner against ICU's regex engine, BPE built from memory,
-// refusals at load, tokenizer_config.json's BOS/EOS rules, padded ids, streaming.
+// refusals at load, tokenizer_config.json's BOS/EOS rules, padded ids, streaming, logprob token
+// text, and the converted Llama 2 tokenizer.json against the SentencePiece path.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -253,6 +254,78 @@ TEST(HfTokenizerTest, StreamingHoldsBackPartialCharacters) {
   streamed += detok.flush();
   EXPECT_EQ(streamed, text);
   EXPECT_TRUE(held);  // the emoji and CJK tokens here end inside characters
+}
+
+TEST(HfTokenizerTest, TokenTextIsDecodedTextNotTheVocabularySpelling) {
+  const Tokenizer tok = Tokenizer::load(kData / "llama3-tokenizer");
+  const auto hello = tok.encode(" hello", false);
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_EQ(tok.id_to_piece(hello[0]), "\u0120hello");  // "Ġhello"
+  std::string raw;
+  EXPECT_EQ(tok.token_text(hello[0], &raw), " hello");
+  EXPECT_EQ(raw, " hello");
+  const TokenId eot = 128009;
+  EXPECT_EQ(tok.token_text(eot, &raw), "<|eot_id|>");
+  EXPECT_EQ(raw, "<|eot_id|>");
+
+  // Each token of these characters ends inside one: its text shows U+FFFD for the partial bytes
+  // (as vLLM's decode), and the raw bytes of the tokens join to the text.
+  const std::string text = " 😀👨\u200d👩 中文字符";
+  std::string joined;
+  bool partial = false;
+  for (const TokenId id : tok.encode(text, false)) {
+    const std::string shown = tok.token_text(id, &raw);
+    EXPECT_EQ(shown, tok.decode(std::vector<TokenId>{id}));
+    if (shown != raw) {
+      partial = true;
+      EXPECT_NE(shown.find("\xEF\xBF\xBD"), std::string::npos) << json(shown).dump();
+    }
+    joined += raw;
+  }
+  EXPECT_EQ(joined, text);
+  EXPECT_TRUE(partial);
+  // A padding id past the vocabulary reads as nothing; a negative one is refused.
+  EXPECT_EQ(tok.token_text(200000, &raw), "");
+  EXPECT_THROW(tok.token_text(-1), Error);
+}
+
+// The Llama 2 tokenizer.model converted to tokenizer.json by transformers' converter
+// (tests/data/make_tokenizer_goldens.py) must tokenize as our SentencePiece path does.
+TEST(HfTokenizerTest, ConvertedLlama2AgreesWithSentencePiece) {
+  const Tokenizer sp = Tokenizer::load(kData / "llama2-tokenizer");
+  const Tokenizer hf = Tokenizer::load(kData / "llama2-tokenizer-json");
+  ASSERT_EQ(hf.vocab_size(), sp.vocab_size());
+  ASSERT_EQ(hf.bos_id(), sp.bos_id());
+  ASSERT_EQ(hf.eos_id(), sp.eos_id());
+  std::vector<std::string> texts = {"",
+                                    " ",
+                                    "  two leading",
+                                    "trailing  ",
+                                    "Hello world",
+                                    "\n\n\tx",
+                                    "Tom has 12345 apples.",
+                                    "naïve café",
+                                    "🙂 日本 ∰ \xF0\x9F\xA4\x96",
+                                    "Don't STOP",
+                                    std::string(300, 'a'),
+                                    "a\r\nb"};
+  std::mt19937 rng(20240726);
+  std::uniform_int_distribution<size_t> length(0, 40);
+  for (int i = 0; i < 3000; ++i) texts.push_back(random_text(rng, length(rng)));
+  int compared = 0;
+  for (const std::string& text : texts) {
+    const auto ids = sp.encode(text, true);
+    ASSERT_EQ(hf.encode(text, true), ids) << json(text).dump();
+    ASSERT_EQ(hf.encode(text, false), sp.encode(text, false)) << json(text).dump();
+    ASSERT_EQ(hf.decode(ids), sp.decode(ids)) << json(text).dump();
+    ++compared;
+  }
+  EXPECT_EQ(compared, 3012);
+  // Control-token text: transformers matches it as the token, as our encode_with_special_tokens
+  // does for SentencePiece (plain SentencePiece encode reads it as text).
+  for (const std::string text : {"<s>hi</s>", "a <s> b", "</s></s>x"}) {
+    EXPECT_EQ(hf.encode(text, false), sp.encode_with_special_tokens(text)) << text;
+  }
 }
 
 }  // namespace

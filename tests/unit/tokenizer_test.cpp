@@ -133,6 +133,30 @@ TEST(TokenizerTest, SpecialTokensAndDefaults) {
   EXPECT_FALSE(llama.add_eos());
 }
 
+TEST(TokenizerTest, TokenTextKeepsTheLeadingSpaceAndRawBytes) {
+  const Tokenizer llama = Tokenizer::load(kLlama2Dir);
+  const auto hello = llama.encode("hello", false);  // "▁hello"
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_EQ(llama.id_to_piece(hello[0]), "\xE2\x96\x81hello");
+  // decode() drops the space at the start of a text; a logprob token keeps it, as it reads
+  // inside the sequence.
+  EXPECT_EQ(llama.decode(hello), "hello");
+  std::string raw;
+  EXPECT_EQ(llama.token_text(hello[0], &raw), " hello");
+  EXPECT_EQ(raw, " hello");
+  EXPECT_EQ(llama.token_text(llama.eos_id(), &raw), "</s>");
+  // U+1F600 is not in the vocabulary: four byte-fallback pieces, each a partial character.
+  std::string joined;
+  for (const TokenId id : llama.encode("\xF0\x9F\x98\x80", false)) {
+    if (llama.byte_value(id) < 0) continue;  // the "▁" piece before them
+    EXPECT_EQ(llama.token_text(id, &raw), "\xEF\xBF\xBD");
+    EXPECT_EQ(raw.size(), 1u);
+    joined += raw;
+  }
+  EXPECT_EQ(joined, "\xF0\x9F\x98\x80");
+  EXPECT_THROW(llama.token_text(llama.vocab_size()), Error);
+}
+
 // A scratch model directory holding a copy of the stories260K tokenizer.model.
 class ScratchDir {
  public:
