@@ -67,6 +67,11 @@ struct AttentionShape {
   int head_dim = 0;
   int block_size = 0;
   float scale = 0.f;  // softmax scale, 1/sqrt(head_dim)
+  // > 0: a query at position p sees only keys at positions (p - window, p] (sliding window, as
+  // transformers masks it); 0: every earlier key.
+  int window = 0;
+  // > 0: scores become softcap * tanh(score / softcap) before the softmax (Gemma 2).
+  float softcap = 0.f;
 };
 
 class Backend {
@@ -105,8 +110,9 @@ class Backend {
   virtual void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) = 0;
   // out[T, N] = x[T, K] . w[N, K]^T; x and out f32, w of the model's weight dtype.
   virtual void matmul(Tensor x, Tensor w, Tensor out) = 0;
-  // Rotate-half RoPE in place on the query and key heads of qkv, at positions[t].
-  // cos_sin is [max_positions, head_dim / 2, 2] (cos, sin) precomputed from rope_theta.
+  // Rotate-half RoPE in place on the query and key heads of qkv, at positions[t], over the first
+  // rotary_dim dimensions of each head (all of them unless the model rotates part of the head).
+  // cos_sin is [max_positions, rotary_dim / 2, 2] (cos, sin), precomputed (engine/model/rope.h).
   virtual void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) = 0;
   // Stores the key and value heads of qkv into the paged cache at slot_mapping[t].
   virtual void kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
@@ -117,6 +123,12 @@ class Backend {
                          const AttentionShape& shape, Tensor out) = 0;
   // out[T, F] = silu(gate_up[:, :F]) * gate_up[:, F:]
   virtual void silu_mul(Tensor gate_up, Tensor out) = 0;
+  // out[T, F] = gelu_tanh(gate_up[:, :F]) * gate_up[:, F:]: GeGLU with the tanh GELU (Gemma).
+  virtual void gelu_tanh_mul(Tensor gate_up, Tensor out) = 0;
+  // x *= c, in place (Gemma's embedding scale).
+  virtual void scale(Tensor x, float c) = 0;
+  // x = cap * tanh(x / cap), in place (Gemma 2's final logit soft-capping).
+  virtual void softcap(Tensor x, float cap) = 0;
   // x[t, :] += bias: a biased projection's bias (Qwen2's q/k/v); x [T, N], bias [N] f32.
   virtual void add_bias(Tensor x, Tensor bias) = 0;
   // In place on qkv [T, (num_heads + 2 * num_kv_heads) * head_dim]: RMSNorm of every query head

@@ -38,6 +38,8 @@ Params attention_params(const Tensor& qkv, const Tensor& k_cache, const Tensor& 
   p.head_dim = s.head_dim;
   p.block_size = s.block_size;
   p.scale = s.scale;
+  p.window = s.window;
+  p.softcap = s.softcap;
   p.out = out.as<float>();
   return p;
 }

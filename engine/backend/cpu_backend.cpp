@@ -170,6 +170,29 @@ void CpuBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   });
 }
 
+void CpuBackend::gelu_tanh_mul(Tensor gate_up, Tensor out) {
+  expect_f32(*this, gate_up, "gelu_tanh_mul input");
+  const int64_t F = gate_up.size(1) / 2;
+  pool_.parallel_for(gate_up.size(0), grain(20.0 * F), [&](int64_t b, int64_t e, int) {
+    cpu::gelu_tanh_mul(gate_up.as<float>() + b * 2 * F, e - b, F, out.as<float>() + b * F);
+  });
+}
+
+void CpuBackend::scale(Tensor x, float c) {
+  expect_f32(*this, x, "scale input");
+  float* p = x.as<float>();
+  pool_.parallel_for(x.numel(), grain(1.0), [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) p[i] *= c;
+  });
+}
+
+void CpuBackend::softcap(Tensor x, float cap) {
+  expect_f32(*this, x, "softcap input");
+  pool_.parallel_for(x.numel(), grain(20.0), [&](int64_t b, int64_t e, int) {
+    cpu::softcap(x.as<float>() + b, e - b, cap);
+  });
+}
+
 void CpuBackend::add_bias(Tensor x, Tensor bias) {
   expect_f32(*this, x, "add_bias input");
   expect_f32(*this, bias, "bias");
@@ -237,13 +260,15 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
 
 void CpuBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
   const int64_t ld = qkv.size(1);
+  const int half = static_cast<int>(cos_sin.size(1));  // rotary_dim / 2
+  expect(*this, 2 * half <= s.head_dim, "rope table wider than the head");
   const double per_row = static_cast<double>(s.num_heads + s.num_kv_heads) * s.head_dim * 2;
   pool_.parallel_for(qkv.size(0), grain(per_row), [&](int64_t b, int64_t e, int) {
     float* rows = qkv.as<float>() + b * ld;
     const int32_t* pos = positions.as<int32_t>() + b;
-    cpu::rope(rows, ld, 0, pos, e - b, s.num_heads, s.head_dim, cos_sin.as<float>());
+    cpu::rope(rows, ld, 0, pos, e - b, s.num_heads, s.head_dim, half, cos_sin.as<float>());
     cpu::rope(rows, ld, static_cast<int64_t>(s.num_heads) * s.head_dim, pos, e - b, s.num_kv_heads,
-              s.head_dim, cos_sin.as<float>());
+              s.head_dim, half, cos_sin.as<float>());
   });
 }
 

@@ -254,6 +254,28 @@ void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   check_launch("rmsnorm");
 }
 
+void CudaBackend::gelu_tanh_mul(Tensor gate_up, Tensor out) {
+  bind();
+  expect_f32(*this, gate_up, "gelu_tanh_mul input");
+  llm::cuda::gelu_tanh_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2,
+                           out.as<float>(), stream_);
+  check_launch("gelu_tanh_mul");
+}
+
+void CudaBackend::scale(Tensor x, float c) {
+  bind();
+  expect_f32(*this, x, "scale input");
+  llm::cuda::scale(x.as<float>(), x.numel(), c, stream_);
+  check_launch("scale");
+}
+
+void CudaBackend::softcap(Tensor x, float cap) {
+  bind();
+  expect_f32(*this, x, "softcap input");
+  llm::cuda::softcap(x.as<float>(), x.numel(), cap, stream_);
+  check_launch("softcap");
+}
+
 void CudaBackend::add_bias(Tensor x, Tensor bias) {
   bind();
   expect_f32(*this, x, "add_bias input");
@@ -318,8 +340,10 @@ void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
   bind();
   expect_f32(*this, qkv, "rope input");
+  const int half = static_cast<int>(cos_sin.size(1));  // rotary_dim / 2
+  expect(*this, 2 * half <= s.head_dim, "rope table wider than the head");
   llm::cuda::rope(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
-                  cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, stream_);
+                  cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, half, stream_);
   check_launch("rope");
 }
 

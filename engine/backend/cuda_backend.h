@@ -53,6 +53,9 @@ class CudaBackend final : public Backend {
   void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,
                  const AttentionShape& shape, Tensor out) override;
   void silu_mul(Tensor gate_up, Tensor out) override;
+  void gelu_tanh_mul(Tensor gate_up, Tensor out) override;
+  void scale(Tensor x, float c) override;
+  void softcap(Tensor x, float cap) override;
   void add_bias(Tensor x, Tensor bias) override;
   void qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float eps,
                const AttentionShape& shape) override;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/model/rope.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -19,8 +20,22 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   const TensorParallelShard& s = shard_;
   const int64_t D = c.hidden_size, F = c.intermediate_size, Q = c.q_size(), KV = c.kv_size();
   const int64_t hd = c.head_dim, Fl = s.intermediate;
-  attn_shape_ = {s.num_heads, s.num_kv_heads, c.head_dim, 0,
-                 static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))};
+  attn_shape_ = {s.num_heads,
+                 s.num_kv_heads,
+                 c.head_dim,
+                 0,
+                 c.attention_scale > 0
+                     ? c.attention_scale
+                     : static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim))),
+                 0,
+                 c.attn_logit_softcap};
+  if (c.scale_embeddings) {
+    // sqrt(hidden) as transformers multiplies it: in the activations' (the weights') dtype.
+    const float root = static_cast<float>(std::sqrt(static_cast<double>(c.hidden_size)));
+    embed_scale_ = weight_dtype == DType::kBF16  ? cpu::bf16_to_f32(cpu::f32_to_bf16(root))
+                   : weight_dtype == DType::kF16 ? cpu::f16_to_f32(cpu::f32_to_f16(root))
+                                                 : root;
+  }
   // Column-parallel weights keep this rank's rows; row-parallel ones its columns.
   const Slice q_rows{s.rank * s.num_heads * hd, s.num_heads * hd};
   const Slice kv_rows{s.first_kv_head * hd, s.num_kv_heads * hd};
@@ -30,7 +45,7 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   const Slice vocab{s.vocab_begin, s.vocab_valid, 0, -1, s.vocab_rows};
 
   embed_ = load(ck, {"model.embed_tokens.weight"}, {{c.vocab_size, D}}, {vocab});
-  final_norm_ = load(ck, {"model.norm.weight"}, {{D}});
+  final_norm_ = norm(ck, "model.norm.weight", D);
   // Tied checkpoints usually carry no lm_head.weight; when one is present anyway, use it.
   if (!c.tie_word_embeddings || ck.has_tensor("lm_head.weight")) {
     lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}, {vocab}));
@@ -41,35 +56,67 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     Layer layer;
-    layer.input_norm = load(ck, {p + "input_layernorm.weight"}, {{D}});
-    layer.qkv_proj = linear(load(ck,
-                                 {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                                  p + "self_attn.v_proj.weight"},
-                                 {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows}));
+    layer.input_norm = norm(ck, p + "input_layernorm.weight", D);
+    // Phi-3 stores q/k/v (and gate/up) as one fused tensor: the same rows, read at offsets.
+    if (c.fused_projections) {
+      const std::string qkv = p + "self_attn.qkv_proj.weight";
+      const Slice k_rows{Q + kv_rows.row_begin, kv_rows.rows}, v_rows{Q + KV + kv_rows.row_begin, kv_rows.rows};
+      layer.qkv_proj = linear(load(ck, {qkv, qkv, qkv}, {{Q + 2 * KV, D}, {Q + 2 * KV, D}, {Q + 2 * KV, D}},
+                                   {q_rows, k_rows, v_rows}));
+    } else {
+      layer.qkv_proj = linear(load(ck,
+                                   {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                    p + "self_attn.v_proj.weight"},
+                                   {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows}));
+    }
     if (c.qkv_bias) {
       layer.qkv_bias = load(ck, {p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
                                  p + "self_attn.v_proj.bias"},
                             {{Q}, {KV}, {KV}}, {q_rows, kv_rows, kv_rows});
     }
     if (c.qk_norm) {
-      layer.q_norm = load(ck, {p + "self_attn.q_norm.weight"}, {{hd}});
-      layer.k_norm = load(ck, {p + "self_attn.k_norm.weight"}, {{hd}});
+      layer.q_norm = norm(ck, p + "self_attn.q_norm.weight", hd);
+      layer.k_norm = norm(ck, p + "self_attn.k_norm.weight", hd);
     }
     layer.o_proj = linear(load(ck, {p + "self_attn.o_proj.weight"}, {{D, Q}}, {q_cols}));
     // Row-parallel: the bias is added once, after the ranks' partial sums are reduced.
     if (c.o_bias) layer.o_bias = load(ck, {p + "self_attn.o_proj.bias"}, {{D}});
-    layer.post_norm = load(ck, {p + "post_attention_layernorm.weight"}, {{D}});
-    layer.gate_up = linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
-                                {{F, D}, {F, D}}, {f_rows, f_rows}));
+    // Gemma names the pre-MLP norm pre_feedforward_layernorm; its post_attention_layernorm
+    // normalises the attention output.
+    if (c.sandwich_norms) {
+      layer.attn_out_norm = norm(ck, p + "post_attention_layernorm.weight", D);
+      layer.post_norm = norm(ck, p + "pre_feedforward_layernorm.weight", D);
+      layer.mlp_out_norm = norm(ck, p + "post_feedforward_layernorm.weight", D);
+    } else {
+      layer.post_norm = norm(ck, p + "post_attention_layernorm.weight", D);
+    }
+    if (c.fused_projections) {
+      const std::string gate_up = p + "mlp.gate_up_proj.weight";
+      const Slice up_rows{F + f_rows.row_begin, f_rows.rows};
+      layer.gate_up = linear(load(ck, {gate_up, gate_up}, {{2 * F, D}, {2 * F, D}}, {f_rows, up_rows}));
+    } else {
+      layer.gate_up = linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
+                                  {{F, D}, {F, D}}, {f_rows, f_rows}));
+    }
     layer.down_proj = linear(load(ck, {p + "mlp.down_proj.weight"}, {{D, F}}, {f_cols}));
     layers_.push_back(std::move(layer));
   }
 
-  const int half = c.head_dim / 2;
+  const int half = c.rotary_dim / 2;
   const std::vector<float> table = rope_table(c);
   cos_sin_.buffer = backend.alloc(table.size() * sizeof(float));
   cos_sin_.tensor = cos_sin_.buffer.view(DType::kF32, {c.max_position_embeddings, half, 2});
   backend.copy_from_host(cos_sin_.tensor, table.data());
+  if (c.rope_local_theta > 0) {
+    ModelConfig local = c;  // the sliding layers' RoPE: their own base, no scaling
+    local.rope_theta = c.rope_local_theta;
+    local.rope_scaling = {};
+    const std::vector<float> local_table = rope_table(local);
+    cos_sin_local_.buffer = backend.alloc(local_table.size() * sizeof(float));
+    cos_sin_local_.tensor =
+        cos_sin_local_.buffer.view(DType::kF32, {c.max_position_embeddings, half, 2});
+    backend.copy_from_host(cos_sin_local_.tensor, local_table.data());
+  }
 }
 
 namespace {
@@ -133,6 +180,17 @@ OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string
   return out;
 }
 
+OwnedTensor LlamaModel::norm(const Checkpoint& ck, const std::string& name, int64_t dim) {
+  OwnedTensor w = load(ck, {name}, {{dim}});
+  if (config_.norm_weight_offset == 0) return w;
+  std::vector<float> host(static_cast<size_t>(dim));  // [dim]
+  backend_->copy_to_host(host.data(), w.tensor);
+  backend_->synchronize();
+  for (float& v : host) v += config_.norm_weight_offset;
+  backend_->copy_from_host(w.tensor, host.data());
+  return w;
+}
+
 OwnedTensor LlamaModel::linear(OwnedTensor w) {
   auto prepared = backend_->prepare_linear_weight(w.tensor);
   if (!prepared) return w;
@@ -188,6 +246,7 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
   const bool split = shard_.size > 1;
   be.embedding(embed_.tensor, in.token_ids, x);
   if (split) be.all_reduce_sum(x);  // each token's row came from one rank, zeros from the rest
+  if (embed_scale_ > 0) be.scale(x, embed_scale_);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     // The residual add of the previous sublayer is fused into this norm.
@@ -199,7 +258,9 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
     be.matmul(h, L.qkv_proj.tensor, qkv);
     if (config_.qkv_bias) be.add_bias(qkv, L.qkv_bias.tensor);
     if (config_.qk_norm) be.qk_norm(qkv, L.q_norm.tensor, L.k_norm.tensor, eps, shape);
-    be.rope(qkv, in.positions, cos_sin_.tensor, shape);
+    shape.window = config_.window_of(static_cast<int>(l));
+    const bool local_rope = shape.window > 0 && cos_sin_local_.buffer.data() != nullptr;
+    be.rope(qkv, in.positions, (local_rope ? cos_sin_local_ : cos_sin_).tensor, shape);
     be.kv_write(qkv, in.slot_mapping, cache.keys(static_cast<int>(l)),
                 cache.values(static_cast<int>(l)), shape);
     be.attention(qkv, cache.keys(static_cast<int>(l)), cache.values(static_cast<int>(l)), in.attn,
@@ -207,11 +268,17 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
     be.matmul(attn, L.o_proj.tensor, proj);
     if (split) be.all_reduce_sum(proj);
     if (config_.o_bias) be.add_bias(proj, L.o_bias.tensor);
+    if (config_.sandwich_norms) be.rmsnorm(proj, L.attn_out_norm.tensor, eps, proj);
     be.add_rmsnorm(x, proj, L.post_norm.tensor, eps, h);
     be.matmul(h, L.gate_up.tensor, gate_up);
-    be.silu_mul(gate_up, act);
+    if (config_.gelu_mlp) {
+      be.gelu_tanh_mul(gate_up, act);
+    } else {
+      be.silu_mul(gate_up, act);
+    }
     be.matmul(act, L.down_proj.tensor, proj);
     if (split) be.all_reduce_sum(proj);
+    if (config_.sandwich_norms) be.rmsnorm(proj, L.mlp_out_norm.tensor, eps, proj);
   }
   // Only the rows that are sampled need the final norm and the (large) lm_head product.
   const int64_t num_logits = in.logits_indices.numel();
@@ -221,6 +288,7 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
   be.add_rmsnorm(x, proj, final_norm_.tensor, eps, h);
   be.embedding(h, in.logits_indices, last);
   be.matmul(last, (lm_head_.buffer.data() ? lm_head_ : embed_).tensor, logits);
+  if (config_.final_logit_softcap > 0) be.softcap(logits, config_.final_logit_softcap);
 }
 
 }  // namespace llm

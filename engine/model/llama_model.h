@@ -64,6 +64,7 @@ class LlamaModel {
     OwnedTensor q_norm, k_norm;  // [head_dim] f32 each, when config.qk_norm
     OwnedTensor o_proj;      // [hidden, q_size]
     OwnedTensor o_bias;      // [hidden] f32, when config.o_bias
+    OwnedTensor attn_out_norm, mlp_out_norm;  // [hidden] f32 each, when config.sandwich_norms
     OwnedTensor post_norm;   // [hidden]
     OwnedTensor gate_up;     // [2 * intermediate, hidden]: gate_proj then up_proj
     OwnedTensor down_proj;   // [hidden, intermediate]
@@ -79,6 +80,9 @@ class LlamaModel {
                    const std::vector<Slice>& slices = {});
   // A loaded linear weight in the backend's matmul layout.
   OwnedTensor linear(OwnedTensor w);
+  // An RMSNorm weight [dim], f32, with config.norm_weight_offset added (Gemma's 1 + w) so every
+  // backend's RMSNorm stays x * w.
+  OwnedTensor norm(const Checkpoint& ck, const std::string& name, int64_t dim);
 
   Backend* backend_;
   ModelConfig config_;
@@ -91,6 +95,9 @@ class LlamaModel {
   OwnedTensor final_norm_;  // [hidden]
   OwnedTensor lm_head_;     // [vocab, hidden]; empty when tied to embed_ and embed_ serves as is
   OwnedTensor cos_sin_;     // [max_positions, head_dim / 2, 2] f32
+  OwnedTensor cos_sin_local_;  // [max_positions, rotary_dim / 2, 2] of the sliding layers, when
+                               // they have a RoPE base of their own (Gemma 3)
+  float embed_scale_ = 0.f;    // > 0: embeddings are multiplied by it (Gemma)
   std::vector<Layer> layers_;
 };
 

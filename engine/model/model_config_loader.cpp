@@ -22,12 +22,14 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr const char* kSupportedArchitectures =
-    "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+    "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, "
+    "Gemma2ForCausalLM, Gemma3ForCausalLM";
 // model_type -> architecture, for configs that carry only model_type.
-constexpr std::pair<const char*, const char*> kModelTypes[] = {{"llama", "LlamaForCausalLM"},
-                                                               {"mistral", "MistralForCausalLM"},
-                                                               {"qwen2", "Qwen2ForCausalLM"},
-                                                               {"qwen3", "Qwen3ForCausalLM"}};
+constexpr std::pair<const char*, const char*> kModelTypes[] = {
+    {"llama", "LlamaForCausalLM"},       {"mistral", "MistralForCausalLM"},
+    {"qwen2", "Qwen2ForCausalLM"},       {"qwen3", "Qwen3ForCausalLM"},
+    {"phi3", "Phi3ForCausalLM"},         {"gemma2", "Gemma2ForCausalLM"},
+    {"gemma3_text", "Gemma3ForCausalLM"}};
 
 std::string excerpt(const json& j) {
   std::string s = j.dump();
@@ -169,7 +171,7 @@ std::string architecture(const JsonFile& f) {
   }
   if (type) {
     f.unsupported("model_type '" + *type + "' is not supported and 'architectures' is absent " +
-                  "(supported: llama, mistral, qwen2, qwen3)");
+                  "(supported: llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text)");
   }
   f.unsupported(std::string("neither 'architectures' nor 'model_type' says which model this is ") +
                 "(supported: " + kSupportedArchitectures + ")");
@@ -192,21 +194,74 @@ void read_family(const JsonFile& f, ModelConfig& c) {
   c.qkv_bias = attention_bias || c.architecture == "Qwen2ForCausalLM";  // Qwen2: always
   c.o_bias = attention_bias && c.architecture != "Qwen2ForCausalLM";
   c.qk_norm = c.architecture == "Qwen3ForCausalLM";
-  if (c.architecture.starts_with("Qwen") && f.boolean("use_sliding_window", false)) {
-    f.unsupported("use_sliding_window is true; sliding-window layers are not supported yet");
+  c.fused_projections = c.architecture == "Phi3ForCausalLM";
+  if (c.architecture.starts_with("Gemma")) {
+    c.norm_weight_offset = 1.0f;
+    c.sandwich_norms = c.scale_embeddings = c.gelu_mlp = true;
+    c.attn_logit_softcap = static_cast<float>(f.number("attn_logit_softcapping", 0.0));
+    c.final_logit_softcap = static_cast<float>(f.number("final_logit_softcapping", 0.0));
+    if (c.architecture == "Gemma3ForCausalLM") {
+      c.qk_norm = true;
+      c.rope_local_theta = static_cast<float>(f.number("rope_local_base_freq", 10000.0));
+    }
   }
 }
 
-void reject_unsupported_features(const JsonFile& f) {
+// Which layers attend within a sliding window, as transformers decides: `layer_types` when the
+// config lists them; else Mistral slides everywhere when sliding_window is set, Qwen from layer
+// max_window_layers on when use_sliding_window is true (its sliding_window applies only then),
+// and Llama has no window at all.
+void read_sliding_window(const JsonFile& f, ModelConfig& c) {
+  const bool qwen = c.architecture.starts_with("Qwen");
+  if (f.get("sliding_window") == nullptr || (qwen && !f.boolean("use_sliding_window", false))) {
+    return;
+  }
+  const int window = f.positive_int("sliding_window");
+  std::vector<bool> sliding(static_cast<size_t>(c.num_layers), false);
+  if (const json* types = f.get("layer_types")) {
+    if (!types->is_array() || types->size() != sliding.size()) {
+      f.corrupt("field 'layer_types' must list one type per layer, found " + excerpt(*types));
+    }
+    for (size_t l = 0; l < sliding.size(); ++l) {
+      const json& t = (*types)[l];
+      if (t != "sliding_attention" && t != "full_attention") {
+        f.unsupported("layer type " + excerpt(t) +
+                      " is not supported (supported: full_attention, sliding_attention)");
+      }
+      sliding[l] = t == "sliding_attention";
+    }
+  } else if (qwen) {
+    const int64_t first = std::max<int64_t>(0, f.optional_int("max_window_layers").value_or(c.num_layers));
+    for (int64_t l = first; l < c.num_layers; ++l) sliding[static_cast<size_t>(l)] = true;
+  } else if (c.architecture == "MistralForCausalLM" || c.architecture == "Phi3ForCausalLM") {
+    sliding.assign(sliding.size(), true);
+  } else if (c.architecture == "Gemma2ForCausalLM") {
+    for (size_t l = 0; l < sliding.size(); l += 2) sliding[l] = true;  // even layers slide
+  } else if (c.architecture == "Gemma3ForCausalLM") {
+    const int pattern = f.positive_int("sliding_window_pattern", 6);  // every pattern-th is global
+    for (size_t l = 0; l < sliding.size(); ++l)
+      sliding[l] = (l + 1) % static_cast<size_t>(pattern) != 0;
+  } else {
+    return;  // LlamaForCausalLM reads no sliding_window
+  }
+  c.sliding_window = window;
+  c.sliding_layers = std::move(sliding);
+}
+
+void reject_unsupported_features(const JsonFile& f, const std::string& architecture) {
   if (f.boolean("mlp_bias", false)) {
     f.unsupported("mlp_bias is true; MLP projections with biases are not supported");
   }
-  if (const std::optional<std::string> act = f.string("hidden_act"); act && *act != "silu") {
-    f.unsupported("hidden_act '" + *act + "' is not supported (supported: silu)");
-  }
-  if (f.number("partial_rotary_factor", 1.0) != 1.0) {
-    f.unsupported("partial_rotary_factor " + excerpt(*f.get("partial_rotary_factor")) +
-                  " is not supported (rotary embeddings over the whole head only)");
+  // Gemma's MLP is GeGLU with the tanh GELU (named hidden_activation there), the others' SwiGLU.
+  const bool gemma = architecture.starts_with("Gemma");
+  const char* expected = gemma ? "gelu_pytorch_tanh" : "silu";
+  for (const char* key : {"hidden_act", "hidden_activation"}) {
+    if (key == std::string("hidden_act") && gemma && f.get("hidden_activation") != nullptr)
+      continue;
+    if (const std::optional<std::string> act = f.string(key); act && *act != expected) {
+      f.unsupported(std::string(key) + " '" + *act + "' is not supported (supported: " + expected +
+                    (gemma ? " for Gemma" : "") + ")");
+    }
   }
 }
 
@@ -278,7 +333,7 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   const JsonFile f(model_dir / "config.json");
   ModelConfig c;
   c.architecture = architecture(f);
-  reject_unsupported_features(f);
+  reject_unsupported_features(f, c.architecture);
   read_family(f, c);
 
   c.hidden_size = f.positive_int("hidden_size");
@@ -300,9 +355,15 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   } else {
     c.head_dim = c.hidden_size / c.num_heads;
   }
-  // RoPE rotates pairs of dimensions.
-  if (c.head_dim % 2 != 0) {
+  // RoPE rotates pairs of the first rotary_dim dimensions (transformers truncates the product).
+  const double partial = f.number("partial_rotary_factor", 1.0);
+  c.rotary_dim = static_cast<int>(c.head_dim * partial);
+  if (partial == 1.0 && c.head_dim % 2 != 0) {
     f.corrupt("head_dim " + std::to_string(c.head_dim) + " is odd; rotary embeddings need it even");
+  }
+  if (!(partial > 0 && partial <= 1) || c.rotary_dim % 2 != 0 || c.rotary_dim == 0) {
+    f.corrupt("head_dim " + std::to_string(c.head_dim) + " x partial_rotary_factor " +
+              std::to_string(partial) + " must give an even number of rotated dimensions");
   }
   if (static_cast<int64_t>(c.num_heads) * c.head_dim > INT_MAX) {
     f.corrupt("num_attention_heads x head_dim (" + std::to_string(c.num_heads) + " x " +
@@ -310,14 +371,7 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   }
   c.max_position_embeddings = f.positive_int("max_position_embeddings", 2048);
 
-  // Mistral attends only to the last `sliding_window` positions. We run full causal attention,
-  // which equals windowed attention as long as no sequence is longer than the window, so cap the
-  // context at the window rather than implement the window in every attention kernel.
-  // (Qwen configs carry a sliding_window that applies only with use_sliding_window.)
-  if (f.get("sliding_window") != nullptr && !c.architecture.starts_with("Qwen")) {
-    const int window = f.positive_int("sliding_window");
-    c.max_position_embeddings = std::min(c.max_position_embeddings, window);
-  }
+  read_sliding_window(f, c);
 
   c.rms_norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-6));
   if (!(c.rms_norm_eps >= 0.0f) || !std::isfinite(c.rms_norm_eps)) {
@@ -330,7 +384,13 @@ ModelConfig load_model_config(const fs::path& model_dir) {
     f.corrupt("field 'rope_theta' must be a positive number, found " +
               std::to_string(c.rope_theta));
   }
-  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  // transformers' default differs by family: Gemma ties unless told otherwise.
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", c.architecture.starts_with("Gemma"));
+  if (c.architecture.starts_with("Gemma")) {
+    const double scalar = f.number("query_pre_attn_scalar", c.head_dim);
+    if (!(scalar > 0)) f.corrupt("field 'query_pre_attn_scalar' must be positive");
+    c.attention_scale = static_cast<float>(1.0 / std::sqrt(scalar));
+  }
   c.torch_dtype = torch_dtype(f);
 
   if (const std::vector<int> bos = f.token_ids("bos_token_id", false); !bos.empty()) {

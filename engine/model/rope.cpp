@@ -21,7 +21,7 @@ double yarn_correction_dim(double rotations, int dim, double base, int max_posit
 
 RopeFrequencies rope_frequencies(const ModelConfig& c) {
   const RopeScaling& s = c.rope_scaling;
-  const int dim = c.head_dim, half = dim / 2;
+  const int dim = c.rotary_dim, half = dim / 2;
   const double base = c.rope_theta;
   RopeFrequencies out;
   out.inv_freq.resize(static_cast<size_t>(half));

@@ -8,7 +8,7 @@
 
 namespace llm {
 
-// The inverse frequencies [head_dim / 2] of `c`'s RoPE, and the scale transformers applies to
+// The inverse frequencies [rotary_dim / 2] of `c`'s RoPE, and the scale transformers applies to
 // cos and sin (yarn's attention factor; 1 otherwise).
 struct RopeFrequencies {
   std::vector<double> inv_freq;
@@ -16,7 +16,7 @@ struct RopeFrequencies {
 };
 RopeFrequencies rope_frequencies(const ModelConfig& c);
 
-// [max_position_embeddings, head_dim / 2, 2]: (cos, sin) of position * inv_freq[i], times the
+// [max_position_embeddings, rotary_dim / 2, 2]: (cos, sin) of position * inv_freq[i], times the
 // attention scale. Angles in double: they grow with the position, and f32 angles lose digits
 // that show up in the logits at long contexts.
 std::vector<float> rope_table(const ModelConfig& c);

@@ -58,6 +58,22 @@ void rmsnorm(const float* x, const float* w, int64_t num_tokens, int64_t dim, fl
   for (int64_t t = 0; t < num_tokens; ++t) rmsnorm_row(x + t * dim, w, dim, eps, out + t * dim);
 }
 
+void gelu_tanh_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const float* g = gate_up + t * 2 * F;
+    for (int64_t f = 0; f < F; ++f) {
+      const float x = g[f];
+      const float gelu = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+      out[t * F + f] = gelu * g[F + f];
+    }
+  }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim) {
   for (int64_t t = 0; t < num_tokens; ++t) {
     for (int64_t i = 0; i < dim; ++i) x[t * dim + i] += bias[i];
@@ -93,8 +109,7 @@ void matmul(const float* x, const float* w, int64_t T, int64_t K, int64_t N, flo
 }
 
 void rope(float* x, int64_t ld, int64_t col0, const int32_t* positions, int64_t num_tokens,
-          int num_heads, int head_dim, const float* cos_sin) {
-  const int half = head_dim / 2;
+          int num_heads, int head_dim, int half, const float* cos_sin) {
   for (int64_t t = 0; t < num_tokens; ++t) {
     const float* cs = cos_sin + static_cast<int64_t>(positions[t]) * half * 2;
     for (int h = 0; h < num_heads; ++h) {

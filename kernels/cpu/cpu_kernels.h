@@ -29,9 +29,10 @@ void add_rmsnorm(float* residual, const float* delta, const float* w, int64_t nu
 void matmul(const float* x, const float* w, int64_t T, int64_t K, int64_t N, float* out);
 
 // Rotate-half RoPE on `num_heads` heads starting at column `col0` of each row of `x`
-// (row stride `ld`), cos_sin [max_pos, head_dim/2, 2].
+// (row stride `ld`): pairs (i, i + half) for i < half, where 2 * half <= head_dim are the
+// rotated dimensions; cos_sin [max_pos, half, 2].
 void rope(float* x, int64_t ld, int64_t col0, const int32_t* positions, int64_t num_tokens,
-          int num_heads, int head_dim, const float* cos_sin);
+          int num_heads, int head_dim, int half, const float* cos_sin);
 
 // k/v heads of qkv rows -> cache [num_blocks, num_kv_heads, block_size, head_dim] at slots.
 void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
@@ -40,6 +41,10 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
 
 // out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]
 void silu_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out);
+// out[t, f] = gelu_tanh(gate_up[t, f]) * gate_up[t, F + f] (PyTorch's approximate="tanh").
+void gelu_tanh_mul(const float* gate_up, int64_t num_tokens, int64_t F, float* out);
+// x[i] = cap * tanh(x[i] / cap) for i < n.
+void softcap(float* x, int64_t n, float cap);
 // x[t] += bias for num_tokens rows of dim.
 void add_bias(float* x, const float* bias, int64_t num_tokens, int64_t dim);
 // In place on num_tokens rows of row_heads heads of head_dim: rmsnorm of heads [0, num_q) with

@@ -199,8 +199,14 @@ template <int W>
       // Softmax numerators, then each head's weighted sum of the value rows. The value rows
       // are read once per head, but from L1/L2 (a 32-row item reuses them), while the head's
       // accumulator stays in registers.
+      // Keys before the window get weight exp(-inf) = 0, which adds exact zeros to the sums.
+      const int64_t first = a.window > 0 ? std::max<int64_t>(0, visible - a.window) : 0;
       for (int g = 0; g < group; ++g) {
         float* sg = scores + static_cast<int64_t>(g) * a.max_seq_len;
+        if (a.softcap > 0) {
+          for (int64_t j = first; j < visible; ++j) sg[j] = a.softcap * std::tanh(sg[j] / a.softcap);
+        }
+        for (int64_t j = 0; j < first; ++j) sg[j] = -INFINITY;
         const float max_score = *std::max_element(sg, sg + visible);
         for (int64_t j = 0; j < visible; ++j) sg[j] -= max_score;
         exp_inplace<W>(sg, visible);

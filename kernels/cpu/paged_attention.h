@@ -28,7 +28,9 @@ struct PagedAttentionArgs {
   int head_dim;
   int block_size;
   float scale;
-  float* out;  // [T, num_heads * head_dim]
+  int window;     // > 0: keys (p - window, p] only (AttentionShape::window)
+  float softcap;  // > 0: scores capped by softcap * tanh(score / softcap)
+  float* out;     // [T, num_heads * head_dim]
 };
 
 // Number of work items for a batch (some may be empty).

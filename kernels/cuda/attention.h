@@ -29,6 +29,8 @@ struct PagedAttentionParams {
   int head_dim = 0;      // even, at most kMaxHeadDim
   int block_size = 0;
   float scale = 0.0f;
+  int window = 0;        // > 0: keys (p - window, p] only (AttentionShape::window)
+  float softcap = 0.0f;  // > 0: scores capped by softcap * tanh(score / softcap)
   float* out = nullptr;  // [num_tokens, num_heads * head_dim] f32
 };
 

@@ -61,11 +61,26 @@ __global__ void decode_attention_kernel(PagedAttentionParams p, int partition_to
     return ((block * p.num_kv_heads + kvh) * p.block_size + pos % p.block_size) * hd;
   };
 
+  // The query sits at ctx - 1; with a window it sees keys from ctx - window on. A partition
+  // wholly before that holds no visible key: it reports weight 0 to the combine.
+  const int first = p.window > 0 ? max(0, ctx - p.window) : 0;
+  if (begin + n <= first) {
+    const SplitScratch ws = carve(workspace, p.num_seqs, p.num_heads, num_parts, hd);
+    const long long at = (static_cast<long long>(s) * p.num_heads + h) * num_parts + part;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) ws.out[at * hd + d] = 0.0f;
+    if (threadIdx.x == 0) {
+      ws.max[at] = -INFINITY;
+      ws.sum[at] = 0.0f;
+    }
+    return;
+  }
   float local_max = -INFINITY;
   for (int j = threadIdx.x; j < n; j += blockDim.x) {
     const T* k = kc + cache_row(begin + j);
     float dot = 0.0f;
     for (int d = 0; d < hd; ++d) dot += q[d] * to_f32(k[d]);
+    if (p.softcap > 0.0f) dot = p.softcap * tanhf(dot / p.softcap);
+    if (begin + j < first) dot = -INFINITY;
     score[j] = dot;
     local_max = fmaxf(local_max, dot);
   }
@@ -115,7 +130,8 @@ __global__ void decode_combine_kernel(PagedAttentionParams p, int partition_toke
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float acc = 0.0f, total = 0.0f;
     for (int i = 0; i < used; ++i) {
-      const float w = ws.sum[base + i] * __expf(ws.max[base + i] - m);
+      // A partition before the window (max -inf, sum 0) weighs 0; exp(-inf) avoids a NaN.
+      const float w = ws.sum[base + i] == 0.0f ? 0.0f : ws.sum[base + i] * __expf(ws.max[base + i] - m);
       acc += w * ws.out[(base + i) * hd + d];
       total += w;
     }

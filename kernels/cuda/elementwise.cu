@@ -36,6 +36,43 @@ void silu_mul(const float* gate_up, long long num_tokens, long long F, float* ou
   }
 }
 
+__global__ void gelu_tanh_mul_kernel(const float* gate_up, long long num_tokens, long long F,
+                                     float* out) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= num_tokens * F) return;
+  const long long t = i / F, f = i % F;
+  const float x = gate_up[t * 2 * F + f];
+  const float gelu = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  out[i] = gelu * gate_up[t * 2 * F + F + f];
+}
+
+void gelu_tanh_mul(const float* gate_up, long long num_tokens, long long F, float* out,
+                   cudaStream_t stream) {
+  const unsigned blocks = blocks_for(num_tokens * F);
+  if (blocks > 0) {
+    LLM_LAUNCH(gelu_tanh_mul_kernel, blocks, kThreads, 0, stream, gate_up, num_tokens, F, out);
+  }
+}
+
+// kCap: x = c * tanh(x / c); else x = x * c.
+template <bool kCap>
+__global__ void scale_kernel(float* x, long long n, float c) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = kCap ? c * tanhf(x[i] / c) : x[i] * c;
+}
+
+void scale(float* x, long long n, float c, cudaStream_t stream) {
+  const unsigned blocks = blocks_for(n);
+  auto* k = &scale_kernel<false>;
+  if (blocks > 0) LLM_LAUNCH(k, blocks, kThreads, 0, stream, x, n, c);
+}
+
+void softcap(float* x, long long n, float cap, cudaStream_t stream) {
+  const unsigned blocks = blocks_for(n);
+  auto* k = &scale_kernel<true>;
+  if (blocks > 0) LLM_LAUNCH(k, blocks, kThreads, 0, stream, x, n, cap);
+}
+
 __global__ void add_bias_kernel(float* x, const float* bias, long long num_tokens, long long N) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < num_tokens * N) x[i] += bias[i % N];

@@ -12,6 +12,14 @@ inline namespace LLM_CUDA_ABI {
 void silu_mul(const float* gate_up, long long num_tokens, long long F, float* out,
               cudaStream_t stream);
 
+// out[t, f] = gelu_tanh(gate_up[t, f]) * gate_up[t, F + f]; shapes as silu_mul.
+void gelu_tanh_mul(const float* gate_up, long long num_tokens, long long F, float* out,
+                   cudaStream_t stream);
+// x[i] = x[i] * c for i < n.
+void scale(float* x, long long n, float c, cudaStream_t stream);
+// x[i] = cap * tanh(x[i] / cap) for i < n.
+void softcap(float* x, long long n, float cap, cudaStream_t stream);
+
 // x[t, n] += bias[n]; x [num_tokens, N] f32, bias [N] f32.
 void add_bias(float* x, const float* bias, long long num_tokens, long long N, cudaStream_t stream);
 

@@ -101,9 +101,11 @@ __global__ void __launch_bounds__(kPrefillThreads)
     for (int i = 0; i < kKeysPerLane; ++i) {
       const int c = lane + kLanesPerRow * i, pos = k0 + c;
       float dot = -INFINITY;
-      if (row_valid && pos <= cached + qi) {
+      // Causal, and within the window when there is one.
+      if (row_valid && pos <= cached + qi && (p.window <= 0 || pos > cached + qi - p.window)) {
         dot = 0.0f;
         for (int d = 0; d < hd; ++d) dot += qs[r * hd + d] * ks[c * hd + d];
+        if (p.softcap > 0.0f) dot = p.softcap * tanhf(dot / p.softcap);
       }
       sc[i] = dot;
       tile_max = fmaxf(tile_max, dot);

@@ -7,8 +7,7 @@ namespace llm::cuda {
 inline namespace LLM_CUDA_ABI {
 
 __global__ void rope_kernel(float* qkv, long long num_tokens, long long ld, const int* positions,
-                            const float* cos_sin, int heads, int head_dim) {
-  const int half = head_dim / 2;
+                            const float* cos_sin, int heads, int head_dim, int half) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= num_tokens * heads * half) return;
   const long long t = i / (static_cast<long long>(heads) * half);
@@ -21,14 +20,14 @@ __global__ void rope_kernel(float* qkv, long long num_tokens, long long ld, cons
 }
 
 void rope(float* qkv, long long num_tokens, long long ld, const int* positions,
-          const float* cos_sin, int num_heads, int num_kv_heads, int head_dim,
+          const float* cos_sin, int num_heads, int num_kv_heads, int head_dim, int half,
           cudaStream_t stream) {
   const int heads = num_heads + num_kv_heads;
-  const long long n = num_tokens * heads * (head_dim / 2);
+  const long long n = num_tokens * heads * half;
   const int threads = 256;
   if (n == 0) return;
   LLM_LAUNCH(rope_kernel, static_cast<unsigned>((n + threads - 1) / threads), threads, 0, stream,
-             qkv, num_tokens, ld, positions, cos_sin, heads, head_dim);
+             qkv, num_tokens, ld, positions, cos_sin, heads, head_dim, half);
 }
 
 }  // namespace LLM_CUDA_ABI

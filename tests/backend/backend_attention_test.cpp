@@ -24,6 +24,8 @@ struct AttentionCase {
   std::string name;
   int kv_heads, group, head_dim, block_size;
   std::vector<SeqSpec> seqs;
+  int window = 0;       // AttentionShape::window
+  float softcap = 0.f;  // AttentionShape::softcap
 };
 
 // Cache contents as stored: f32 bits, or 16-bit patterns in a float-sized slot's first half.
@@ -67,6 +69,12 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       // Head sizes that are not a multiple of 64 (stories15m: 48) or of 8.
       {"gqa2_hd48_bs16", 2, 2, 48, 16, {{40, 1}, {0, 21}}},
       {"mha_hd12_bs4", 2, 1, 12, 4, {{9, 1}, {0, 6}}},
+      // Sliding windows shorter than the contexts (decode partitions wholly before the window,
+      // prefill tiles partly inside it), and Gemma 2's soft-capped scores.
+      {"window24_gqa2_hd64", 2, 2, 64, 16, {{100, 1}, {0, 40}, {30, 20}, {3000, 1}}, 24},
+      {"window1_mha_hd16", 1, 1, 16, 8, {{10, 1}, {0, 9}}, 1},
+      {"softcap_gqa4_hd64", 1, 4, 64, 16, {{50, 1}, {0, 30}}, 0, 1.5f},
+      {"window_and_softcap", 2, 2, 32, 16, {{700, 1}, {5, 12}}, 16, 2.0f},
   };
   const BackendCase& bc = GetParam();
   LLM_SKIP_IF_UNAVAILABLE(bc);
@@ -151,7 +159,8 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
     DeviceTensor dlens = to_backend_i32(*be, seq_lens, {S});
     DeviceTensor dtables = to_backend_i32(*be, tables, {S, max_blocks});
     DeviceTensor out = poisoned(*be, {T, static_cast<int64_t>(H) * hd});
-    const AttentionShape shape{H, KVH, hd, bs, static_cast<float>(1.0 / std::sqrt(hd))};
+    const AttentionShape shape{H,  KVH, hd, bs, static_cast<float>(1.0 / std::sqrt(hd)),
+                               c.window, c.softcap};
     AttentionBatch batch{dqs.tensor, dlens.tensor, dtables.tensor, S, max_ctx, max_q};
 
     be->kv_write(dqkv.tensor, dslots.tensor, kc, vc, shape);
@@ -188,12 +197,15 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
           const float* q = &qkv[static_cast<size_t>(row) * width + static_cast<size_t>(h) * hd];
           std::vector<double> p(static_cast<size_t>(visible));
           double mx = -INFINITY, denom = 0;
+          const int first = c.window > 0 ? std::max(0, visible - c.window) : 0;
           for (int j = 0; j < visible; ++j) {
             double dot = 0;
             for (int d = 0; d < hd; ++d)
               dot += static_cast<double>(q[d]) *
                      keys[s][(static_cast<size_t>(j) * KVH + kvh) * hd + d];
             p[j] = dot / std::sqrt(static_cast<double>(hd));
+            if (c.softcap > 0) p[j] = c.softcap * std::tanh(p[j] / c.softcap);
+            if (j < first) p[j] = -INFINITY;
             mx = std::max(mx, p[j]);
           }
           for (double& x : p) denom += (x = std::exp(x - mx));

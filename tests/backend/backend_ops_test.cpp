@@ -122,37 +122,42 @@ TEST_P(BackendOps, EmbeddingGathersRowsOfEveryTableType) {
   }
 }
 
+// Whole heads, and (partial_rotary_factor, Phi-3/Phi-4) only their first `rotary` dimensions.
 TEST_P(BackendOps, RopeRotatesQueryAndKeyHeadsOnly) {
   const int heads = 4, kv_heads = 2, hd = 16, T = 6, max_pos = 64;
   const int64_t width = (heads + 2 * kv_heads) * hd;
   const auto qkv = random_floats(T * width, 5);
   const std::vector<int32_t> pos = {0, 1, 5, 63, 2, 40};
-  std::vector<float> cs(max_pos * hd);
-  for (int p = 0; p < max_pos; ++p) {
-    for (int i = 0; i < hd / 2; ++i) {
-      const double a = p * std::pow(10000.0, -2.0 * i / hd);
-      cs[(p * hd / 2 + i) * 2] = static_cast<float>(std::cos(a));
-      cs[(p * hd / 2 + i) * 2 + 1] = static_cast<float>(std::sin(a));
-    }
-  }
-  std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
-  for (int t = 0; t < T; ++t) {
-    for (int h = 0; h < heads + kv_heads; ++h) {  // value heads stay as they are
-      for (int i = 0; i < hd / 2; ++i) {
-        const double a = pos[t] * std::pow(10000.0, -2.0 * i / hd);
-        const size_t b = static_cast<size_t>(t * width + h * hd);
-        const double x1 = qkv[b + i], x2 = qkv[b + i + hd / 2];
-        want[b + i] = x1 * std::cos(a) - x2 * std::sin(a);
-        want[b + i + hd / 2] = x2 * std::cos(a) + x1 * std::sin(a);
+  for (const int rotary : {hd, hd / 2}) {
+    const int half = rotary / 2;
+    std::vector<float> cs(static_cast<size_t>(max_pos * half * 2));
+    for (int p = 0; p < max_pos; ++p) {
+      for (int i = 0; i < half; ++i) {
+        const double a = p * std::pow(10000.0, -2.0 * i / rotary);
+        cs[(p * half + i) * 2] = static_cast<float>(std::cos(a));
+        cs[(p * half + i) * 2 + 1] = static_cast<float>(std::sin(a));
       }
     }
+    std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
+    for (int t = 0; t < T; ++t) {
+      for (int h = 0; h < heads + kv_heads; ++h) {  // value heads stay as they are
+        for (int i = 0; i < half; ++i) {
+          const double a = pos[t] * std::pow(10000.0, -2.0 * i / rotary);
+          const size_t b = static_cast<size_t>(t * width + h * hd);
+          const double x1 = qkv[b + i], x2 = qkv[b + i + half];
+          want[b + i] = x1 * std::cos(a) - x2 * std::sin(a);
+          want[b + i + half] = x2 * std::cos(a) + x1 * std::sin(a);
+        }
+      }
+    }
+    DeviceTensor d = to_backend(be(), qkv, {T, width});
+    DeviceTensor dp = to_backend_i32(be(), pos, {T}),
+                 dcs = to_backend(be(), cs, {max_pos, half, 2});
+    AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
+    be().rope(d.tensor, dp.tensor, dcs.tensor, shape);
+    expect_close(to_host(be(), d.tensor), want, scale, 1e-6,
+                 "rope over " + std::to_string(rotary) + " of " + std::to_string(hd));
   }
-  DeviceTensor d = to_backend(be(), qkv, {T, width});
-  DeviceTensor dp = to_backend_i32(be(), pos, {T}),
-               dcs = to_backend(be(), cs, {max_pos, hd / 2, 2});
-  AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
-  be().rope(d.tensor, dp.tensor, dcs.tensor, shape);
-  expect_close(to_host(be(), d.tensor), want, scale, 1e-6, "rope");
 }
 
 TEST_P(BackendOps, SiluMul) {
@@ -169,6 +174,39 @@ TEST_P(BackendOps, SiluMul) {
   DeviceTensor d = to_backend(be(), gu, {T, 2 * F}), out = poisoned(be(), {T, F});
   be().silu_mul(d.tensor, out.tensor);
   expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "silu_mul");
+}
+
+// Gemma's MLP activation (PyTorch's gelu approximate="tanh") and its two elementwise scalings.
+TEST_P(BackendOps, GeluTanhMulScaleAndSoftcap) {
+  const int64_t T = 3, F = 53;
+  const auto gu = random_floats(T * 2 * F, 12, 4.0f);
+  std::vector<double> want(T * F), scale(T * F);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t f = 0; f < F; ++f) {
+      const double x = gu[t * 2 * F + f], u = gu[t * 2 * F + F + f];
+      const double gelu =
+          0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.141592653589793) * (x + 0.044715 * x * x * x)));
+      want[t * F + f] = gelu * u;
+      scale[t * F + f] = std::abs(x * u) + 1e-3;
+    }
+  }
+  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}), out = poisoned(be(), {T, F});
+  be().gelu_tanh_mul(d.tensor, out.tensor);
+  expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "gelu_tanh_mul");
+
+  const auto x = random_floats(T * F, 13, 20.0f);
+  std::vector<double> scaled(x.size()), capped(x.size()), ones(x.size(), 1.0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    scaled[i] = static_cast<double>(x[i]) * 33.9411f;
+    capped[i] = 3.0 * std::tanh(x[i] / 3.0);
+  }
+  DeviceTensor dx = to_backend(be(), x, {T, F});
+  be().scale(dx.tensor, 33.9411f);
+  expect_close(to_host(be(), dx.tensor), scaled, std::vector<double>(x.size(), 34.0), 1e-6,
+               "scale");
+  DeviceTensor dc = to_backend(be(), x, {T, F});
+  be().softcap(dc.tensor, 3.0f);
+  expect_close(to_host(be(), dc.tensor), capped, ones, 1e-6, "softcap");
 }
 
 TEST_P(BackendOps, AddBiasToEveryRow) {

@@ -54,7 +54,28 @@ CASES = {
                                             "mscale_all_dim": 0.5}},
                           None),
     "qwen2": (transformers.Qwen2Config, {"tie_word_embeddings": True}, None),
+    # Windows shorter than the prompt: every layer (Mistral), the layers from max_window_layers
+    # on (Qwen2).
+    "mistral_window": (transformers.MistralConfig, {"sliding_window": 8}, None),
+    "qwen2_window": (transformers.Qwen2Config,
+                     {"use_sliding_window": True, "sliding_window": 8, "max_window_layers": 1}, None),
     "qwen3": (transformers.Qwen3Config, {"head_dim": 24}, None),
+    # Fused qkv_proj and gate_up_proj; a window on every layer; RoPE on half of each head.
+    "phi3": (transformers.Phi3Config, {"sliding_window": 8, "pad_token_id": 0}, None),
+    # Gemma 2: (1 + w) norms around attention and MLP, scaled embeddings, GeGLU, soft-capped
+    # scores and logits (caps small enough to act on these weights), alternating windows.
+    "gemma2": (transformers.Gemma2Config,
+               {"head_dim": 16, "query_pre_attn_scalar": 24, "sliding_window": 8,
+                "attn_logit_softcapping": 2.0, "final_logit_softcapping": 3.0,
+                "hidden_activation": "gelu_pytorch_tanh", "pad_token_id": 0}, None),
+    # Gemma 3 (text): q/k norms, a sliding layer with its own RoPE base beside a global one with
+    # scaled RoPE.
+    "gemma3": (transformers.Gemma3TextConfig,
+               {"head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 8,
+                "layer_types": ["sliding_attention", "full_attention"], "rope_local_base_freq": 10000.0,
+                "rope_theta": 1000000.0, "rope_scaling": {"rope_type": "linear", "factor": 4.0},
+                "pad_token_id": 0}, None),
+    "phi3_partial_rotary": (transformers.Phi3Config, {"partial_rotary_factor": 0.5, "pad_token_id": 0}, None),
 }
 
 
@@ -92,7 +113,9 @@ def build(name, config_class, extra, rewrite):
 
 
 def goldens(name, reload_from):
-    model = transformers.AutoModelForCausalLM.from_pretrained(reload_from, torch_dtype=torch.float64)
+    # Eager attention: the reference implementation. (SDPA ignores Gemma 2's score soft-capping.)
+    model = transformers.AutoModelForCausalLM.from_pretrained(reload_from, dtype=torch.float64,
+                                                              attn_implementation="eager")
     model.eval()
     g = torch.Generator().manual_seed(1000 + sum(map(ord, name)))
     prompt = torch.randint(3, VOCAB, (PROMPT_LEN,), generator=g).tolist()

@@ -57,10 +57,29 @@ const std::vector<AcceptedConfigCase>& accepted_configs() {
     {"FirstSupportedArchitecture",
      config_with(R"({"architectures": ["Foo", "MistralForCausalLM"]})"),
      [](const ModelConfig& c) { EXPECT_EQ(c.architecture, "MistralForCausalLM"); }},
-    {"SlidingWindowCapsContext", config_with(R"({"sliding_window": 256})"),
-     [](const ModelConfig& c) { EXPECT_EQ(c.max_position_embeddings, 256); }},
-    {"SlidingWindowBeyondContext", config_with(R"({"sliding_window": 4096})"),
-     [](const ModelConfig& c) { EXPECT_EQ(c.max_position_embeddings, 512); }},
+    // A window is per layer and leaves the context alone; Llama reads none (as transformers).
+    {"MistralSlidesEveryLayer",
+     config_with(R"({"architectures": ["MistralForCausalLM"], "sliding_window": 256})"),
+     [](const ModelConfig& c) {
+       EXPECT_EQ(c.max_position_embeddings, 512);
+       EXPECT_EQ(c.window_of(0), 256);
+       EXPECT_EQ(c.window_of(c.num_layers - 1), 256);
+     }},
+    {"LlamaIgnoresSlidingWindow", config_with(R"({"sliding_window": 4096})"),
+     [](const ModelConfig& c) {
+       EXPECT_EQ(c.max_position_embeddings, 512);
+       EXPECT_EQ(c.window_of(0), 0);
+     }},
+    {"QwenSlidesFromMaxWindowLayers",
+     config_with(R"({"architectures": ["Qwen2ForCausalLM"], "use_sliding_window": true,
+                    "sliding_window": 64, "max_window_layers": 1})"),
+     [](const ModelConfig& c) {
+       EXPECT_EQ(c.window_of(0), 0);
+       EXPECT_EQ(c.window_of(1), 64);
+     }},
+    {"QwenWindowOnlyWithUseSlidingWindow",
+     config_with(R"({"architectures": ["Qwen2ForCausalLM"], "sliding_window": 64})"),
+     [](const ModelConfig& c) { EXPECT_EQ(c.window_of(1), 0); }},
     {"NullSlidingWindow", config_with(R"({"sliding_window": null})"),
      [](const ModelConfig& c) { EXPECT_EQ(c.max_position_embeddings, 512); }},
     {"Bfloat16", config_with(R"({"torch_dtype": "bfloat16"})"),
@@ -212,7 +231,8 @@ const std::vector<BadDirCase>& bad_dirs() {
      kCorrupt, cfg + "field 'sliding_window' must be positive, found -1"},
     {"UnsupportedArchitecture", config(R"({"architectures": ["GPT2LMHeadModel"]})"),
      kUnsupported, cfg + "architecture 'GPT2LMHeadModel' is not supported "
-                         "(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)"},
+                         "(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+                         "Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM)"},
     {"UnsupportedModelType", config(R"({"model_type": "gpt2"})", {"architectures"}),
      kUnsupported, cfg + "model_type 'gpt2' is not supported"},
     {"NoArchitectureAtAll", config("{}", {"architectures", "model_type"}),
@@ -226,11 +246,14 @@ const std::vector<BadDirCase>& bad_dirs() {
     {"LinearRopeScalingWithZeroFactor",
      config(R"({"rope_scaling": {"rope_type": "linear", "factor": 0}})"), kCorrupt,
      cfg + "rope_scaling.factor must be positive, found 0"},
-    {"PartialRotary", config(R"({"partial_rotary_factor": 0.5})"), kUnsupported,
-     cfg + "partial_rotary_factor 0.5 is not supported"},
-    {"QwenSlidingWindowLayers",
-     config(R"({"architectures": ["Qwen2ForCausalLM"], "use_sliding_window": true})"),
-     kUnsupported, cfg + "use_sliding_window is true; sliding-window layers are not supported yet"},
+    {"PartialRotaryGivingAnOddWidth", config(R"({"partial_rotary_factor": 0.375})"), kCorrupt,
+     cfg + "head_dim 8 x partial_rotary_factor 0.375000 must give an even number of rotated "
+           "dimensions"},
+    {"UnknownLayerType",
+     config(R"({"architectures": ["Qwen2ForCausalLM"], "use_sliding_window": true,
+                "sliding_window": 8, "layer_types": ["chunked_attention", "full_attention",
+                "full_attention", "full_attention", "full_attention"]})"),
+     kUnsupported, cfg + "layer type \"chunked_attention\" is not supported"},
     {"MlpBias", config(R"({"mlp_bias": true})"),
      kUnsupported, cfg + "mlp_bias is true"},
     {"GeluActivation", config(R"({"hidden_act": "gelu"})"),
