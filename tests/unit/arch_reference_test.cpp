@@ -6,6 +6,7 @@
 // token.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -37,7 +38,7 @@ const nlohmann::json& golden(const std::string& name) {
 
 struct Case {
   std::string name;     // a folder of tests/data/arch
-  std::string backend;  // cpu | simt | cpu_tp2 (two in-process CPU ranks)
+  std::string backend;  // cpu | cpu_bf16 (bf16 weights) | simt | cpu_tp2 (two CPU ranks)
 };
 
 class ArchReference : public ::testing::TestWithParam<Case> {};
@@ -46,6 +47,9 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   const Case& tc = GetParam();
   const nlohmann::json& g = golden(tc.name);
   const Checkpoint ck = Checkpoint::open(kDir + tc.name);
+  // bf16 weights hold the checkpoint's values exactly, but the AVX-512 BF16 matmul also rounds
+  // the activations to bf16: a looser bound, and the greedy tokens are reported, not required.
+  const bool bf16 = tc.backend == "cpu_bf16";
   // Every backend behind one step function: a runner on one backend, or two CPU ranks.
   std::unique_ptr<Backend> backend;
   std::unique_ptr<LlamaModel> model;
@@ -61,9 +65,10 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
         ck, o, InProcessCommunicator::create_group(2),
         [](Communicator* comm) { return std::make_unique<CpuBackend>(1, comm); });
   } else {
-    backend = tc.backend == "cpu" ? std::unique_ptr<Backend>(std::make_unique<CpuBackend>(1))
-                                  : make_simt_backend({.device = 0, .decode_partition_tokens = 32});
-    model = std::make_unique<LlamaModel>(*backend, ck, DType::kF32);
+    backend = tc.backend.starts_with("cpu")
+                  ? std::unique_ptr<Backend>(std::make_unique<CpuBackend>(1))
+                  : make_simt_backend({.device = 0, .decode_partition_tokens = 32});
+    model = std::make_unique<LlamaModel>(*backend, ck, bf16 ? DType::kBF16 : DType::kF32);
     cache = std::make_unique<KvCache>(*backend, ck.config(), 16, 16,
                                       backend->kv_cache_dtype(DType::kF32));
     runner = std::make_unique<ModelRunner>(*backend, *model, *cache, 64, 2);
@@ -77,7 +82,7 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   std::vector<int32_t> ids = g["prompt_token_ids"].get<std::vector<int32_t>>();
   const auto expected = g["logits"].get<std::vector<std::vector<double>>>();
   const size_t prompt_len = ids.size();
-  double worst = 0;
+  double worst = 0, largest = 0;
   for (size_t pos = 0; pos < prompt_len; ++pos) {
     const BatchEntry e{std::span<const int32_t>(ids).subspan(pos, 1), static_cast<int>(pos), table,
                        true};
@@ -85,9 +90,12 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
     ASSERT_EQ(logits.size(), expected[pos].size());
     for (size_t v = 0; v < logits.size(); ++v) {
       worst = std::max(worst, std::abs(logits[v] - expected[pos][v]));
+      largest = std::max(largest, std::abs(expected[pos][v]));
     }
   }
-  EXPECT_LE(worst, 2e-4) << tc.name << " on " << tc.backend;
+  // bf16: within 3% of the largest logit (measured: 0.4% to 2.3%, Gemma 3's amplifying norms
+  // the most).
+  EXPECT_LE(worst, bf16 ? 0.03 * largest : 2e-4) << tc.name << " on " << tc.backend;
   std::cout << tc.name << " on " << tc.backend << ": max |logit - transformers| over " << prompt_len
             << " positions " << worst << "\n";
 
@@ -109,7 +117,15 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
     const auto logits = run_one(e);
     next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
-  EXPECT_EQ(greedy, g["greedy"].get<std::vector<int32_t>>()) << tc.name << " on " << tc.backend;
+  const auto want = g["greedy"].get<std::vector<int32_t>>();
+  if (bf16) {
+    const size_t agree = static_cast<size_t>(
+        std::mismatch(greedy.begin(), greedy.end(), want.begin()).first - greedy.begin());
+    std::cout << tc.name << " on " << tc.backend << ": greedy agrees for " << agree << " of "
+              << want.size() << " tokens\n";
+  } else {
+    EXPECT_EQ(greedy, want) << tc.name << " on " << tc.backend;
+  }
 }
 
 std::vector<Case> cases() {
@@ -118,7 +134,7 @@ std::vector<Case> cases() {
        {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
         "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2", "qwen3",
         "mistral_window", "qwen2_window", "phi3", "phi3_partial_rotary", "gemma2", "gemma3"}) {
-    for (const char* backend : {"cpu", "simt", "cpu_tp2"}) out.push_back({name, backend});
+    for (const char* backend : {"cpu", "cpu_bf16", "simt", "cpu_tp2"}) out.push_back({name, backend});
   }
   return out;
 }
