@@ -89,7 +89,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
       *kv_manager_);
   sampler_ = std::make_unique<Sampler>(mc.vocab_size);
   eos_ids_ = mc.eos_token_ids;
-  output_ = std::make_unique<OutputProcessor>(eos_ids_);
+  output_ = std::make_unique<OutputProcessor>(eos_ids_, tokenizer_.vocab_size());
   stats_.kv_blocks_total = num_blocks;
   thread_ = std::thread([this] { loop(); });
 }

@@ -33,7 +33,9 @@ std::optional<FinishReason> OutputProcessor::process(Sequence& seq, int32_t toke
     seq.held_text.clear();
     return FinishReason::kStop;
   }
-  seq.held_text += seq.detokenizer->push(token);
+  // A padded id past the tokenizer (the model's vocabulary may be larger) has no text; it
+  // must not stop the engine.
+  if (token < tokenizer_vocab_) seq.held_text += seq.detokenizer->push(token);
   const bool check_stops = !p.stop.empty() && seq.num_output_tokens() >= p.min_tokens;
   if (check_stops) {
     size_t cut = std::string::npos;

@@ -13,7 +13,9 @@ namespace llm {
 
 class OutputProcessor {
  public:
-  explicit OutputProcessor(std::vector<int32_t> eos_ids) : eos_ids_(std::move(eos_ids)) {}
+  // tokenizer_vocab: ids at or past it (a model's padded vocabulary) add no text.
+  OutputProcessor(std::vector<int32_t> eos_ids, int tokenizer_vocab)
+      : eos_ids_(std::move(eos_ids)), tokenizer_vocab_(tokenizer_vocab) {}
 
   // `token` has just been appended to seq.tokens. Fills ev (token id, text delta) and returns
   // the finish reason when this token ends the sequence.
@@ -26,6 +28,7 @@ class OutputProcessor {
 
  private:
   std::vector<int32_t> eos_ids_;
+  int tokenizer_vocab_;
 };
 
 }  // namespace llm

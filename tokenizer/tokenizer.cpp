@@ -57,6 +57,11 @@ std::string Tokenizer::id_to_piece(TokenId id) const {
 }
 
 std::string Tokenizer::token_text(TokenId id, std::string* raw) const {
+  // A model may pad its vocabulary past the tokenizer's (Qwen, Gemma): such ids have no text.
+  if (id >= vocab_size()) {
+    if (raw) raw->clear();
+    return {};
+  }
   check_decodable(id);
   if (is_control(id)) {
     std::string piece = impl_->id_to_piece(id);

@@ -72,6 +72,23 @@ def test_make_model_is_deterministic_per_seed(tiny_model, tmp_path):
     assert (tmp_path / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "gemma3"])
+def test_make_model_families_generate_through_padded_ids(tmp_path, family):
+    """Every family llm-make-model writes loads and generates. The vocabulary (40,000) is larger
+    than the tokenizer's (32,000), as Qwen and Gemma pad theirs: the random weights sample ids
+    past the tokenizer, which add no text and must not stop the engine."""
+    run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--family", family, "--dim", 64, "--layers", 2,
+        "--heads", 4, "--ffn", 128, "--vocab", 40000, "--context", 256, "--dtype", "bf16", "--seed", 3,
+        "--out", tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model_type"] == {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
+                                    "gemma3": "gemma3_text"}[family]
+    out = run(BIN_DIR / "llm-generate", "--model", tmp_path, "--prompt", "hi", "--max-tokens", 32, "--json")
+    result = json.loads(out.stdout)
+    assert result["finish_reason"] == "length" and len(result["output_token_ids"]) == 32
+    assert any(t >= 32000 for t in result["output_token_ids"]), "no padded id sampled: the test tests nothing"
+
+
 def test_make_model_rejects_bad_flags(tmp_path):
     assert run(BIN_DIR / "llm-make-model", "--shape", "huge", "--out", tmp_path, check=False).returncode == 2
     assert run(BIN_DIR / "llm-make-model", "--shape", "CUSTOM", "--dim", 64, "--out", tmp_path,
