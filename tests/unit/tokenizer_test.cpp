@@ -154,7 +154,10 @@ TEST(TokenizerTest, TokenTextKeepsTheLeadingSpaceAndRawBytes) {
     joined += raw;
   }
   EXPECT_EQ(joined, "\xF0\x9F\x98\x80");
-  EXPECT_THROW(llama.token_text(llama.vocab_size()), Error);
+  // An id past the tokenizer (a model's padded vocabulary) has no text; a negative one is an error.
+  EXPECT_EQ(llama.token_text(llama.vocab_size(), &raw), "");
+  EXPECT_EQ(raw, "");
+  EXPECT_THROW(llama.token_text(-1), Error);
 }
 
 // A scratch model directory holding a copy of the stories260K tokenizer.model.
