@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -89,6 +90,9 @@ LlmEngine::LlmEngine(const EngineConfig& config)
       *kv_manager_);
   sampler_ = std::make_unique<Sampler>(mc.vocab_size);
   eos_ids_ = mc.eos_token_ids;
+  long_rope_after_ = mc.rope_scaling.type == "longrope"
+                         ? mc.rope_scaling.original_max_position_embeddings
+                         : std::numeric_limits<int>::max();
   output_ = std::make_unique<OutputProcessor>(eos_ids_, tokenizer_.vocab_size());
   stats_.kv_blocks_total = num_blocks;
   thread_ = std::thread([this] { loop(); });
@@ -274,9 +278,14 @@ void LlmEngine::run_step() {
     // runner reads back ids instead of logits.
     const bool greedy =
         s.wants_logits && Sampler::is_plain_greedy(q.request->params, context(q));
+    // longrope switches to its long factors once the sequence is longer than the pretrained
+    // context, counting the whole prompt from its first chunk on (transformers prefills it in
+    // one forward).
+    const int length = std::max(q.num_prompt_tokens, q.num_computed + s.num_tokens);
+    const bool long_rope = length > long_rope_after_;
     entries_.push_back({std::span<const int32_t>(q.tokens).subspan(
                             static_cast<size_t>(q.num_computed), static_cast<size_t>(s.num_tokens)),
-                        q.num_computed, q.block_table, s.wants_logits, greedy});
+                        q.num_computed, q.block_table, s.wants_logits, greedy, long_rope});
     const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
                         q.num_computed == static_cast<int>(q.tokens.size()) - 1;
     if (!decode) counters_.prompt_tokens_computed += s.num_tokens;

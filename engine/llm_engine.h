@@ -54,6 +54,7 @@ class LlmEngine final : public Engine {
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<OutputProcessor> output_;
   std::vector<int32_t> eos_ids_;
+  int long_rope_after_ = 0;  // longrope: sequences longer than this use the long factors
 
   // Engine-thread state: every admitted request, by id.
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;

@@ -93,7 +93,7 @@ Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
       // A split embedding holds rows [vocab_begin, +vocab_valid): ids elsewhere read as zeros.
       const int64_t local = id - shard_.vocab_begin;
       h_ids_.push_back(local >= 0 && local < shard_.vocab_valid ? static_cast<int32_t>(local) : -1);
-      h_positions_.push_back(pos);
+      h_positions_.push_back(pos + (e.long_rope ? model_->rope_long_offset() : 0));
       h_slots_.push_back(e.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
     }
     std::copy(e.block_table.begin(), e.block_table.begin() + blocks_needed,

@@ -20,6 +20,9 @@ struct BatchEntry {
   bool wants_logits = true;              // false for a prefill chunk that is not the last
   // Only the argmax of this entry's logits is wanted (it samples greedily from raw logits).
   bool greedy = false;
+  // longrope: the sequence is longer than the pretrained context (the engine decides, as
+  // transformers does from the forward's length), so RoPE uses the long factors.
+  bool long_rope = false;
 };
 
 // What a step gives back for the entries that want logits, in entry order: either their

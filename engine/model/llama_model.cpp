@@ -103,9 +103,15 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   }
 
   const int half = c.rotary_dim / 2;
-  const std::vector<float> table = rope_table(c);
+  // longrope: the short-factor rows, then the long-factor ones at rope_long_offset().
+  std::vector<float> table = rope_table(c);
+  if (c.rope_scaling.type == "longrope") {
+    const std::vector<float> long_rows = rope_table(c, /*long_factors=*/true);
+    table.insert(table.end(), long_rows.begin(), long_rows.end());
+  }
+  const int64_t table_rows = static_cast<int64_t>(table.size()) / (2 * half);
   cos_sin_.buffer = backend.alloc(table.size() * sizeof(float));
-  cos_sin_.tensor = cos_sin_.buffer.view(DType::kF32, {c.max_position_embeddings, half, 2});
+  cos_sin_.tensor = cos_sin_.buffer.view(DType::kF32, {table_rows, half, 2});
   backend.copy_from_host(cos_sin_.tensor, table.data());
   if (c.rope_local_theta > 0) {
     ModelConfig local = c;  // the sliding layers' RoPE: their own base, no scaling

@@ -43,6 +43,11 @@ class LlamaModel {
              int tp_size = 1);
 
   const ModelConfig& config() const { return config_; }
+  // longrope: added to the positions of a sequence longer than the pretrained context, so RoPE
+  // reads the long-factor rows of the table (0 for every other RoPE type).
+  int rope_long_offset() const {
+    return config_.rope_scaling.type == "longrope" ? config_.max_position_embeddings : 0;
+  }
   const TensorParallelShard& shard() const { return shard_; }
   // This rank's view: its own head and MLP sizes (what its KV cache and workspace hold).
   const ModelConfig& local_config() const { return local_; }

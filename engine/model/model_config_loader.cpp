@@ -273,13 +273,14 @@ RopeScaling read_rope_scaling(const JsonFile& f, float& theta) {
   if (p == nullptr) return {};
   if (!p->is_object())
     f.corrupt(std::string("field '") + name + "' must be an object, found " + excerpt(*p));
-  const json type =
-      p->contains("rope_type") ? p->at("rope_type") : p->value("type", json("default"));
-  const std::vector<std::string> supported = {"default", "linear", "llama3", "yarn"};
+  json type = p->contains("rope_type") ? p->at("rope_type") : p->value("type", json("default"));
+  // Phi-3's older spellings of longrope (transformers renames them the same way).
+  if (type == "su" || (type == "yarn" && p->contains("long_factor"))) type = "longrope";
+  const std::vector<std::string> supported = {"default", "linear", "llama3", "yarn", "longrope"};
   if (!type.is_string() ||
       std::find(supported.begin(), supported.end(), type.get<std::string>()) == supported.end()) {
     f.unsupported(std::string(name) + " " + excerpt(*p) +
-                  " is not supported (RoPE types: default, linear, llama3, yarn)");
+                  " is not supported (RoPE types: default, linear, llama3, yarn, longrope)");
   }
   auto number = [&](const char* key, std::optional<double> fallback) {
     const json* v = p->contains(key) && !p->at(key).is_null() ? &p->at(key) : nullptr;
@@ -295,6 +296,33 @@ RopeScaling read_rope_scaling(const JsonFile& f, float& theta) {
   if (std::string(name) == "rope_parameters")
     theta = static_cast<float>(number("rope_theta", theta));
   if (r.type == "default") return r;
+  if (r.type == "longrope") {
+    // transformers takes the pretrained length from the config's top level when it is there
+    // (Phi-3), and then the factor as the ratio of the two lengths.
+    auto factors = [&](const char* key) {
+      const json* v = p->contains(key) ? &p->at(key) : nullptr;
+      if (v == nullptr || !v->is_array() || v->empty() ||
+          !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_number(); })) {
+        f.corrupt(std::string("field '") + name + "." + key + "' must be a list of numbers");
+      }
+      return v->get<std::vector<double>>();
+    };
+    r.short_factor = factors("short_factor");
+    r.long_factor = factors("long_factor");
+    r.attention_factor = number("attention_factor", 0.0);
+    const int max_pos = f.positive_int("max_position_embeddings", 2048);
+    if (const std::optional<int64_t> orig = f.optional_int("original_max_position_embeddings")) {
+      r.original_max_position_embeddings = static_cast<int>(*orig);
+      r.factor = static_cast<double>(max_pos) / static_cast<double>(*orig);
+    } else {
+      r.original_max_position_embeddings = max_pos;
+      r.factor = number("factor", 1.0);
+    }
+    if (r.original_max_position_embeddings <= 0) {
+      f.corrupt("field 'original_max_position_embeddings' must be positive");
+    }
+    return r;
+  }
   r.factor = number("factor", std::nullopt);
   if (!(r.factor > 0))
     f.corrupt(std::string(name) + ".factor must be positive, found " + excerpt(p->at("factor")));
@@ -380,6 +408,13 @@ ModelConfig load_model_config(const fs::path& model_dir) {
   }
   c.rope_theta = static_cast<float>(f.number("rope_theta", 10000.0));
   c.rope_scaling = read_rope_scaling(f, c.rope_theta);
+  for (const auto* factors : {&c.rope_scaling.short_factor, &c.rope_scaling.long_factor}) {
+    if (!factors->empty() && factors->size() != static_cast<size_t>(c.rotary_dim / 2)) {
+      f.corrupt("longrope needs " + std::to_string(c.rotary_dim / 2) +
+                " short_factor and long_factor entries (rotary_dim / 2), found " +
+                std::to_string(factors->size()));
+    }
+  }
   if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta)) {
     f.corrupt("field 'rope_theta' must be a positive number, found " +
               std::to_string(c.rope_theta));

@@ -19,7 +19,7 @@ double yarn_correction_dim(double rotations, int dim, double base, int max_posit
 
 }  // namespace
 
-RopeFrequencies rope_frequencies(const ModelConfig& c) {
+RopeFrequencies rope_frequencies(const ModelConfig& c, bool long_factors) {
   const RopeScaling& s = c.rope_scaling;
   const int dim = c.rotary_dim, half = dim / 2;
   const double base = c.rope_theta;
@@ -30,7 +30,16 @@ RopeFrequencies rope_frequencies(const ModelConfig& c) {
   const int original_max = s.original_max_position_embeddings > 0
                                ? s.original_max_position_embeddings
                                : c.max_position_embeddings;
-  if (s.type == "linear") {
+  if (s.type == "longrope") {
+    const std::vector<double>& ext = long_factors ? s.long_factor : s.short_factor;
+    for (int i = 0; i < half; ++i)
+      out.inv_freq[static_cast<size_t>(i)] /= ext[static_cast<size_t>(i)];
+    out.attention_scale = s.attention_factor;
+    if (out.attention_scale == 0) {
+      out.attention_scale =
+          s.factor <= 1 ? 1.0 : std::sqrt(1 + std::log(s.factor) / std::log(original_max));
+    }
+  } else if (s.type == "linear") {
     for (double& f : out.inv_freq) f /= s.factor;
   } else if (s.type == "llama3") {
     // Long wavelengths are stretched by `factor`, short ones kept, the band between blended.
@@ -74,8 +83,8 @@ RopeFrequencies rope_frequencies(const ModelConfig& c) {
   return out;
 }
 
-std::vector<float> rope_table(const ModelConfig& c) {
-  const RopeFrequencies r = rope_frequencies(c);
+std::vector<float> rope_table(const ModelConfig& c, bool long_factors) {
+  const RopeFrequencies r = rope_frequencies(c, long_factors);
   const size_t half = r.inv_freq.size();
   std::vector<float> table(static_cast<size_t>(c.max_position_embeddings) * half * 2);
   for (int pos = 0; pos < c.max_position_embeddings; ++pos) {

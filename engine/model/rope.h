@@ -14,11 +14,12 @@ struct RopeFrequencies {
   std::vector<double> inv_freq;
   double attention_scale = 1.0;
 };
-RopeFrequencies rope_frequencies(const ModelConfig& c);
+// long_factors: longrope's frequencies for sequences past original_max_position_embeddings.
+RopeFrequencies rope_frequencies(const ModelConfig& c, bool long_factors = false);
 
 // [max_position_embeddings, rotary_dim / 2, 2]: (cos, sin) of position * inv_freq[i], times the
 // attention scale. Angles in double: they grow with the position, and f32 angles lose digits
 // that show up in the logits at long contexts.
-std::vector<float> rope_table(const ModelConfig& c);
+std::vector<float> rope_table(const ModelConfig& c, bool long_factors = false);
 
 }  // namespace llm

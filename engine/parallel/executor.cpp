@@ -29,7 +29,8 @@ void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out) {
   out.push_back(static_cast<int32_t>(batch.size()));
   for (const BatchEntry& e : batch) {
     out.insert(out.end(), {static_cast<int32_t>(e.tokens.size()), e.num_computed,
-                           static_cast<int32_t>(e.block_table.size()), e.wants_logits ? 1 : 0});
+                           static_cast<int32_t>(e.block_table.size()),
+                           (e.wants_logits ? 1 : 0) | (e.long_rope ? 2 : 0)});
     out.insert(out.end(), e.tokens.begin(), e.tokens.end());
     out.insert(out.end(), e.block_table.begin(), e.block_table.end());
   }
@@ -47,7 +48,8 @@ bool decode_step(const std::vector<int32_t>& m, std::vector<BatchEntry>& entries
     const auto n = static_cast<size_t>(m[at]), blocks = static_cast<size_t>(m[at + 2]);
     BatchEntry e;
     e.num_computed = m[at + 1];
-    e.wants_logits = m[at + 3] != 0;
+    e.wants_logits = (m[at + 3] & 1) != 0;
+    e.long_rope = (m[at + 3] & 2) != 0;
     at += 4;
     need(n + blocks);
     e.tokens = std::span<const int32_t>(m).subspan(at, n);

@@ -88,7 +88,7 @@ class Executor {
 };
 
 // Every step as the ranks exchange it: [n, then per entry: tokens, computed, table length,
-// wants_logits, the tokens, the table]; n = -1 means stop.
+// flags (1: wants_logits, 2: long_rope), the tokens, the table]; n = -1 means stop.
 void encode_step(std::span<const BatchEntry> batch, std::vector<int32_t>& out);
 // Fills `out` with entries viewing `message` (which must outlive them); false means stop.
 bool decode_step(const std::vector<int32_t>& message, std::vector<BatchEntry>& out);

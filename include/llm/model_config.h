@@ -11,7 +11,7 @@ namespace llm {
 // How RoPE's frequencies are made: transformers' rope_type and the parameters it reads (see
 // engine/model/rope.cpp for the formulas).
 struct RopeScaling {
-  std::string type = "default";                          // default | linear | llama3 | yarn
+  std::string type = "default";  // default | linear | llama3 | yarn | longrope
   double factor = 1.0;                                   // linear, llama3, yarn
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
   int original_max_position_embeddings = 0;   // llama3, yarn (0: max_position_embeddings)
@@ -19,6 +19,9 @@ struct RopeScaling {
   double attention_factor = 0.0;              // yarn: cos/sin scale; 0: from factor and mscale
   double mscale = 0.0, mscale_all_dim = 0.0;  // yarn
   bool truncate = true;                       // yarn: round the correction range outwards
+  // longrope (Phi-3's "su"): per-frequency divisors [rotary_dim / 2], the short ones while a
+  // sequence fits original_max_position_embeddings, the long ones once it is longer.
+  std::vector<double> short_factor, long_factor;
 };
 
 struct ModelConfig {

@@ -75,6 +75,19 @@ CASES = {
                 "layer_types": ["sliding_attention", "full_attention"], "rope_local_base_freq": 10000.0,
                 "rope_theta": 1000000.0, "rope_scaling": {"rope_type": "linear", "factor": 4.0},
                 "pad_token_id": 0}, None),
+    # longrope: the long factors once the sequence is longer than the pretrained context (32
+    # here, prompts of 40), the short ones while it fits (64); attention factor from 128 / orig.
+    "phi3_longrope": (transformers.Phi3Config,
+                      {"original_max_position_embeddings": 32, "pad_token_id": 0,
+                       "rope_scaling": {"type": "longrope",
+                                        "short_factor": [1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0],
+                                        "long_factor": [1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 8.0, 12.0]}}, None),
+    "phi3_longrope_short": (transformers.Phi3Config,
+                            {"original_max_position_embeddings": 64, "pad_token_id": 0,
+                             "rope_scaling": {"type": "longrope",
+                                              "short_factor": [1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.8, 2.0],
+                                              "long_factor": [1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 8.0, 12.0]}},
+                            None),
     "phi3_partial_rotary": (transformers.Phi3Config, {"partial_rotary_factor": 0.5, "pad_token_id": 0}, None),
 }
 

@@ -82,11 +82,20 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   std::vector<int32_t> ids = g["prompt_token_ids"].get<std::vector<int32_t>>();
   const auto expected = g["logits"].get<std::vector<std::vector<double>>>();
   const size_t prompt_len = ids.size();
+  // longrope's long factors, as the engine chooses them: once the sequence (the whole prompt
+  // from its first token on) is longer than the pretrained context.
+  const RopeScaling& rope = ck.config().rope_scaling;
+  const size_t long_after = rope.type == "longrope"
+                                ? static_cast<size_t>(rope.original_max_position_embeddings)
+                                : SIZE_MAX;
+  auto entry = [&](size_t pos) {
+    BatchEntry e{std::span<const int32_t>(ids).subspan(pos, 1), static_cast<int>(pos), table, true};
+    e.long_rope = std::max(prompt_len, pos + 1) > long_after;
+    return e;
+  };
   double worst = 0, largest = 0;
   for (size_t pos = 0; pos < prompt_len; ++pos) {
-    const BatchEntry e{std::span<const int32_t>(ids).subspan(pos, 1), static_cast<int>(pos), table,
-                       true};
-    const std::span<const float> logits = run_one(e);
+    const std::span<const float> logits = run_one(entry(pos));
     ASSERT_EQ(logits.size(), expected[pos].size());
     for (size_t v = 0; v < logits.size(); ++v) {
       worst = std::max(worst, std::abs(logits[v] - expected[pos][v]));
@@ -103,18 +112,14 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
   std::vector<int32_t> greedy;
   int32_t next = -1;
   {
-    const BatchEntry e{std::span<const int32_t>(ids).subspan(prompt_len - 1, 1),
-                       static_cast<int>(prompt_len - 1), table, true};
-    const auto logits = run_one(e);
+    const auto logits = run_one(entry(prompt_len - 1));
     next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   for (size_t step = 0; step < g["greedy"].size(); ++step) {
     greedy.push_back(next);
     ids.push_back(next);
     if (step + 1 == g["greedy"].size()) break;
-    const BatchEntry e{std::span<const int32_t>(ids).subspan(ids.size() - 1, 1),
-                       static_cast<int>(ids.size() - 1), table, true};
-    const auto logits = run_one(e);
+    const auto logits = run_one(entry(ids.size() - 1));
     next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   const auto want = g["greedy"].get<std::vector<int32_t>>();
@@ -130,10 +135,10 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  for (const char* name :
-       {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
-        "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2", "qwen3",
-        "mistral_window", "qwen2_window", "phi3", "phi3_partial_rotary", "gemma2", "gemma3"}) {
+  for (const char* name : {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
+                           "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2",
+                           "qwen3", "mistral_window", "qwen2_window", "phi3", "phi3_partial_rotary",
+                           "phi3_longrope", "phi3_longrope_short", "gemma2", "gemma3"}) {
     for (const char* backend : {"cpu", "cpu_bf16", "simt", "cpu_tp2"}) out.push_back({name, backend});
   }
   return out;

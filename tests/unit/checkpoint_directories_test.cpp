@@ -246,6 +246,9 @@ const std::vector<BadDirCase>& bad_dirs() {
     {"LinearRopeScalingWithZeroFactor",
      config(R"({"rope_scaling": {"rope_type": "linear", "factor": 0}})"), kCorrupt,
      cfg + "rope_scaling.factor must be positive, found 0"},
+    {"LongropeFactorsOfTheWrongLength",
+     config(R"({"rope_scaling": {"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}})"),
+     kCorrupt, cfg + "longrope needs 4 short_factor and long_factor entries (rotary_dim / 2), found 1"},
     {"PartialRotaryGivingAnOddWidth", config(R"({"partial_rotary_factor": 0.375})"), kCorrupt,
      cfg + "head_dim 8 x partial_rotary_factor 0.375000 must give an even number of rotated "
            "dimensions"},
