@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config git
           libsentencepiece-dev nlohmann-json3-dev
           libboost-dev libboost-program-options-dev libboost-context-dev
-          libgtest-dev libgmock-dev prometheus-cpp-dev libsimde-dev
+          libgtest-dev libgmock-dev prometheus-cpp-dev libsimde-dev libicu-dev
           clang libclang-rt-14-dev
           python3 python3-venv)
 missing=()
