@@ -18,40 +18,36 @@ unsigned blocks_for(long long n) {
 
 }  // namespace
 
-// out[t, f] = silu(gate_up[t, f]) * gate_up[t, F + f]; one thread per output element.
-__global__ void silu_mul_kernel(const float* gate_up, long long num_tokens, long long F,
-                                float* out) {
+// out[t, f] = act(gate_up[t, f]) * gate_up[t, F + f], one thread per output element; act is
+// SiLU (SwiGLU) or, with kGelu, PyTorch's tanh GELU (Gemma's GeGLU).
+template <bool kGelu>
+__global__ void gated_mul_kernel(const float* gate_up, long long num_tokens, long long F,
+                                 float* out) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= num_tokens * F) return;
   const long long t = i / F, f = i % F;
   const float g = gate_up[t * 2 * F + f];
-  out[i] = g / (1.0f + __expf(-g)) * gate_up[t * 2 * F + F + f];
+  const float act = kGelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
+                          : g / (1.0f + __expf(-g));
+  out[i] = act * gate_up[t * 2 * F + F + f];
+}
+
+template <bool kGelu>
+void gated_mul(const float* gate_up, long long num_tokens, long long F, float* out,
+               cudaStream_t stream) {
+  const unsigned blocks = blocks_for(num_tokens * F);
+  auto* k = &gated_mul_kernel<kGelu>;
+  if (blocks > 0) LLM_LAUNCH(k, blocks, kThreads, 0, stream, gate_up, num_tokens, F, out);
 }
 
 void silu_mul(const float* gate_up, long long num_tokens, long long F, float* out,
               cudaStream_t stream) {
-  const unsigned blocks = blocks_for(num_tokens * F);
-  if (blocks > 0) {
-    LLM_LAUNCH(silu_mul_kernel, blocks, kThreads, 0, stream, gate_up, num_tokens, F, out);
-  }
-}
-
-__global__ void gelu_tanh_mul_kernel(const float* gate_up, long long num_tokens, long long F,
-                                     float* out) {
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= num_tokens * F) return;
-  const long long t = i / F, f = i % F;
-  const float x = gate_up[t * 2 * F + f];
-  const float gelu = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  out[i] = gelu * gate_up[t * 2 * F + F + f];
+  gated_mul<false>(gate_up, num_tokens, F, out, stream);
 }
 
 void gelu_tanh_mul(const float* gate_up, long long num_tokens, long long F, float* out,
                    cudaStream_t stream) {
-  const unsigned blocks = blocks_for(num_tokens * F);
-  if (blocks > 0) {
-    LLM_LAUNCH(gelu_tanh_mul_kernel, blocks, kThreads, 0, stream, gate_up, num_tokens, F, out);
-  }
+  gated_mul<true>(gate_up, num_tokens, F, out, stream);
 }
 
 // kCap: x = c * tanh(x / c); else x = x * c.
