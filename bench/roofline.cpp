@@ -21,7 +21,7 @@ namespace llm::bench {
 DType runtime_dtype(const std::string& flag, const ModelConfig& c) {
   if (flag == "auto") return c.torch_dtype;
   const auto t = dtype_from_name(flag);
-  if (!t || *t == DType::kI32) {
+  if (!t || *t == DType::kI32 || dtype_is_quantized(*t)) {
     throw Error(ErrorCode::kInvalidArgument, "--dtype must be auto, f32, bf16 or f16, got '" + flag + "'");
   }
   return *t;

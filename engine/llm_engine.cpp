@@ -47,7 +47,7 @@ void check_config(const EngineConfig& c) {
         "NCCL joins the ranks of one process only (drop --tp-master)");
   }
   const auto t = dtype_from_name(c.dtype);
-  if (c.dtype != "auto" && (!t || *t == DType::kI32)) {
+  if (c.dtype != "auto" && (!t || *t == DType::kI32 || dtype_is_quantized(*t))) {
     bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
   }
   // Last: it changes the process's kernels, and only for a config that is otherwise sound.

@@ -20,10 +20,12 @@ if ((${#missing[@]})); then
 fi
 
 # Python packages for the server's end-to-end tests (the official openai SDK and a Prometheus
-# parser), the benchmark plot (matplotlib) and the tokenizer differential test (tokenizers), in a virtual environment inside the repository.
+# parser), the benchmark plot (matplotlib) and the tokenizer differential test (tokenizers) and the GGUF
+# reference (gguf: its writer and quantizers make the test files), in a virtual environment inside
+# the repository.
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c "import openai, prometheus_client, pytest, matplotlib, tokenizers" 2>/dev/null; then
+if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c "import openai, prometheus_client, pytest, matplotlib, tokenizers, gguf" 2>/dev/null; then
   python3 -m venv "$root/.venv"
   "$root/.venv/bin/pip" install -q -r "$root/tests/server/requirements.txt" -r "$root/bench/requirements.txt" \
-    -r "$root/tests/tokenizer/requirements.txt"
+    -r "$root/tests/tokenizer/requirements.txt" -r "$root/tests/gguf/requirements.txt"
 fi

@@ -35,10 +35,11 @@ cpu::WeightType weight_type(DType t) {
       return cpu::WeightType::kBF16;
     case DType::kF16:
       return cpu::WeightType::kF16;
-    case DType::kI32:
+    default:
       break;
   }
-  throw Error(ErrorCode::kUnsupported, "cpu backend: integer weights are not supported");
+  throw Error(ErrorCode::kUnsupported,
+              "cpu backend: " + std::string(dtype_name(t)) + " weights are not supported");
 }
 
 }  // namespace

@@ -53,10 +53,11 @@ cudaDataType cuda_type(DType t) {
       return CUDA_R_16BF;
     case DType::kF16:
       return CUDA_R_16F;
-    case DType::kI32:
+    default:
       break;
   }
-  throw Error(ErrorCode::kUnsupported, "cuda backend: integer tensors have no float type");
+  throw Error(ErrorCode::kUnsupported, "cuda backend: " + std::string(dtype_name(t)) +
+                                           " tensors have no cuBLAS float type");
 }
 
 }  // namespace

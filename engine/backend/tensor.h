@@ -31,7 +31,13 @@ struct Tensor {
     for (int i = 0; i < ndim; ++i) n *= dims[static_cast<size_t>(i)];
     return n;
   }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  // Quantized types count whole blocks along the last dimension (see llm/dtype.h).
+  size_t nbytes() const {
+    if (ndim == 0) return dtype_size(dtype);  // a scalar
+    size_t rows = 1;
+    for (int i = 0; i + 1 < ndim; ++i) rows *= static_cast<size_t>(dims[static_cast<size_t>(i)]);
+    return rows * dtype_row_bytes(dtype, dims[static_cast<size_t>(ndim - 1)]);
+  }
   template <class T>
   T* as() const {
     return static_cast<T*>(data);
@@ -39,8 +45,9 @@ struct Tensor {
   // Rows [begin, begin + count) of a tensor whose first dimension is rows.
   // (Also of a tensor with no rows: the row size comes from the inner dimensions.)
   Tensor rows(int64_t begin, int64_t count) const {
-    size_t row_bytes = dtype_size(dtype);
-    for (int i = 1; i < ndim; ++i) row_bytes *= static_cast<size_t>(dims[static_cast<size_t>(i)]);
+    size_t row_bytes = ndim > 1 ? dtype_row_bytes(dtype, dims[static_cast<size_t>(ndim - 1)])
+                                : dtype_size(dtype);
+    for (int i = 1; i + 1 < ndim; ++i) row_bytes *= static_cast<size_t>(dims[static_cast<size_t>(i)]);
     Tensor t = *this;
     t.dims[0] = count;
     t.data = static_cast<char*>(data) + static_cast<size_t>(begin) * row_bytes;

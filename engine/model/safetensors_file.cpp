@@ -191,6 +191,8 @@ std::string_view safetensors_dtype_name(DType dtype) {
       return "F16";
     case DType::kI32:
       return "I32";
+    default:
+      break;  // quantized types exist in GGUF files only
   }
   return "?";
 }
