@@ -62,31 +62,62 @@ std::unique_ptr<SentencePieceBackend> SentencePieceBackend::load(
                 model_path.string() + ": cannot load SentencePiece model: " + sp_status.ToString());
   }
 
-  const int n = tok.sp_->GetPieceSize();
-  tok.piece_class_.assign(static_cast<size_t>(n), kOtherPiece);
-  for (int id = 0; id < n; ++id) {
-    if (tok.sp_->IsControl(id)) {
-      tok.piece_class_[id] = kControlPiece;
-      tok.control_pieces_.emplace_back(tok.sp_->IdToPiece(id), id);
-    } else if (tok.sp_->IsByte(id)) {
-      const int16_t value = parse_byte_piece(tok.sp_->IdToPiece(id));
-      if (value < 0) {
-        throw Error(ErrorCode::kCorruptFile, model_path.string() + ": byte piece " +
-                                                 std::to_string(id) + " is spelled \"" +
-                                                 tok.sp_->IdToPiece(id) + "\", not <0xNN>");
-      }
-      tok.piece_class_[id] = value;
-    }
-  }
-
-  // Longest first, so "<s>" never shadows a longer control piece that starts the same way.
-  std::sort(tok.control_pieces_.begin(), tok.control_pieces_.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  tok.index_pieces(model_path.string());
+  tok.bos_id_ = tok.sp_->bos_id();
+  tok.eos_id_ = tok.sp_->eos_id();
 
   const TokenizerConfig config = read_tokenizer_config(model_dir);
   if (config.add_bos_token) tok.add_bos_ = *config.add_bos_token;
   if (config.add_eos_token) tok.add_eos_ = *config.add_eos_token;
   return owned;
+}
+
+std::unique_ptr<SentencePieceBackend> SentencePieceBackend::from_serialized_proto(
+    std::string_view proto, const std::string& where, TokenId bos_id, TokenId eos_id, bool add_bos,
+    bool add_eos) {
+  std::unique_ptr<SentencePieceBackend> owned(new SentencePieceBackend());
+  SentencePieceBackend& tok = *owned;
+  tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  sentencepiece::util::Status status;
+  try {
+    status = tok.sp_->LoadFromSerializedProto(proto);
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kCorruptFile,
+                where + ": SentencePiece refuses the vocabulary: " + e.what());
+  }
+  if (!status.ok()) {
+    throw Error(ErrorCode::kCorruptFile,
+                where + ": SentencePiece refuses the vocabulary: " + status.ToString());
+  }
+  tok.index_pieces(where);
+  tok.bos_id_ = bos_id;
+  tok.eos_id_ = eos_id;
+  tok.add_bos_ = add_bos;
+  tok.add_eos_ = add_eos;
+  return owned;
+}
+
+void SentencePieceBackend::index_pieces(const std::string& where) {
+  const int n = sp_->GetPieceSize();
+  piece_class_.assign(static_cast<size_t>(n), kOtherPiece);
+  for (int id = 0; id < n; ++id) {
+    if (sp_->IsControl(id)) {
+      piece_class_[id] = kControlPiece;
+      control_pieces_.emplace_back(sp_->IdToPiece(id), id);
+    } else if (sp_->IsByte(id)) {
+      const int16_t value = parse_byte_piece(sp_->IdToPiece(id));
+      if (value < 0) {
+        throw Error(ErrorCode::kCorruptFile, where + ": byte piece " + std::to_string(id) +
+                                                 " is spelled \"" + sp_->IdToPiece(id) +
+                                                 "\", not <0xNN>");
+      }
+      piece_class_[id] = value;
+    }
+  }
+
+  // Longest first, so "<s>" never shadows a longer control piece that starts the same way.
+  std::sort(control_pieces_.begin(), control_pieces_.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
 std::vector<TokenId> SentencePieceBackend::encode(std::string_view text,
@@ -152,10 +183,10 @@ int SentencePieceBackend::vocab_size() const {
   return sp_->GetPieceSize();
 }
 TokenId SentencePieceBackend::bos_id() const {
-  return sp_->bos_id();
+  return bos_id_;
 }
 TokenId SentencePieceBackend::eos_id() const {
-  return sp_->eos_id();
+  return eos_id_;
 }
 
 TokenBytes SentencePieceBackend::token_bytes(TokenId id) const {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,13 @@ class SentencePieceBackend final : public TokenizerBackend {
   // Throws llm::Error naming the file (kNotFound when tokenizer.model is missing, kCorruptFile
   // when it does not parse).
   static std::unique_ptr<SentencePieceBackend> load(const std::filesystem::path& model_dir);
+  // From a serialized ModelProto built in memory (a GGUF file's "llama" vocabulary, which carries
+  // its BOS / EOS ids and flags itself: -1 for none). WHERE names the source in errors
+  // (kCorruptFile when SentencePiece refuses the model).
+  static std::unique_ptr<SentencePieceBackend> from_serialized_proto(std::string_view proto,
+                                                                     const std::string& where,
+                                                                     TokenId bos_id, TokenId eos_id,
+                                                                     bool add_bos, bool add_eos);
   ~SentencePieceBackend() override;
 
   std::vector<TokenId> encode(std::string_view text, bool add_special_tokens) const override;
@@ -39,11 +47,15 @@ class SentencePieceBackend final : public TokenizerBackend {
 
  private:
   SentencePieceBackend();
+  // Classifies the pieces of the loaded model; WHERE names it in errors.
+  void index_pieces(const std::string& where);
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   // Per id: the byte value of a byte-fallback piece, -2 for a control piece, -1 otherwise.
   std::vector<int16_t> piece_class_;
   bool add_bos_ = true;
   bool add_eos_ = false;
+  TokenId bos_id_ = -1;
+  TokenId eos_id_ = -1;
   std::vector<std::pair<std::string, TokenId>> control_pieces_;  // (piece text, id), longest first
 };
 
