@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "llm/error.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_backend.h"
 
@@ -23,6 +24,10 @@ Tokenizer Tokenizer::load(const std::filesystem::path& model_dir) {
     return Tokenizer(HfTokenizer::load(model_dir));
   }
   return Tokenizer(SentencePieceBackend::load(model_dir));
+}
+
+Tokenizer Tokenizer::from_gguf(const GgufVocab& vocab) {
+  return Tokenizer(make_gguf_backend(vocab));
 }
 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {

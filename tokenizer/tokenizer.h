@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/gguf_vocab.h"
 #include "tokenizer/tokenizer_backend.h"
 
 namespace llm {
@@ -23,6 +24,13 @@ class Tokenizer {
   // Throws llm::Error naming the file (kNotFound when neither file exists, kCorruptFile when it
   // does not parse, kUnsupported for a tokenizer.json feature not implemented here).
   static Tokenizer load(const std::filesystem::path& model_dir);
+  // The tokenizer a GGUF file embeds, encoding and decoding as llama.cpp does with the same
+  // metadata (gguf_tokenizer.h): "gpt2" vocabularies behave as the Hugging Face tokenizer of
+  // their pre-tokenizer, "llama" ones as SentencePiece. BOS / EOS and whether encode() adds them
+  // come from the vocabulary, with llama.cpp's defaults where it is silent. Throws llm::Error
+  // (kUnsupported for a model or pre-tokenizer not implemented, kCorruptFile for an inconsistent
+  // vocabulary).
+  static Tokenizer from_gguf(const GgufVocab& vocab);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

@@ -68,7 +68,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::load(const std::filesystem::path& mode
 HfTokenizer::HfTokenizer(HfPipeline pipeline, TokenId bos_id, TokenId eos_id)
     : p_(std::move(pipeline)), bos_id_(bos_id), eos_id_(eos_id) {
   added_ = std::make_unique<hf::AddedVocabulary>(p_.added_tokens, p_.normalizer.get());
-  vocab_size_ = p_.model->vocab_size();
+  vocab_size_ = std::max(p_.model->vocab_size(), p_.min_vocab_size);
   for (const auto& t : p_.added_tokens) vocab_size_ = std::max(vocab_size_, t.id + 1);
   added_index_.assign(static_cast<size_t>(vocab_size_), -1);
   for (size_t i = 0; i < p_.added_tokens.size(); ++i) {

@@ -30,6 +30,9 @@ struct HfPipeline {
   std::vector<hf::AddedToken> added_tokens;
   bool decoder_is_byte_level = false;  // for the streaming detokenizer's token_bytes
   bool decoder_has_byte_fallback = false;
+  // Ids below this count belong to the vocabulary even where neither the model nor the added
+  // tokens spell them (a GGUF vocabulary's unused padding tokens, which decode to nothing).
+  int min_vocab_size = 0;
 };
 
 class HfTokenizer final : public TokenizerBackend {
