@@ -92,7 +92,8 @@ Vocab check(const GgufVocab& v, bool default_add_bos, int32_t default_bos, int32
 
   out.bos = id_or(v.bos_id, default_bos, n);
   out.eos = id_or(v.eos_id, default_eos, n);
-  out.add_bos = v.add_bos.value_or(default_add_bos);
+  // A default never asks for a token the vocabulary lacks; the file's own flag must be honoured.
+  out.add_bos = v.add_bos.value_or(default_add_bos && out.bos >= 0);
   out.add_eos = v.add_eos.value_or(false);
   if (out.add_bos && out.bos < 0) corrupt("add_bos_token is set but there is no BOS token");
   if (out.add_eos && out.eos < 0) corrupt("add_eos_token is set but there is no EOS token");

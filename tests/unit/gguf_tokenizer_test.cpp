@@ -94,6 +94,18 @@ TEST(GgufTokenizer, Gpt2MergesSpecialTokensAndPadding) {
   EXPECT_FALSE(tok.add_bos());
 }
 
+TEST(GgufTokenizer, EveryImplementedPreTokenizerLoadsAndSplitsWords) {
+  // Each pattern builds (the "default" list runs through ICU) and, on plain words, splits where
+  // GPT-2's does: the real vocabularies are compared in gguf_tokenizer_diff.
+  GgufVocab v = tiny_gpt2();
+  const std::vector<TokenId> want = Tokenizer::from_gguf(v).encode("ab a", false);
+  EXPECT_EQ(want.size(), 2u);
+  for (const char* pre : {"llama-bpe", "llama3", "llama-v3", "qwen2", "smollm", "default"}) {
+    v.pre = pre;
+    EXPECT_EQ(Tokenizer::from_gguf(v).encode("ab a", false), want) << pre;
+  }
+}
+
 TEST(GgufTokenizer, Gpt2BosEosFromTheFileAndLlama3Default) {
   GgufVocab v = tiny_gpt2();
   v.pre = "llama-bpe";  // llama.cpp adds BOS for Llama 3 unless the file says otherwise
