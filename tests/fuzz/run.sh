@@ -26,6 +26,7 @@ targets=(
   "openai_request 4096 json"
   "chat_template 8192 jinja"
   "safetensors 8192 -"
+  "gguf 8192 gguf"
   "tokenizer 1024 -"
   "hf_tokenizer 4096 json"
   "batch_line 4096 json"
