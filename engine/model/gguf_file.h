@@ -45,8 +45,8 @@ std::string_view gguf_type_name(GgufType t);  // "u32", "string", "array", ...
 struct GgufValue {
   GgufType type = GgufType::kU8;
   // Scalars: the value in the widest form of its kind (bool as 0/1 in `integer`).
-  int64_t integer = 0;   // u8..i64, bool (u64 values above INT64_MAX are refused at parse)
-  double number = 0.0;   // f32, f64
+  int64_t integer = 0;      // u8..i64, bool (u64 values above INT64_MAX are refused at parse)
+  double number = 0.0;      // f32, f64
   std::string_view string;  // kString
   // kArray: element type and count; strings listed, numbers left as raw little-endian bytes.
   GgufType element_type = GgufType::kU8;
@@ -68,6 +68,8 @@ class GgufFile {
   // The same on bytes already in memory, which must outlive the result (fuzzing, tests);
   // `name` stands for the file in messages.
   static GgufFile parse(std::span<const std::byte> bytes, const std::filesystem::path& name);
+  // A temporary buffer would be gone before the views into it are used.
+  static GgufFile parse(std::vector<std::byte>&& bytes, const std::filesystem::path& name) = delete;
 
   uint32_t version() const { return version_; }
   const std::filesystem::path& path() const { return path_; }

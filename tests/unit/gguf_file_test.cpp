@@ -128,9 +128,11 @@ FileSpec valid_spec() {
   return s;
 }
 
+// The result views `bytes`, which must outlive it: temporaries are refused.
 GgufFile parse(const std::vector<std::byte>& bytes) {
   return GgufFile::parse(bytes, "test.gguf");
 }
+GgufFile parse(std::vector<std::byte>&&) = delete;
 
 // Parses and returns the error, failing the test when there is none.
 std::optional<Error> parse_error(const std::vector<std::byte>& bytes) {
@@ -177,7 +179,8 @@ TEST(GgufFileTest, ReadsAValidFile) {
 }
 
 TEST(GgufFileTest, GettersReadEveryType) {
-  const GgufFile f = parse(valid_spec().build());
+  const std::vector<std::byte> bytes = valid_spec().build();
+  const GgufFile f = parse(bytes);
   EXPECT_EQ(f.get_string("general.architecture"), "llama");
   EXPECT_EQ(f.get_int("u8"), 200);
   EXPECT_EQ(f.get_int("i8"), -5);
@@ -207,7 +210,8 @@ TEST(GgufFileTest, GettersReadEveryType) {
 }
 
 TEST(GgufFileTest, GettersRefuseTheWrongType) {
-  const GgufFile f = parse(valid_spec().build());
+  const std::vector<std::byte> bytes = valid_spec().build();
+  const GgufFile f = parse(bytes);
   const auto expect_wrong = [](auto read, const std::string& key, const std::string& found) {
     try {
       read();
@@ -300,7 +304,7 @@ TEST(GgufFileTest, RefusesBadTensorPlacement) {
   spec.tensors[2].offset = uint64_t{1} << 63;
   expect_error(spec, ErrorCode::kCorruptFile, "tensor 'blk.0.q4k'");
   spec = valid_spec();
-  spec.data.resize(spec.data.size() - 1);  // the last tensor's padding cut short
+  spec.data.pop_back();  // the last tensor's padding cut short
   expect_error(spec, ErrorCode::kCorruptFile, "tensor 'blk.0.q4k'");
   spec = valid_spec();
   spec.tensors[1].ne = {48, 2};  // not whole Q8_0 blocks
@@ -399,7 +403,8 @@ TEST(GgufFileTest, ReadsAFileWithoutTensors) {
   spec.tensors.clear();
   spec.data.clear();
   spec.alignment = 1;  // nothing after the metadata, not even padding
-  const GgufFile f = parse(spec.build());
+  const std::vector<std::byte> bytes = spec.build();
+  const GgufFile f = parse(bytes);
   EXPECT_TRUE(f.tensors().empty());
   EXPECT_EQ(f.get_int("u8"), 200);
 }
@@ -430,7 +435,8 @@ TEST_F(GgufOnDiskTest, OpenMapsTheFile) {
   const TensorView* q8 = f.find_tensor("q8");
   ASSERT_NE(q8, nullptr);
   EXPECT_EQ(q8->file, path);
-  const TensorView* in_memory = parse(bytes).find_tensor("q8");
+  const GgufFile parsed = parse(bytes);
+  const TensorView* in_memory = parsed.find_tensor("q8");
   ASSERT_EQ(q8->data.size(), in_memory->data.size());
   EXPECT_EQ(std::memcmp(q8->data.data(), in_memory->data.data(), q8->data.size()), 0);
   EXPECT_TRUE(is_gguf_file(path));
@@ -444,7 +450,7 @@ TEST_F(GgufOnDiskTest, ErrorsNameTheFile) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
   }
   std::vector<std::byte> bytes = valid_spec().build();
-  bytes.resize(bytes.size() - 100);
+  bytes.erase(bytes.end() - 100, bytes.end());
   const auto path = write("short.gguf", bytes);
   try {
     GgufFile::open(path);
