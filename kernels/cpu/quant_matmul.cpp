@@ -105,23 +105,15 @@ void quantize_activations(const float* x, int64_t ldx, int64_t T, int64_t K,
   grow(out.q, T * kb * kQK);
   grow(out.d, T * kb);
   grow(out.sums, T * kb);
+  const bool avx2 = cpu_isa() >= CpuIsa::kAvx2;
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t b = 0; b < kb; ++b) {
-      const float* xb = x + t * ldx + b * kQK;
-      const int len = static_cast<int>(std::min<int64_t>(kQK, K - b * kQK));
-      float amax = 0.0f;
-      for (int i = 0; i < len; ++i) amax = std::max(amax, std::fabs(xb[i]));
-      // ggml's quantize_row_q8_0: through the reciprocal, rounded half away from zero.
-      const float d = amax / 127.0f;
-      const float id = d == 0.0f ? 0.0f : 1.0f / d;
-      int8_t* q = out.q.data() + (t * kb + b) * kQK;
-      int32_t sum = 0;
-      for (int i = 0; i < kQK; ++i) {
-        q[i] = i < len ? static_cast<int8_t>(std::round(xb[i] * id)) : int8_t{0};
-        sum += q[i];
-      }
-      out.d[static_cast<size_t>(t * kb + b)] = d;
-      out.sums[static_cast<size_t>(t * kb + b)] = sum;
+    int8_t* q = out.q.data() + t * kb * kQK;
+    float* d = out.d.data() + t * kb;
+    int32_t* sums = out.sums.data() + t * kb;
+    if (avx2) {
+      detail::quantize_row_q8_avx2(x + t * ldx, K, q, d, sums);
+    } else {
+      detail::quantize_row_q8_portable(x + t * ldx, K, q, d, sums);
     }
   }
 }
@@ -176,6 +168,26 @@ const char* quant_matmul_kernel_name(DType type) {
 }
 
 namespace detail {
+
+void quantize_row_q8_portable(const float* x, int64_t K, int8_t* q, float* d, int32_t* sums) {
+  for (int64_t b = 0; b < quant_blocks_for(K); ++b) {
+    const float* xb = x + b * kQK;
+    const int len = static_cast<int>(std::min<int64_t>(kQK, K - b * kQK));
+    float amax = 0.0f;
+    for (int i = 0; i < len; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    // ggml's quantize_row_q8_0: through the reciprocal, rounded half away from zero.
+    const float scale = amax / 127.0f;
+    const float id = scale == 0.0f ? 0.0f : 1.0f / scale;
+    int8_t* qb = q + b * kQK;
+    int32_t sum = 0;
+    for (int i = 0; i < kQK; ++i) {
+      qb[i] = i < len ? static_cast<int8_t>(std::round(xb[i] * id)) : int8_t{0};
+      sum += qb[i];
+    }
+    d[b] = scale;
+    sums[b] = sum;
+  }
+}
 
 // One output element per (t, row): the chain of quant_matmul.h, the integer dot product written
 // out as the kernels' layout holds it.

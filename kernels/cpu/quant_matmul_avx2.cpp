@@ -136,7 +136,55 @@ LLM_AVX2 void panels(const QuantArgs& a) {
   }
 }
 
+// round(v) half away from zero, as std::round: trunc(v), plus sign(v) where |v - trunc(v)| >= 0.5
+// (both exact). Adding 0.5 first would round 0.49999997 up.
+LLM_AVX2 inline __m256 round_away(__m256 v) {
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
+  const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t));
+  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  return _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(sign, _mm256_set1_ps(1.0f))));
+}
+
 }  // namespace
+
+LLM_AVX2 void quantize_row_q8_avx2(const float* x, int64_t K, int8_t* q, float* d, int32_t* sums) {
+  const int64_t full = K / 32;
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < full; ++b) {
+    __m256 v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
+    // amax: max is exact, so any order of the 32 gives the scalar loop's value.
+    __m256 m =
+        _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
+                      _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float scale = amax / 127.0f;
+    const float id = scale == 0.0f ? 0.0f : 1.0f / scale;
+    __m256i r[4];
+    for (int i = 0; i < 4; ++i)
+      r[i] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
+    // The block sum, exact in int32.
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    // int32 -> int8 (|q| <= 127: no saturation); packs interleaves 128-bit lanes, the
+    // permutation puts the 32 bytes back in order.
+    const __m256i p =
+        _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32),
+                        _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    d[b] = scale;
+    sums[b] = _mm_cvtsi128_si32(s4);
+  }
+  if (K % 32 != 0) {  // the padded last block
+    quantize_row_q8_portable(x + full * 32, K - full * 32, q + full * 32, d + full, sums + full);
+  }
+}
 
 void matmul_quant_avx2(const QuantArgs& a) {
   if (a.q4) {

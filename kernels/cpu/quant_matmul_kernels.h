@@ -26,6 +26,11 @@ struct QuantArgs {
 inline constexpr int64_t kQ8PanelBlock = 512;
 inline constexpr int64_t kQ4PanelBlock = 256;
 
+// One row x [K] of activations quantized: q [ceil(K/32) * 32] (zero past K), d and sums
+// [ceil(K/32)]. The AVX2 one gives the same bytes (needs AVX2; the caller checks).
+void quantize_row_q8_portable(const float* x, int64_t K, int8_t* q, float* d, int32_t* sums);
+void quantize_row_q8_avx2(const float* x, int64_t K, int8_t* q, float* d, int32_t* sums);
+
 void matmul_quant_portable(const QuantArgs& a);
 // Requires AVX2, FMA and F16C; the caller checks.
 void matmul_quant_avx2(const QuantArgs& a);

@@ -188,6 +188,38 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantMatmul, ::testing::ValuesIn(cases()), [](c
   return s;
 });
 
+// The AVX2 activation quantizer gives the portable one's bytes: rounding ties (x * id = k + 0.5
+// exactly), the float just below 0.5 (which rounds down, though 0.49999997 + 0.5 rounds up),
+// zero blocks and a padded last block.
+TEST(QuantActivations, Avx2MatchesPortable) {
+  if (!cpu_features().avx2_fma) GTEST_SKIP() << "no AVX2";
+  for (const int64_t K : {32, 100, 4096 + 7}) {
+    std::vector<float> x = normal_floats(static_cast<size_t>(K), 5 + K);
+    for (int64_t i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = static_cast<float>(i) - 15.5f;
+    x[0] = 127.0f;  // d = 1: every other element of the first block is a tie
+    if (K >= 64) {
+      for (int64_t i = 32; i < 64; ++i) x[static_cast<size_t>(i)] = i % 2 ? 0.0f : -0.0f;
+      x[40] = 127.0f;
+      x[41] = std::nextafter(0.5f, 0.0f);
+      x[42] = -std::nextafter(0.5f, 0.0f);
+      x[43] = std::nextafter(1.5f, 2.0f);
+    }
+    const int64_t kb = (K + 31) / 32;
+    std::vector<int8_t> q1(static_cast<size_t>(kb * 32), 1), q2(q1.size(), 2);  // [kb * 32]
+    std::vector<float> d1(static_cast<size_t>(kb)), d2(d1.size());              // [kb]
+    std::vector<int32_t> s1(d1.size()), s2(d1.size());                          // [kb]
+    detail::quantize_row_q8_portable(x.data(), K, q1.data(), d1.data(), s1.data());
+    detail::quantize_row_q8_avx2(x.data(), K, q2.data(), d2.data(), s2.data());
+    EXPECT_EQ(q1, q2) << "K=" << K;
+    EXPECT_EQ(0, std::memcmp(d1.data(), d2.data(), d1.size() * sizeof(float))) << "K=" << K;
+    EXPECT_EQ(s1, s2) << "K=" << K;
+    EXPECT_EQ(q1[1], -15);  // -14.5 rounds away from zero
+    if (K >= 64) {
+      EXPECT_EQ(q1[41], 0);
+    }
+  }
+}
+
 TEST(QuantMatmul, KernelNameFollowsTheIsa) {
   const std::string name = quant_matmul_kernel_name(DType::kQ4_0);
   if (cpu_isa() == CpuIsa::kAvx512 && cpu_features().avx512_vnni) {
