@@ -1,0 +1,176 @@
+#include "kernels/cpu/quant_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+// Every expression below is one numpy operation of gguf/quants.py, rounded to f32 on its own:
+// the file is compiled with -ffp-contract=off so that no product and sum fuse into an FMA.
+
+namespace llm::cpu {
+namespace {
+
+// Reads block i of type B from an unaligned run of blocks.
+template <class B>
+B load_block(const void* src, int64_t i) {
+  B b;
+  std::memcpy(&b, static_cast<const unsigned char*>(src) + i * static_cast<int64_t>(sizeof(B)),
+              sizeof b);
+  return b;
+}
+
+void dequant_q8_0(const BlockQ8_0& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int i = 0; i < kQK; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
+}
+
+void dequant_q4_0(const BlockQ4_0& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int j = 0; j < kQK / 2; ++j) {
+    y[j] = d * static_cast<float>((b.qs[j] & 0x0f) - 8);
+    y[j + kQK / 2] = d * static_cast<float>((b.qs[j] >> 4) - 8);
+  }
+}
+
+void dequant_q4_1(const BlockQ4_1& b, float* y) {
+  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+  for (int j = 0; j < kQK / 2; ++j) {
+    y[j] = d * static_cast<float>(b.qs[j] & 0x0f) + m;
+    y[j + kQK / 2] = d * static_cast<float>(b.qs[j] >> 4) + m;
+  }
+}
+
+// The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K super-block.
+void scale_min_k4(const uint8_t* s, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+void dequant_q4_k(const BlockQ4_K& b, float* y) {
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {  // sub-blocks of 32
+    int sc = 0, m = 0;
+    scale_min_k4(b.scales, j, sc, m);
+    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
+    const uint8_t* q = b.qs + (j / 2) * 32;
+    const int shift = (j % 2) * 4;
+    for (int l = 0; l < 32; ++l)
+      y[j * 32 + l] = dl * static_cast<float>((q[l] >> shift) & 0x0f) - ml;
+  }
+}
+
+void dequant_q5_k(const BlockQ5_K& b, float* y) {
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    int sc = 0, m = 0;
+    scale_min_k4(b.scales, j, sc, m);
+    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
+    const uint8_t* q = b.qs + (j / 2) * 32;
+    const int shift = (j % 2) * 4;
+    for (int l = 0; l < 32; ++l) {
+      const int v = ((q[l] >> shift) & 0x0f) | (((b.qh[l] >> j) & 1) << 4);
+      y[j * 32 + l] = dl * static_cast<float>(v) - ml;
+    }
+  }
+}
+
+void dequant_q6_k(const BlockQ6_K& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int h = 0; h < 2; ++h) {  // halves of 128 elements
+    const uint8_t* ql = b.ql + 64 * h;
+    const uint8_t* qh = b.qh + 32 * h;
+    for (int e = 0; e < 128; ++e) {
+      const int lo = e < 64 ? ql[e] & 0x0f : ql[e - 64] >> 4;
+      const int hi = (qh[e % 32] >> (2 * (e / 32))) & 3;
+      const int i = 128 * h + e;
+      const float dl = d * static_cast<float>(b.scales[i / 16]);
+      y[i] = dl * static_cast<float>((lo | (hi << 4)) - 32);
+    }
+  }
+}
+
+template <class B, class F>
+void dequant_run(const void* src, int64_t n, float* dst, int elems, F one) {
+  for (int64_t i = 0; i < n / elems; ++i) one(load_block<B>(src, i), dst + i * elems);
+}
+
+BlockQ8_0 quantize_q8_0(const float* x) {
+  float amax = 0.0f;
+  for (int i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  const float id = d == 0.0f ? 0.0f : 1.0f / d;
+  BlockQ8_0 b;
+  b.d = f32_to_f16(d);
+  // np_roundf: half away from zero, as std::round.
+  for (int i = 0; i < kQK; ++i) b.qs[i] = static_cast<int8_t>(std::round(x[i] * id));
+  return b;
+}
+
+BlockQ4_0 quantize_q4_0(const float* x) {
+  int imax = 0;  // the first element of largest magnitude (numpy's argmax)
+  for (int i = 1; i < kQK; ++i) {
+    if (std::fabs(x[i]) > std::fabs(x[imax])) imax = i;
+  }
+  const float d = x[imax] / -8.0f;
+  const float id = d == 0.0f ? 0.0f : 1.0f / d;
+  uint8_t q[kQK];
+  for (int i = 0; i < kQK; ++i) {
+    const float v = x[i] * id + 8.5f;  // two roundings, as numpy's two operations
+    q[i] = static_cast<uint8_t>(std::min(15, static_cast<int>(v)));
+  }
+  BlockQ4_0 b;
+  b.d = f32_to_f16(d);
+  for (int j = 0; j < kQK / 2; ++j) b.qs[j] = static_cast<uint8_t>(q[j] | (q[j + kQK / 2] << 4));
+  return b;
+}
+
+}  // namespace
+
+void dequantize_blocks(DType type, const void* src, int64_t n, float* dst) {
+  switch (type) {
+    case DType::kQ8_0:
+      return dequant_run<BlockQ8_0>(src, n, dst, kQK, dequant_q8_0);
+    case DType::kQ4_0:
+      return dequant_run<BlockQ4_0>(src, n, dst, kQK, dequant_q4_0);
+    case DType::kQ4_1:
+      return dequant_run<BlockQ4_1>(src, n, dst, kQK, dequant_q4_1);
+    case DType::kQ4_K:
+      return dequant_run<BlockQ4_K>(src, n, dst, kQKK, dequant_q4_k);
+    case DType::kQ5_K:
+      return dequant_run<BlockQ5_K>(src, n, dst, kQKK, dequant_q5_k);
+    case DType::kQ6_K:
+      return dequant_run<BlockQ6_K>(src, n, dst, kQKK, dequant_q6_k);
+    default:
+      throw std::invalid_argument("dequantize_blocks: not a quantized type");
+  }
+}
+
+void quantize_row(DType type, const float* x, int64_t n, void* dst) {
+  if (type != DType::kQ8_0 && type != DType::kQ4_0) {
+    throw std::invalid_argument("quantize_row: only q8_0 and q4_0 are quantized here");
+  }
+  auto* out = static_cast<unsigned char*>(dst);
+  const size_t bytes = dtype_block_bytes(type);
+  for (int64_t b = 0; b < quant_blocks_for(n); ++b) {
+    float block[kQK] = {};  // the row's elements, zero past n
+    const int64_t len = std::min<int64_t>(kQK, n - b * kQK);
+    std::memcpy(block, x + b * kQK, static_cast<size_t>(len) * sizeof(float));
+    if (type == DType::kQ8_0) {
+      const BlockQ8_0 q = quantize_q8_0(block);
+      std::memcpy(out + b * static_cast<int64_t>(bytes), &q, bytes);
+    } else {
+      const BlockQ4_0 q = quantize_q4_0(block);
+      std::memcpy(out + b * static_cast<int64_t>(bytes), &q, bytes);
+    }
+  }
+}
+
+}  // namespace llm::cpu
