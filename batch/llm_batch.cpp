@@ -24,13 +24,17 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "llm-batch: OpenAI Batch API JSONL in, results out (input order, resumable)\n"
       "Options (each also read from LLM_<NAME>)");
-  desc.add_options()("help,h", "show this help")
-      ("model", po::value(&model)->required(), "Hugging Face model directory")
-      ("input", po::value(&input)->required(), "input JSONL: {custom_id, method, url, body} per line")
-      ("output", po::value(&output)->required(), "output JSONL, one line per input line")
-      ("resume", po::bool_switch(&opt.resume), "keep the lines --output already has and do the rest")
-      ("max-in-flight", po::value(&opt.max_in_flight)->default_value(opt.max_in_flight), "lines read ahead and not yet written")
-      ("served-model-name", po::value(&served_name), "the 'model' the bodies may name (default: the directory name)");
+  desc.add_options()("help,h", "show this help")("model", po::value(&model)->required(),
+                                                 "Hugging Face model directory, or a GGUF file")(
+      "input", po::value(&input)->required(),
+      "input JSONL: {custom_id, method, url, body} per line")(
+      "output", po::value(&output)->required(), "output JSONL, one line per input line")(
+      "resume", po::bool_switch(&opt.resume),
+      "keep the lines --output already has and do the rest")(
+      "max-in-flight", po::value(&opt.max_in_flight)->default_value(opt.max_in_flight),
+      "lines read ahead and not yet written")(
+      "served-model-name", po::value(&served_name),
+      "the 'model' the bodies may name (default: the directory name)");
   llm::add_chat_template_option(desc, chat_template);
   llm::add_request_limit_options(desc, limits);
   llm::add_engine_options(desc, engine_flags);

@@ -17,6 +17,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/quant_matmul.h"
 #include "llm/error.h"
 
 namespace llm::bench {
@@ -62,15 +63,18 @@ nlohmann::json cpu_kernels(const std::string& dtype) {
   const cpu::WeightType type = dtype == "f32"    ? cpu::WeightType::kF32
                                : dtype == "f16" ? cpu::WeightType::kF16
                                                 : cpu::WeightType::kBF16;
+  // Quantized weights (a GGUF file's, --quantization) take the integer kernels whatever --dtype.
   return {{"matmul", cpu::matmul_kernel_name(type, cpu::preferred_layout(type))},
+          {"matmul_quantized", cpu::quant_matmul_kernel_name(DType::kQ8_0)},
           {"attention", cpu::paged_attention_kernel_name()}};
 }
 
 std::pair<std::string, std::string> kernels_row(const std::string& dtype) {
   const nlohmann::json k = cpu_kernels(dtype);
   return {"cpu kernels", cpu::cpu_model_name() + " [" + cpu::cpu_features().describe() +
-                             "]: matmul " + k["matmul"].get<std::string>() + ", attention " +
-                             k["attention"].get<std::string>()};
+                             "]: matmul " + k["matmul"].get<std::string>() +
+                             " (quantized: " + k["matmul_quantized"].get<std::string>() +
+                             "), attention " + k["attention"].get<std::string>()};
 }
 
 nlohmann::json new_report(const std::string& benchmark, nlohmann::json config) {

@@ -14,7 +14,8 @@
 #
 # Environment: BIN (our binaries, default build/bin), PEER (work folder, default build-peer/),
 # THREADS (2), SHAPE (tinyllama-1.1b), LLAMA_CPP_PYTHON_VERSION (the sdist whose vendored
-# llama.cpp is built), STAGES (any of "build convert bench serve report", default all),
+# llama.cpp is built), STAGES (any of "build convert bench quant serve report", default all),
+# QUANTS (the GGUF types the quant stage runs, default "q8_0 q4_0 q4_k_m"),
 # QUIET_WAIT (seconds each step may wait for other processes to go quiet, default 900),
 # DECODE_ROUNDS (turns each side takes at single-stream decode, default 3),
 # QUICK=1 (short runs, to check the script). Needs a Release build of ours in build/
@@ -27,7 +28,7 @@ PEER="${PEER:-$ROOT/build-peer}"
 THREADS="${THREADS:-2}"
 SHAPE="${SHAPE:-tinyllama-1.1b}"
 LLAMA_CPP_PYTHON_VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
-STAGES="${STAGES:-build convert bench serve report}"
+STAGES="${STAGES:-build convert bench quant serve report}"
 QUICK="${QUICK:-0}"
 mkdir -p "$OUT" "$PEER"
 OUT="$(cd "$OUT" && pwd)"
@@ -243,7 +244,7 @@ convert() {
     mv "$GGUF.tmp" "$GGUF"
   fi
   local q
-  for q in Q8_0 Q4_0; do
+  for q in Q8_0 Q4_0 Q4_K_M; do
     local f="$MODELS/${SHAPE}-${q,,}.gguf"
     if [[ ! -f "$f" ]]; then
       log "llama-quantize $q -> $f"
@@ -328,13 +329,49 @@ bench() {
     --batch-size "$B32" --input-len "$B32_IN" --output-len "$B32_OUT" --num-iters 3 --warmup-iters 1 \
     --json "$OUT/ours_decode_b32.json"
 
-  # llama.cpp's quantized formats, which ours cannot load yet: context for later.
-  log "llama-bench Q8_0 and Q4_0 (llama.cpp only)"
-  step llamacpp_bench_quant -o "$OUT/llamacpp_bench_quant.json" -e "$LOGS/llamacpp_bench_quant.log" \
-    timeout $T_BENCH "$LBIN/llama-bench" -m "$MODELS/${SHAPE}-q8_0.gguf" -m "$MODELS/${SHAPE}-q4_0.gguf" \
-    -p "$prefill" -n $((2 * DECODE_OUT)) -t "$THREADS" -r "$(( BENCH_REPS < 3 ? BENCH_REPS : 3 ))" -o json
   log "roofline (after)"
   step roofline_after -1 timeout $T_BENCH "$OURS/llm-bench" roofline --model "$HF" --dtype bf16 --json "$OUT/roofline_after.json"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3b. Quantized: the same GGUF files (llama-quantize's Q8_0, Q4_0, Q4_K_M of the bf16 one) read
+#     by both, single-stream decode taking turns, prefill, and 32 sequences; plus our RSS.
+# ---------------------------------------------------------------------------------------------
+QUANTS="${QUANTS:-q8_0 q4_0 q4_k_m}"
+bench_quant() {
+  local q f r reps=$(( BENCH_REPS < 3 ? BENCH_REPS : 3 ))
+  for q in $QUANTS; do
+    f="$MODELS/${SHAPE}-$q.gguf"
+    log "$q: llama-bench pp$PREFILL, then ours"
+    step "llamacpp_${q}_pp" -o "$OUT/llamacpp_${q}_pp.json" -e "$LOGS/llamacpp_${q}_pp.log" \
+      timeout $T_BENCH "$LBIN/llama-bench" -m "$f" -p "$PREFILL" -n 0 -t "$THREADS" -r "$reps" -o json
+    step "ours_${q}_prefill" timeout $T_BENCH "$OURS/llm-bench" latency --model "$f" --threads "$THREADS" \
+      --batch-size 1 --input-len "$PREFILL" --output-len 2 --num-iters "$reps" --warmup-iters 1 \
+      --json "$OUT/ours_${q}_prefill.json"
+    for r in $(seq "$DECODE_ROUNDS"); do
+      log "$q: decode round $r/$DECODE_ROUNDS"
+      step "llamacpp_${q}_tg_r$r" -o "$OUT/llamacpp_${q}_tg_r$r.json" -e "$LOGS/llamacpp_${q}_tg_r$r.log" \
+        timeout $T_BENCH "$LBIN/llama-bench" -m "$f" -p 0 -n $((2 * DECODE_OUT)) -t "$THREADS" \
+        -r "$ROUND_REPS" -o json
+      step "ours_${q}_decode_r$r" timeout $T_BENCH "$OURS/llm-bench" latency --model "$f" \
+        --threads "$THREADS" --batch-size 1 --input-len "$DECODE_IN" --output-len "$DECODE_OUT" \
+        --num-iters "$ROUND_REPS" --warmup-iters 1 --json "$OUT/ours_${q}_decode_r$r.json"
+    done
+    log "$q: $B32 sequences"
+    step "llamacpp_${q}_batched" -o "$OUT/llamacpp_${q}_batched.jsonl" -e "$LOGS/llamacpp_${q}_batched.log" \
+      timeout $T_BENCH "$LBIN/llama-batched-bench" -m "$f" -t "$THREADS" -tb "$THREADS" \
+      -c $((B32 * (B32_IN + B32_OUT) + 64)) -b 2048 -ub 512 -npp "$B32_IN" -ntg "$B32_OUT" \
+      -npl "1,$B32,$B32" --output-format jsonl
+    grep -h '^{' "$OUT/llamacpp_${q}_batched.jsonl" "$LOGS/llamacpp_${q}_batched.log" \
+      >"$OUT/llamacpp_${q}_batched.rows" || true
+    mv "$OUT/llamacpp_${q}_batched.rows" "$OUT/llamacpp_${q}_batched.jsonl"
+    # /usr/bin/time's maximum resident set, beside the file's size: weights are held once.
+    step "ours_${q}_decode_b32" -e "$OUT/ours_${q}_decode_b32.time" /usr/bin/time -v \
+      timeout $T_BENCH "$OURS/llm-bench" latency --model "$f" --threads "$THREADS" \
+      --batch-size "$B32" --input-len "$B32_IN" --output-len "$B32_OUT" --num-iters 3 --warmup-iters 1 \
+      --json "$OUT/ours_${q}_decode_b32.json"
+    stat -c %s "$f" >"$OUT/${q}_file_bytes.txt"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -397,12 +434,13 @@ serve() {
 # ---------------------------------------------------------------------------------------------
 # Run.
 # ---------------------------------------------------------------------------------------------
-if has_stage convert || has_stage bench || has_stage serve; then
+if has_stage convert || has_stage bench || has_stage quant || has_stage serve; then
   snapshot_ours
   machine_json
 fi
 has_stage convert && convert
 has_stage bench && bench
+has_stage quant && bench_quant
 has_stage serve && serve
 if has_stage report; then
   [[ -f "$PEER/llama-build.seconds" ]] && cp "$PEER/llama-build.seconds" "$OUT/llama_build_seconds.txt"

@@ -104,7 +104,7 @@ int run(const Options& o) {
   for (int i = 0; i < o.warmup_iters; ++i) run_batch(*engine, o, vocab, o.seed + 1000 + i);
   std::optional<LimitsProbe> probe;
   if (!o.skip_probe) probe.emplace();
-  const ModelCost weights_cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
+  const ModelCost weights_cost = engine_cost(*engine, o.runtime.dtype);
   std::vector<Iteration> iters;
   const EngineStats before = engine->stats();
   Progress progress("latency", o.num_iters, "iterations");
@@ -174,11 +174,10 @@ int run(const Options& o) {
                {"request latency", fmt(median(total), 3) + " s"},
                kernels_row(dtype)};
   if (!o.skip_probe) {
-    const nlohmann::json limits =
-        limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
+    const nlohmann::json limits = limits_json(engine_cost(*engine, o.runtime.dtype), machine);
     const double bw = limits["decode_bound_tokens_per_s"].get<double>();
     // Prefill samples one token per sequence: only that row pays for the output head.
-    const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
+    const ModelCost cost = engine_cost(*engine, o.runtime.dtype);
     const double prefill_flops =
         cost.flops(static_cast<int64_t>(o.batch_size) * o.input_len, o.batch_size);
     const double gemm = limits["gemm_gflop_per_s"].get<double>() * 1e9 /

@@ -63,7 +63,6 @@ def main() -> int:
     roof = load(d / "roofline_before.json") or {}
     roof_after = load(d / "roofline_after.json") or {}
     lb = load(d / "llamacpp_bench_pp.json") or load(d / "llamacpp_bench_bf16.json")
-    lq = load(d / "llamacpp_bench_quant.json")
     batched = load(d / "llamacpp_batched.jsonl") or []
     # Single-stream decode: the sides take turns, round r in *_r{r}.json (older runs: one each).
     rounds = []
@@ -186,27 +185,61 @@ def main() -> int:
               f"{fmt(r['ours'], r['digits'])}{mark('ours')} | {ratio} |")
     print()
 
-    # llama.cpp's quantized formats: no counterpart of ours yet.
+    # The same GGUF files read by both (the quant stage): decode (alternating rounds, median),
+    # prefill, 32 sequences, and our peak RSS beside the file's size.
     quant = []
-    for q in ("q8_0", "q4_0"):
-        qt = llama_bench_rate(lq, 0, n_gen, q)
-        qp = llama_bench_rate(lq, n_pp, 0, q)
-        if qt or qp:
-            quant.append({"type": q.upper(), "decode_tokens_per_s": qt and qt["tokens_per_s"],
-                          "prefill_tokens_per_s": qp and qp["tokens_per_s"]})
+    for q in ("q8_0", "q4_0", "q4_k_m"):
+        row = {"type": q.upper()}
+        lp = load(d / f"llamacpp_{q}_pp.json")
+        op = load(d / f"ours_{q}_prefill.json") or {}
+        if lp is None and not op:
+            continue
+        row["prefill"] = ((llama_bench_rate(lp, n_pp, 0) or {}).get("tokens_per_s"),
+                          op.get("prefill_tokens_per_s"))
+        pairs, r = [], 1
+        while (d / f"llamacpp_{q}_tg_r{r}.json").exists():
+            lt = llama_bench_rate(load(d / f"llamacpp_{q}_tg_r{r}.json"), 0, n_gen)
+            ot = (load(d / f"ours_{q}_decode_r{r}.json") or {}).get("decode_tokens_per_s")
+            pairs.append((lt and lt["tokens_per_s"], ot))
+            r += 1
+        row["decode"] = (med([x for x, _ in pairs if x]), med([y for _, y in pairs if y]))
+        row["decode_round_ratios"] = [y / x for x, y in pairs if x and y]
+        lb_rows = load(d / f"llamacpp_{q}_batched.jsonl") or []
+        ob = load(d / f"ours_{q}_decode_b32.json") or {}
+        row["decode_32"] = (med([x["speed_tg"] for x in lb_rows if x.get("pl") == b]),
+                            ob.get("decode_tokens_per_s"))
+        tfile = d / f"ours_{q}_decode_b32.time"
+        rss = None
+        if tfile.exists():
+            for line in tfile.read_text().splitlines():
+                if "Maximum resident set size" in line:
+                    rss = int(line.split(":")[-1]) * 1024
+        fb = d / f"{q}_file_bytes.txt"
+        row["file_bytes"] = int(fb.read_text()) if fb.exists() else None
+        row["ours_peak_rss_bytes"] = rss
+        row["ours_kernels"] = ob.get("kernels")
+        quant.append(row)
     if quant:
-        qshare = (acct.get("llamacpp_bench_quant") or {}).get("other_share") or 0
-        qmark = " (!)" if qshare > 0.1 else ""
-        print("| llama.cpp only | decode tok/s (1 stream) | prefill tok/s |")
-        print("|---|---|---|")
+        print("Quantized GGUF files (llama-quantize's, of the bf16 one above), read by both:")
+        print()
+        print("| type | measure | llama.cpp | ours | ratio |")
+        print("|---|---|---|---|---|")
         for q in quant:
-            q["other_cpu_share"] = qshare
-            print(f"| {q['type']} | {fmt(q['decode_tokens_per_s'])}{qmark} | "
-                  f"{fmt(q['prefill_tokens_per_s'])}{qmark} |")
+            for key, name in (("decode", "decode tok/s, 1 stream (median of rounds)"),
+                              ("prefill", f"prefill tok/s, {n_pp} tokens"),
+                              ("decode_32", f"decode tok/s, {b} sequences")):
+                lv, ov = q[key]
+                ratio = f"{ov / lv:.2f}x" if lv and ov else ""
+                if key == "decode" and q["decode_round_ratios"]:
+                    ratio = f"{med(q['decode_round_ratios']):.2f}x (rounds: " + ", ".join(
+                        f"{x:.2f}" for x in q["decode_round_ratios"]) + ")"
+                print(f"| {q['type']} | {name} | {fmt(lv)} | {fmt(ov)} | {ratio} |")
+            if q["file_bytes"] and q["ours_peak_rss_bytes"]:
+                print(f"| {q['type']} | file / our peak RSS (32 sequences), MB | "
+                      f"{q['file_bytes'] / 1e6:,.0f} | {q['ours_peak_rss_bytes'] / 1e6:,.0f} | |")
         print()
 
-    if any(v > 0.1 for r in rows for v in (r.get("other_cpu_share") or {}).values() if v) or \
-            any((q.get("other_cpu_share") or 0) > 0.1 for q in quant):
+    if any(v > 0.1 for r in rows for v in (r.get("other_cpu_share") or {}).values() if v):
         print("(!): other processes took over 10% of the machine's CPU while this was measured "
               "(cpu_accounting.jsonl).\n")
     print(f"Limits (`llm-bench roofline --dtype bf16`, best of {len(bw_all)} probes: before and "

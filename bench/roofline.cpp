@@ -43,6 +43,18 @@ ModelCost model_cost(const ModelConfig& c, DType weights) {
   return cost;
 }
 
+ModelCost engine_cost(const Engine& engine, const std::string& dtype_flag) {
+  const ModelConfig& mc = engine.model_config();
+  ModelCost cost = model_cost(mc, runtime_dtype(dtype_flag, mc));
+  const int64_t bytes = engine.stats().matmul_weight_bytes;
+  if (bytes > 0 && cost.matmul_params > 0) {
+    cost.runtime_bytes_per_param =
+        static_cast<double>(bytes) / static_cast<double>(cost.matmul_params);
+    cost.bf16_dot = cost.bf16_dot && cost.runtime_bytes_per_param >= 2;
+  }
+  return cost;
+}
+
 double gemm_peak(const ModelCost& cost, double fma_gflop_per_s, double bf16_dot_gflop_per_s) {
   return cost.bf16_dot && bf16_dot_gflop_per_s > 0 ? bf16_dot_gflop_per_s : fma_gflop_per_s;
 }

@@ -3,10 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bench/machine_probe.h"
+#include "llm/engine.h"
 #include "llm/model_config.h"
 
 namespace llm::bench {
@@ -34,6 +35,10 @@ struct ModelCost {
 
 // `weights`: the dtype the engine holds the weights in.
 ModelCost model_cost(const ModelConfig& c, DType weights);
+// The cost of the model a running engine holds: its matmul weights at the bytes they really take
+// (quantized ones too). Quantized weights run integer kernels, whose peak is not probed: batched
+// work is then measured against the FMA peak, a loose bound for them.
+ModelCost engine_cost(const Engine& engine, const std::string& dtype_flag);
 
 // What --dtype resolves to for this checkpoint ("auto": its own torch_dtype). Throws llm::Error
 // for names that are no weight dtype.

@@ -123,12 +123,12 @@ int run(const Options& o) {
                {"engine steps", std::to_string(after.num_steps - before.num_steps)},
                {"preemptions", std::to_string(after.num_preemptions - before.num_preemptions)}};
   if (!o.skip_probe) {
-    const nlohmann::json limits = limits_json(model_cost(mc, runtime_dtype(o.runtime.dtype, mc)), machine);
+    const nlohmann::json limits = limits_json(engine_cost(*engine, o.runtime.dtype), machine);
     const double bound = limits["throughput_bound_tokens_per_s"].get<double>();
     report["limits"] = limits;
     // The fraction is taken on FLOPs, not tokens: every prompt token and every sampled token but
     // each request's last runs through the layers; only sampled rows run through the head.
-    const ModelCost cost = model_cost(mc, runtime_dtype(o.runtime.dtype, mc));
+    const ModelCost cost = engine_cost(*engine, o.runtime.dtype);
     const int64_t forward = prompt_tokens + output_tokens - o.num_prompts;
     const double flop_rate = cost.flops(forward, output_tokens) / elapsed;
     const double fraction = flop_rate / (limits["gemm_gflop_per_s"].get<double>() * 1e9);

@@ -14,16 +14,33 @@ EngineConfig EngineFlags::resolve(const std::string& model_dir) const {
 }
 
 void add_runtime_options(po::options_description& d, EngineConfig& c) {
-  d.add_options()
-      ("threads", po::value(&c.threads)->default_value(c.threads), "CPU threads, this one included (0: one per core)")
-      ("cpu-isa", po::value(&c.cpu_isa)->default_value(c.cpu_isa), "CPU kernels: auto (the best this processor has) | avx512 | avx2 | portable")
-      ("dtype", po::value(&c.dtype)->default_value(c.dtype), "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16")
-      ("backend", po::value(&c.backend)->default_value(c.backend), "cpu | cuda | simt (CUDA code in the host emulator: slow) | auto (cuda when a device is present)")
-      ("gpu-memory-utilization", po::value(&c.gpu_memory_utilization)->default_value(c.gpu_memory_utilization), "share of device memory to use, the KV cache taking what weights and activations leave")
-      ("cuda-graphs", po::bool_switch(&c.cuda_graphs), "device backends: replay decode steps as CUDA graphs, one per batch-size bucket (1, 2, 4, ... max-num-seqs)")
-      ("tensor-parallel-size", po::value(&c.tensor_parallel_size)->default_value(c.tensor_parallel_size), "split the model over this many ranks (CPU threads, or one CUDA device each joined by NCCL); it must divide the attention heads, the key/value heads (or be a multiple of them) and the MLP size; the vocabulary is cut in ceil(vocab / N)-row shards, the last padded")
-      ("tp-rank", po::value(&c.tp_rank)->default_value(c.tp_rank), "this process's rank when ranks are processes (1..N-1 join rank 0 and only compute)")
-      ("tp-master", po::value(&c.tp_master)->default_value(c.tp_master), "HOST:PORT where rank 0 listens for the other ranks (multi-process / multi-node)");
+  d.add_options()("threads", po::value(&c.threads)->default_value(c.threads),
+                  "CPU threads, this one included (0: one per core)")(
+      "cpu-isa", po::value(&c.cpu_isa)->default_value(c.cpu_isa),
+      "CPU kernels: auto (the best this processor has) | avx512 | avx2 | portable")(
+      "dtype", po::value(&c.dtype)->default_value(c.dtype),
+      "weight dtype: auto (the checkpoint's) | f32 | bf16 | f16")(
+      "quantization", po::value(&c.quantization)->default_value(c.quantization),
+      "none | int8 | int4: quantize the linear weights as they load (block-wise, GGUF's Q8_0 / "
+      "Q4_0; int4 keeps the output head at int8). CPU backend")(
+      "backend", po::value(&c.backend)->default_value(c.backend),
+      "cpu | cuda | simt (CUDA code in the host emulator: slow) | auto (cuda when a device is "
+      "present)")(
+      "gpu-memory-utilization",
+      po::value(&c.gpu_memory_utilization)->default_value(c.gpu_memory_utilization),
+      "share of device memory to use, the KV cache taking what weights and activations leave")(
+      "cuda-graphs", po::bool_switch(&c.cuda_graphs),
+      "device backends: replay decode steps as CUDA graphs, one per batch-size bucket (1, 2, 4, "
+      "... max-num-seqs)")(
+      "tensor-parallel-size",
+      po::value(&c.tensor_parallel_size)->default_value(c.tensor_parallel_size),
+      "split the model over this many ranks (CPU threads, or one CUDA device each joined by NCCL); "
+      "it must divide the attention heads, the key/value heads (or be a multiple of them) and the "
+      "MLP size; the vocabulary is cut in ceil(vocab / N)-row shards, the last padded")(
+      "tp-rank", po::value(&c.tp_rank)->default_value(c.tp_rank),
+      "this process's rank when ranks are processes (1..N-1 join rank 0 and only compute)")(
+      "tp-master", po::value(&c.tp_master)->default_value(c.tp_master),
+      "HOST:PORT where rank 0 listens for the other ranks (multi-process / multi-node)");
 }
 
 void add_engine_options(po::options_description& d, EngineFlags& f) {

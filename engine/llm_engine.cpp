@@ -50,6 +50,9 @@ void check_config(const EngineConfig& c) {
   if (c.dtype != "auto" && (!t || *t == DType::kI32 || dtype_is_quantized(*t))) {
     bad("dtype must be auto, f32, bf16 or f16, got '" + c.dtype + "'");
   }
+  if (c.quantization != "none" && c.quantization != "int8" && c.quantization != "int4") {
+    bad("quantization must be none, int8 or int4, got '" + c.quantization + "'");
+  }
   // Last: it changes the process's kernels, and only for a config that is otherwise sound.
   if (auto error = cpu::set_cpu_isa(c.cpu_isa)) bad(*error);
 }
@@ -77,7 +80,9 @@ void Engine::serve_rank(const EngineConfig& config) {
 LlmEngine::LlmEngine(const EngineConfig& config)
     : config_((check_config(config), config)),
       checkpoint_(Checkpoint::open(config.model_dir)),
-      tokenizer_(Tokenizer::load(config.model_dir)) {
+      // A GGUF file carries its tokenizer; a directory has tokenizer.json or tokenizer.model.
+      tokenizer_(checkpoint_.gguf_vocab() ? Tokenizer::from_gguf(*checkpoint_.gguf_vocab())
+                                          : Tokenizer::load(config.model_dir)) {
   const ModelConfig& mc = checkpoint_.config();
   ranks_ = std::make_unique<ModelRanks>(config_, checkpoint_);
   checkpoint_.release_tensors();  // the backends hold copies; only the config is used from here
@@ -95,6 +100,8 @@ LlmEngine::LlmEngine(const EngineConfig& config)
                          : std::numeric_limits<int>::max();
   output_ = std::make_unique<OutputProcessor>(eos_ids_, tokenizer_.vocab_size());
   stats_.kv_blocks_total = num_blocks;
+  stats_.weight_bytes = static_cast<int64_t>(ranks_->weight_bytes());
+  stats_.matmul_weight_bytes = static_cast<int64_t>(ranks_->matmul_weight_bytes());
   thread_ = std::thread([this] { loop(); });
 }
 

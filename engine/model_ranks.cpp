@@ -35,6 +35,13 @@ DType weight_dtype(const EngineConfig& c, const ModelConfig& mc) {
   return c.dtype == "auto" ? mc.torch_dtype : *dtype_from_name(c.dtype);
 }
 
+// What --quantization turns float linear weights into (nullopt: they stay float).
+std::optional<DType> quantize_to(const EngineConfig& c) {
+  if (c.quantization == "int8") return DType::kQ8_0;
+  if (c.quantization == "int4") return DType::kQ4_0;
+  return std::nullopt;
+}
+
 // What config.backend resolves to: "auto" is cuda when this build has CUDA and the runtime sees
 // enough devices (one per rank of this process), else cpu. Asking for cuda without them fails.
 std::string resolve_backend(const EngineConfig& c) {
@@ -141,6 +148,7 @@ struct RankSetup {
   int64_t weight_dtype;  // rank 0's, "auto" resolved
   int64_t cuda_ranks;    // 1: every process drives one CUDA device, joined by NCCL with nccl_id
   int64_t cuda_graphs;
+  int64_t quantization;  // -1: none, else the DType float linear weights are quantized to
   std::array<char, 128> nccl_id;
 
   static RankSetup of(const EngineConfig& c, const ModelConfig& mc) {
@@ -154,6 +162,7 @@ struct RankSetup {
             static_cast<int64_t>(llm::weight_dtype(c, mc)),
             0,
             c.cuda_graphs ? 1 : 0,
+            quantize_to(c) ? static_cast<int64_t>(*quantize_to(c)) : -1,
             {}};
   }
   void apply(EngineConfig& c) const {
@@ -166,6 +175,9 @@ struct RankSetup {
     c.max_num_seqs = static_cast<int>(max_num_seqs);
     c.dtype = dtype_name(static_cast<DType>(weight_dtype));
     c.cuda_graphs = cuda_graphs != 0;
+    c.quantization = quantization < 0                                   ? "none"
+                     : static_cast<DType>(quantization) == DType::kQ8_0 ? "int8"
+                                                                        : "int4";
   }
 };
 
@@ -178,6 +190,7 @@ Executor::Options executor_options(const EngineConfig& c, const ModelConfig& mc)
   o.max_num_tokens = c.max_num_batched_tokens;
   o.max_num_seqs = c.max_num_seqs;
   o.cuda_graphs = c.cuda_graphs;
+  o.quantize_to = quantize_to(c);
   // c and mc outlive the executor's constructor, the only caller. Ranks in host memory share
   // it: each counts its share of a block once per rank of the model.
   o.size_pool = [&c, &mc](const Backend& be, size_t per_block) {

@@ -38,19 +38,27 @@ struct Options {
 
 po::options_description make_options(Options& o) {
   po::options_description d("llm-serve: OpenAI-compatible HTTP server\nOptions (each also read from LLM_<NAME>, e.g. LLM_MAX_NUM_SEQS)");
-  d.add_options()("help,h", "show this help")
-      ("model", po::value(&o.model)->required(), "Hugging Face model directory")
-      ("host", po::value(&o.host)->default_value(o.host), "address to listen on")
-      ("port", po::value(&o.port)->default_value(o.port), "port (0: any free port)")
-      ("served-model-name", po::value(&o.served_model_name), "model name in the API (default: the directory name)")
-      ("api-key", po::value(&o.api_key), "require 'Authorization: Bearer KEY' (all routes but /health, /metrics)")
-      ("max-queue", po::value(&o.max_queue)->default_value(o.max_queue), "waiting requests before 429 (0: no limit)")
-      ("max-body-bytes", po::value(&o.max_body_bytes)->default_value(o.max_body_bytes), "largest request body (413 beyond)")
-      ("max-header-bytes", po::value(&o.max_header_bytes)->default_value(o.max_header_bytes), "largest request line + headers (431 beyond)")
-      ("max-connections", po::value(&o.max_connections)->default_value(o.max_connections), "open connections; more get 503 and are closed")
-      ("idle-timeout", po::value(&o.idle_timeout)->default_value(o.idle_timeout), "seconds a connection may idle or take to send a request; then it is closed")
-      ("http-threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")
-      ("shutdown-grace", po::value(&o.shutdown_grace)->default_value(o.shutdown_grace), "seconds in-flight requests get to finish on SIGTERM");
+  d.add_options()("help,h", "show this help")("model", po::value(&o.model)->required(),
+                                              "Hugging Face model directory, or a GGUF file")(
+      "host", po::value(&o.host)->default_value(o.host), "address to listen on")(
+      "port", po::value(&o.port)->default_value(o.port), "port (0: any free port)")(
+      "served-model-name", po::value(&o.served_model_name),
+      "model name in the API (default: the directory name)")(
+      "api-key", po::value(&o.api_key),
+      "require 'Authorization: Bearer KEY' (all routes but /health, /metrics)")(
+      "max-queue", po::value(&o.max_queue)->default_value(o.max_queue),
+      "waiting requests before 429 (0: no limit)")(
+      "max-body-bytes", po::value(&o.max_body_bytes)->default_value(o.max_body_bytes),
+      "largest request body (413 beyond)")(
+      "max-header-bytes", po::value(&o.max_header_bytes)->default_value(o.max_header_bytes),
+      "largest request line + headers (431 beyond)")(
+      "max-connections", po::value(&o.max_connections)->default_value(o.max_connections),
+      "open connections; more get 503 and are closed")(
+      "idle-timeout", po::value(&o.idle_timeout)->default_value(o.idle_timeout),
+      "seconds a connection may idle or take to send a request; then it is closed")(
+      "http-threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")(
+      "shutdown-grace", po::value(&o.shutdown_grace)->default_value(o.shutdown_grace),
+      "seconds in-flight requests get to finish on SIGTERM");
   llm::add_chat_template_option(d, o.chat_template);
   llm::add_request_limit_options(d, o.limits);
   llm::add_engine_options(d, o.engine);

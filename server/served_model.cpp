@@ -1,13 +1,35 @@
 #include "server/served_model.h"
 
+#include "engine/model/gguf_file.h"
 #include "llm/error.h"
-
 #include "tokenizer/tokenizer.h"
 
 namespace llm {
+namespace {
+
+// The chat template a GGUF file embeds (tokenizer.chat_template), with its BOS/EOS strings;
+// a file without one gets the fallback, as a directory without one does.
+ChatTemplateSource gguf_chat_template_source(const std::filesystem::path& path,
+                                             const Tokenizer& tokenizer) {
+  ChatTemplateSource s;
+  const GgufFile file = GgufFile::open(path);
+  if (std::optional<std::string> text = file.get_string("tokenizer.chat_template")) {
+    s.source = std::move(*text);
+  } else {
+    s.source = kFallbackChatTemplate;
+    s.is_fallback = true;
+  }
+  if (tokenizer.bos_id() >= 0) s.bos_token = tokenizer.id_to_piece(tokenizer.bos_id());
+  if (tokenizer.eos_id() >= 0) s.eos_token = tokenizer.id_to_piece(tokenizer.eos_id());
+  return s;
+}
+
+}  // namespace
+
 ServedModel::ServedModel(const Engine& engine, const std::filesystem::path& model_dir,
                          std::string served_name, const std::optional<std::string>& chat_template)
-    : source_(load_chat_template_source(model_dir)) {
+    : source_(is_gguf_file(model_dir) ? gguf_chat_template_source(model_dir, engine.tokenizer())
+                                      : load_chat_template_source(model_dir)) {
   if (chat_template) {
     source_.source = *chat_template;
     source_.is_fallback = false;
@@ -29,6 +51,8 @@ ServedModel::ServedModel(const Engine& engine, const std::filesystem::path& mode
 std::string default_served_name(const std::filesystem::path& model_dir) {
   std::filesystem::path p = model_dir.lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
+  // "model.gguf" is served as "model", as llama-server names it.
+  if (p.extension() == ".gguf") return p.stem().string();
   return p.filename().string();
 }
 

@@ -20,19 +20,76 @@ const prometheus::Histogram::BucketBoundaries kTokenBuckets = {
 
 ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      running_(BuildGauge().Name("llm_num_requests_running").Help("Sequences holding KV blocks").Register(*registry_).Add({})),
-      waiting_(BuildGauge().Name("llm_num_requests_waiting").Help("Sequences waiting to be scheduled").Register(*registry_).Add({})),
-      kv_usage_(BuildGauge().Name("llm_kv_cache_usage_perc").Help("Fraction of KV blocks in use (0 to 1)").Register(*registry_).Add({})),
-      prefix_hit_rate_(BuildGauge().Name("llm_prefix_cache_hit_rate").Help("Prompt tokens found in the prefix cache / prompt tokens looked up").Register(*registry_).Add({})),
-      preemptions_(BuildGauge().Name("llm_num_preemptions").Help("Sequences preempted since start").Register(*registry_).Add({})),
-      prompt_tokens_(BuildCounter().Name("llm_prompt_tokens_total").Help("Prompt tokens of finished requests").Register(*registry_).Add({})),
-      generation_tokens_(BuildCounter().Name("llm_generation_tokens_total").Help("Generated tokens of finished requests").Register(*registry_).Add({})),
-      finished_(BuildCounter().Name("llm_request_success_total").Help("Finished requests by finish reason").Register(*registry_)),
-      http_(BuildCounter().Name("llm_http_requests_total").Help("HTTP responses by status code").Register(*registry_)),
-      ttft_(BuildHistogram().Name("llm_time_to_first_token_seconds").Help("Time to first token").Register(*registry_).Add({}, kLatencyBuckets)),
-      tpot_(BuildHistogram().Name("llm_time_per_output_token_seconds").Help("Mean time per output token after the first").Register(*registry_).Add({}, kTokenBuckets)),
-      e2e_(BuildHistogram().Name("llm_e2e_request_latency_seconds").Help("End-to-end request latency").Register(*registry_).Add({}, kLatencyBuckets)),
-      queue_(BuildHistogram().Name("llm_request_queue_time_seconds").Help("Time from arrival to first scheduling").Register(*registry_).Add({}, kLatencyBuckets)) {}
+      running_(BuildGauge()
+                   .Name("llm_num_requests_running")
+                   .Help("Sequences holding KV blocks")
+                   .Register(*registry_)
+                   .Add({})),
+      waiting_(BuildGauge()
+                   .Name("llm_num_requests_waiting")
+                   .Help("Sequences waiting to be scheduled")
+                   .Register(*registry_)
+                   .Add({})),
+      kv_usage_(BuildGauge()
+                    .Name("llm_kv_cache_usage_perc")
+                    .Help("Fraction of KV blocks in use (0 to 1)")
+                    .Register(*registry_)
+                    .Add({})),
+      weight_bytes_(
+          BuildGauge()
+              .Name("llm_model_weight_bytes")
+              .Help("Bytes of model weights this process holds, quantized ones at their real size")
+              .Register(*registry_)
+              .Add({})),
+      prefix_hit_rate_(
+          BuildGauge()
+              .Name("llm_prefix_cache_hit_rate")
+              .Help("Prompt tokens found in the prefix cache / prompt tokens looked up")
+              .Register(*registry_)
+              .Add({})),
+      preemptions_(BuildGauge()
+                       .Name("llm_num_preemptions")
+                       .Help("Sequences preempted since start")
+                       .Register(*registry_)
+                       .Add({})),
+      prompt_tokens_(BuildCounter()
+                         .Name("llm_prompt_tokens_total")
+                         .Help("Prompt tokens of finished requests")
+                         .Register(*registry_)
+                         .Add({})),
+      generation_tokens_(BuildCounter()
+                             .Name("llm_generation_tokens_total")
+                             .Help("Generated tokens of finished requests")
+                             .Register(*registry_)
+                             .Add({})),
+      finished_(BuildCounter()
+                    .Name("llm_request_success_total")
+                    .Help("Finished requests by finish reason")
+                    .Register(*registry_)),
+      http_(BuildCounter()
+                .Name("llm_http_requests_total")
+                .Help("HTTP responses by status code")
+                .Register(*registry_)),
+      ttft_(BuildHistogram()
+                .Name("llm_time_to_first_token_seconds")
+                .Help("Time to first token")
+                .Register(*registry_)
+                .Add({}, kLatencyBuckets)),
+      tpot_(BuildHistogram()
+                .Name("llm_time_per_output_token_seconds")
+                .Help("Mean time per output token after the first")
+                .Register(*registry_)
+                .Add({}, kTokenBuckets)),
+      e2e_(BuildHistogram()
+               .Name("llm_e2e_request_latency_seconds")
+               .Help("End-to-end request latency")
+               .Register(*registry_)
+               .Add({}, kLatencyBuckets)),
+      queue_(BuildHistogram()
+                 .Name("llm_request_queue_time_seconds")
+                 .Help("Time from arrival to first scheduling")
+                 .Register(*registry_)
+                 .Add({}, kLatencyBuckets)) {}
 
 void ServerMetrics::record_request(const RequestRecord& r) {
   prompt_tokens_.Increment(r.prompt_tokens);
@@ -55,6 +112,7 @@ std::string ServerMetrics::render(const EngineStats* s) {
     kv_usage_.Set(s->kv_blocks_total ? static_cast<double>(s->kv_blocks_used) / s->kv_blocks_total : 0.0);
     prefix_hit_rate_.Set(s->prefix_cache_hit_rate());
     preemptions_.Set(static_cast<double>(s->num_preemptions));
+    weight_bytes_.Set(static_cast<double>(s->weight_bytes));
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());

@@ -39,6 +39,7 @@ class ServerMetrics {
   prometheus::Gauge& running_;
   prometheus::Gauge& waiting_;
   prometheus::Gauge& kv_usage_;
+  prometheus::Gauge& weight_bytes_;
   prometheus::Gauge& prefix_hit_rate_;
   prometheus::Gauge& preemptions_;
   prometheus::Counter& prompt_tokens_;

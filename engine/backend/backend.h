@@ -93,10 +93,16 @@ class Backend {
   virtual void reserve_workspace(const WorkspaceLimits& /*limits*/) {}
   // What the KV cache stores for a model whose weights are `weight_dtype`.
   virtual DType kv_cache_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
+  // Whether matmul and embedding read weights of the quantized type `t` as they are (else the
+  // model uploads such weights dequantized to its float dtype).
+  virtual bool computes_on(DType /*t*/) const { return false; }
   // Rewrites a loaded linear weight [N, K] into the layout this backend's matmul reads fastest;
   // the result keeps the shape and dtype, and only this backend's matmul may read it.
-  // nullopt: the row-major weight is already that layout, keep it.
-  virtual std::optional<OwnedTensor> prepare_linear_weight(const Tensor& /*w*/) {
+  // nullopt: the row-major weight is already that layout, keep it. With `quantize_to` (a
+  // quantized type computes_on() accepts) a float weight is quantized to it on the way
+  // (--quantization); the result then has that dtype.
+  virtual std::optional<OwnedTensor> prepare_linear_weight(
+      const Tensor& /*w*/, std::optional<DType> /*quantize_to*/ = std::nullopt) {
     return std::nullopt;
   }
 

@@ -50,7 +50,8 @@ int64_t upload_elements(const Backend& be, const HostTensor& src, const Tensor& 
 
 // dst[i] = src[i] for i in [0, n), converted from `from` to `to` (each f32, bf16 or f16) through
 // f32; to 16 bits rounds to nearest even. Both backends convert checkpoints with it, so a weight
-// holds the same bits whichever backend loaded it.
+// holds the same bits whichever backend loaded it. `from` may also be a quantized type (n a
+// multiple of its block, src at a block boundary): its blocks are dequantized as GGUF defines.
 void convert_floats(const void* src, DType from, void* dst, DType to, int64_t n);
 
 }  // namespace llm

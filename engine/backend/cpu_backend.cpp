@@ -10,6 +10,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/packed_matmul.h"
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/quant_matmul.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -106,11 +107,15 @@ void CpuBackend::upload(const HostTensor& src, Tensor dst) {
     std::memcpy(dst.data, src.bytes.data(), src.bytes.size());
     return;
   }
-  const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
-  pool_.parallel_for(n, grain(4), [&](int64_t b, int64_t e, int) {
-    convert_floats(src.bytes.data() + static_cast<size_t>(b) * in_size, src.dtype,
-                   dst.as<std::byte>() + static_cast<size_t>(b) * out_size, dst.dtype, e - b);
-  });
+  // In whole blocks of the source type (elements of a plain one).
+  const int64_t block = dtype_block_elems(src.dtype);
+  const size_t out_size = dtype_size(dst.dtype);
+  pool_.parallel_for(
+      n / block, grain(4.0 * static_cast<double>(block)), [&](int64_t b, int64_t e, int) {
+        convert_floats(src.bytes.data() + dtype_row_bytes(src.dtype, b * block), src.dtype,
+                       dst.as<std::byte>() + static_cast<size_t>(b * block) * out_size, dst.dtype,
+                       (e - b) * block);
+      });
 }
 
 std::optional<cpu::PackedLayout> CpuBackend::packed_layout(const Tensor& w) const {
@@ -119,19 +124,51 @@ std::optional<cpu::PackedLayout> CpuBackend::packed_layout(const Tensor& w) cons
   return it == packed_->layouts.end() ? std::nullopt : std::optional(it->second);
 }
 
-std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
+bool CpuBackend::computes_on(DType t) const {
+  return cpu::quant_matmul_supports(t);
+}
+
+std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w,
+                                                             std::optional<DType> quantize_to) {
   expect(*this, w.ndim == 2 && !packed_layout(w), "linear weight must be 2-D row-major");
-  const cpu::WeightType type = weight_type(w.dtype);
-  const cpu::PackedLayout layout = layout_of(type);
   const int64_t n = w.size(0), k = w.size(1);
-  auto raw = std::make_shared<Buffer>(alloc(cpu::packed_weight_bytes(n, k, type, layout)));
-  // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
-  const cpu::PackedWeight shape{nullptr, type, n, k, layout};
-  std::memset(raw->data(), 0, raw->bytes());
-  pool_.parallel_for(shape.num_panels(), grain(static_cast<double>(k) * cpu::kPanel),
-                     [&](int64_t b, int64_t e, int) {
-                       cpu::pack_weight_panels(w.data, n, k, type, raw->data(), layout, b, e);
-                     });
+  const int64_t panels = (n + cpu::kPanel - 1) / cpu::kPanel;
+  const DType quant = quantize_to ? *quantize_to : w.dtype;
+  std::shared_ptr<Buffer> raw;
+  cpu::PackedLayout layout = cpu::PackedLayout::kKMajor;
+  if (dtype_is_quantized(quant)) {
+    // Quantized panels (quant_matmul.h): a GGUF weight's blocks as they are, or a float weight
+    // quantized on the way (through f32 rows [n, k] when it is 16-bit).
+    expect(*this, computes_on(quant), std::string(dtype_name(quant)) + " weights");
+    expect(*this, quant == w.dtype || !dtype_is_quantized(w.dtype),
+           "cannot requantize " + std::string(dtype_name(w.dtype)) + " weights");
+    raw = std::make_shared<Buffer>(alloc(cpu::quant_packed_bytes(n, k, quant)));
+    std::vector<float> rows;  // [n, k] f32, only for a 16-bit source
+    if (!dtype_is_quantized(w.dtype) && w.dtype != DType::kF32) {
+      rows.resize(static_cast<size_t>(n * k));
+      upload({std::span(static_cast<const std::byte*>(w.data), w.nbytes()), w.dtype, "weight"},
+             Tensor(rows.data(), DType::kF32, {n, k}));
+    }
+    const float* f32 = rows.empty() ? w.as<float>() : rows.data();
+    pool_.parallel_for(panels, grain(static_cast<double>(k) * cpu::kPanel * 4),
+                       [&](int64_t b, int64_t e, int) {
+                         if (dtype_is_quantized(w.dtype)) {
+                           cpu::pack_quant_weight_blocks(w.data, n, k, quant, raw->data(), b, e);
+                         } else {
+                           cpu::pack_quant_weight_f32(f32, n, k, quant, raw->data(), b, e);
+                         }
+                       });
+  } else {
+    const cpu::WeightType type = weight_type(w.dtype);
+    layout = layout_of(type);
+    raw = std::make_shared<Buffer>(alloc(cpu::packed_weight_bytes(n, k, type, layout)));
+    // Zero the padding once, then pack the (disjoint) panel ranges on every thread.
+    std::memset(raw->data(), 0, raw->bytes());
+    pool_.parallel_for(panels, grain(static_cast<double>(k) * cpu::kPanel),
+                       [&](int64_t b, int64_t e, int) {
+                         cpu::pack_weight_panels(w.data, n, k, type, raw->data(), layout, b, e);
+                       });
+  }
   OwnedTensor packed;
   // The deleter drops the entry; `raw` frees the memory after it, when the deleter is destroyed.
   packed.buffer = Buffer(raw->data(), raw->bytes(),
@@ -143,6 +180,7 @@ std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w) {
                          });
   packed.tensor = w;
   packed.tensor.data = packed.buffer.data();
+  packed.tensor.dtype = quant;
   const std::lock_guard lock(packed_->mu);
   packed_->layouts[packed.tensor.data] = layout;
   return packed;
@@ -152,7 +190,19 @@ void CpuBackend::embedding(Tensor table, Tensor ids, Tensor out) {
   expect(*this, !packed_layout(table), "embedding table must be row-major");
   const int32_t* id = ids.as<int32_t>();
   const int64_t dim = table.size(1);
-  if (table.dtype == DType::kF32) {
+  if (dtype_is_quantized(table.dtype)) {
+    // A GGUF file's quantized table: each gathered row dequantized (zeros for id < 0).
+    const size_t row_bytes = dtype_row_bytes(table.dtype, dim);
+    for (int64_t t = 0; t < ids.numel(); ++t) {
+      float* row = out.as<float>() + t * dim;
+      if (id[t] < 0) {
+        std::fill(row, row + dim, 0.0f);
+      } else {
+        cpu::dequantize_blocks(
+            table.dtype, table.as<std::byte>() + static_cast<size_t>(id[t]) * row_bytes, dim, row);
+      }
+    }
+  } else if (table.dtype == DType::kF32) {
     cpu::embedding(table.as<float>(), id, ids.numel(), dim, out.as<float>());
   } else {
     expect(*this, table.dtype == DType::kBF16 || table.dtype == DType::kF16,
@@ -236,6 +286,16 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
     pool_.parallel_for(T, grain(static_cast<double>(K) * N), [&](int64_t b, int64_t e, int) {
       cpu::matmul(x.as<float>() + b * K, w.as<float>(), e - b, K, N, out.as<float>() + b * N);
     });
+    return;
+  }
+  if (dtype_is_quantized(w.dtype)) {
+    // Activations quantized to int8 blocks once, then the panels split between threads.
+    cpu::quantize_activations(x.as<float>(), K, T, K, x_quant_);
+    const cpu::QuantPackedWeight qw{w.data, w.dtype, N, K};
+    pool_.parallel_for(qw.num_panels(), grain(static_cast<double>(T) * K * cpu::kPanel / 2),
+                       [&](int64_t b, int64_t e, int) {
+                         cpu::matmul_quant(x_quant_, qw, b, e, out.as<float>(), N);
+                       });
     return;
   }
   const cpu::WeightType type = weight_type(w.dtype);

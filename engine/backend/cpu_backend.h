@@ -12,6 +12,7 @@
 #include "engine/backend/backend.h"
 #include "engine/parallel/communicator.h"
 #include "kernels/cpu/packed_matmul.h"
+#include "kernels/cpu/quant_matmul.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace llm {
@@ -31,7 +32,10 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* dst, Tensor src) override;
   void upload(const HostTensor& src, Tensor dst) override;
   void synchronize() override {}
-  std::optional<OwnedTensor> prepare_linear_weight(const Tensor& w) override;
+  // Q8_0 and Q4_0 (the integer kernels of kernels/cpu/quant_matmul.h).
+  bool computes_on(DType t) const override;
+  std::optional<OwnedTensor> prepare_linear_weight(
+      const Tensor& w, std::optional<DType> quantize_to = std::nullopt) override;
 
   void embedding(Tensor table, Tensor ids, Tensor out) override;
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
@@ -72,6 +76,8 @@ class CpuBackend final : public Backend {
   std::shared_ptr<PackedWeights> packed_ = std::make_shared<PackedWeights>();
   // The matmul's activations rounded to bf16 pairs [T, ceil(K/2)]: grows, then is reused.
   std::vector<uint32_t> x_pairs_;
+  // The matmul's activations quantized to int8 blocks for quantized weights: grows, then reused.
+  cpu::QuantizedActivations x_quant_;
   // Per-worker attention scratch; grows during warm-up, then is reused every step.
   std::vector<std::vector<float>> scratch_;
 };

@@ -189,13 +189,14 @@ void CudaBackend::upload(const HostTensor& src, Tensor dst) {
   }
   // Converted on the host in chunks: the checkpoint is mapped host memory anyway, and this runs
   // once per weight at load time.
-  const size_t in_size = dtype_size(src.dtype), out_size = dtype_size(dst.dtype);
-  // [min(n, kUploadChunk) * out_size] bytes: one chunk in dst's dtype
+  const size_t out_size = dtype_size(dst.dtype);
+  // [min(n, kUploadChunk) * out_size] bytes: one chunk in dst's dtype (kUploadChunk is a
+  // multiple of every quantized block, so chunks start at block boundaries)
   std::vector<std::byte> staging(std::min(n, kUploadChunk) * out_size);
   for (size_t begin = 0; begin < n; begin += kUploadChunk) {
     const size_t count = std::min(kUploadChunk, n - begin);
-    convert_floats(src.bytes.data() + begin * in_size, src.dtype, staging.data(), dst.dtype,
-                   static_cast<int64_t>(count));
+    convert_floats(src.bytes.data() + dtype_row_bytes(src.dtype, static_cast<int64_t>(begin)),
+                   src.dtype, staging.data(), dst.dtype, static_cast<int64_t>(count));
     check(cudaMemcpy(static_cast<std::byte*>(dst.data) + begin * out_size, staging.data(),
                      count * out_size, cudaMemcpyHostToDevice),
           what);

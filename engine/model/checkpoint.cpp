@@ -94,6 +94,14 @@ void open_shards(const fs::path& model_dir, const fs::path& index_path,
 }  // namespace
 
 Checkpoint Checkpoint::open(const fs::path& model_dir) {
+  if (is_gguf_file(model_dir)) {
+    Checkpoint ck;
+    ck.dir_ = model_dir;
+    ck.gguf_.emplace(GgufModel::open(model_dir));
+    ck.config_ = ck.gguf_->config();
+    ck.gguf_vocab_ = ck.gguf_->vocab();
+    return ck;
+  }
   std::error_code ec;
   const fs::file_status status = fs::status(model_dir, ec);
   if (!fs::exists(status)) {
@@ -124,21 +132,28 @@ Checkpoint Checkpoint::open(const fs::path& model_dir) {
 }
 
 bool Checkpoint::has_tensor(const std::string& name) const {
-  return owner_.contains(name);
+  return gguf_ ? gguf_->tensors().contains(name) : owner_.contains(name);
 }
 
 void Checkpoint::release_tensors() {
   owner_.clear();
   files_.clear();
+  gguf_.reset();
 }
 
 const TensorView& Checkpoint::tensor(const std::string& name,
                                      const std::vector<int64_t>& shape) const {
-  const auto it = owner_.find(name);
-  if (it == owner_.end()) {
+  const TensorView* found = nullptr;
+  if (gguf_) {
+    const auto g = gguf_->tensors().find(name);
+    if (g != gguf_->tensors().end()) found = &g->second;
+  } else if (const auto it = owner_.find(name); it != owner_.end()) {
+    found = files_[it->second].find(name);
+  }
+  if (found == nullptr) {
     throw Error(ErrorCode::kCorruptFile, "tensor '" + name + "' is missing from " + dir_.string());
   }
-  const TensorView& view = *files_[it->second].find(name);
+  const TensorView& view = *found;
   if (view.shape != shape) {
     throw Error(ErrorCode::kCorruptFile, "tensor '" + name + "' in " + view.file.string() +
                                              " has shape " + format_shape(view.shape) +

@@ -10,12 +10,19 @@
 namespace llm {
 
 LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtype, int tp_rank,
-                       int tp_size)
+                       int tp_size, std::optional<DType> quantize_to)
     : backend_(&backend),
       config_(ck.config()),
       shard_(TensorParallelShard::make(ck.config(), tp_rank, tp_size)),
       local_(shard_.local_config(ck.config())),
-      dtype_(weight_dtype) {
+      dtype_(weight_dtype),
+      quantize_to_(quantize_to) {
+  if (quantize_to && !backend.computes_on(*quantize_to)) {
+    throw Error(ErrorCode::kUnsupported,
+                "the " + backend.name() + " backend cannot compute on " +
+                    std::string(dtype_name(*quantize_to)) +
+                    " weights, so it cannot quantize this model (use the cpu backend)");
+  }
   const ModelConfig& c = config_;
   const TensorParallelShard& s = shard_;
   const int64_t D = c.hidden_size, F = c.intermediate_size, Q = c.q_size(), KV = c.kv_size();
@@ -48,10 +55,14 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
   final_norm_ = norm(ck, "model.norm.weight", D);
   // Tied checkpoints usually carry no lm_head.weight; when one is present anyway, use it.
   if (!c.tie_word_embeddings || ck.has_tensor("lm_head.weight")) {
-    lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}, {vocab}));
-  } else if (auto packed = backend.prepare_linear_weight(embed_.tensor)) {
+    lm_head_ = linear(load(ck, {"lm_head.weight"}, {{c.vocab_size, D}}, {vocab}), /*head=*/true);
+  } else if (auto packed =
+                 backend.prepare_linear_weight(embed_.tensor, quantization(embed_, true))) {
     lm_head_ = std::move(*packed);  // the gather needs the table row-major, the matmul packed
     weight_bytes_ += lm_head_.buffer.bytes();
+    matmul_weight_bytes_ += lm_head_.buffer.bytes();
+  } else {
+    matmul_weight_bytes_ += embed_.buffer.bytes();  // the table itself serves as the head
   }
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -129,23 +140,34 @@ namespace {
 
 // A view of part of a checkpoint tensor: the mapped bytes themselves when the part is whole rows,
 // else a copy into `storage` (columns of a row-parallel weight, zero rows padding a shard).
+// Quantized tensors are cut between blocks only (columns at multiples of the block size).
 TensorView slice_view(const TensorView& t, int64_t row_begin, int64_t rows, int64_t col_begin,
                       int64_t cols, int64_t padded_rows, std::vector<std::byte>& storage) {
   const int64_t C = t.shape.size() > 1 ? t.shape[1] : 1;
-  const size_t es = dtype_size(t.dtype);
+  const int64_t block = dtype_block_elems(t.dtype);
+  if (col_begin % block != 0 || cols % block != 0) {
+    throw Error(ErrorCode::kUnsupported,
+                "tensor '" + t.name + "' (" + std::string(dtype_name(t.dtype)) +
+                    ") cannot be split at column " + std::to_string(col_begin) + " + " +
+                    std::to_string(cols) + ": its blocks hold " + std::to_string(block) +
+                    " columns (try another --tensor-parallel-size)");
+  }
+  const size_t row_bytes = dtype_row_bytes(t.dtype, C), out_row = dtype_row_bytes(t.dtype, cols);
   TensorView v = t;
   v.shape[0] = padded_rows;
   if (t.shape.size() > 1) v.shape[1] = cols;
   if (cols == C && padded_rows == rows) {
-    v.data =
-        t.data.subspan(static_cast<size_t>(row_begin * C) * es, static_cast<size_t>(rows * C) * es);
+    v.data = t.data.subspan(static_cast<size_t>(row_begin) * row_bytes,
+                            static_cast<size_t>(rows) * row_bytes);
     return v;
   }
-  storage.assign(static_cast<size_t>(padded_rows * cols) * es, std::byte{0});
+  // Zero bytes are zeros in every type (a quantized block with scale 0).
+  storage.assign(static_cast<size_t>(padded_rows) * out_row, std::byte{0});
   for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(storage.data() + static_cast<size_t>(r * cols) * es,
-                t.data.data() + static_cast<size_t>((row_begin + r) * C + col_begin) * es,
-                static_cast<size_t>(cols) * es);
+    std::memcpy(storage.data() + static_cast<size_t>(r) * out_row,
+                t.data.data() + static_cast<size_t>(row_begin + r) * row_bytes +
+                    dtype_row_bytes(t.dtype, col_begin),
+                out_row);
   }
   v.data = storage;
   return v;
@@ -169,9 +191,15 @@ OwnedTensor LlamaModel::load(const Checkpoint& ck, const std::vector<std::string
     cols = sl.cols;
   }
   const bool is_1d = shapes[0].size() == 1;
-  const DType dtype = is_1d ? DType::kF32 : dtype_;  // norms stay f32
+  DType dtype = is_1d ? DType::kF32 : dtype_;  // norms stay f32
+  // A quantized weight keeps its type where the backend computes on it (all parts alike).
+  const DType first = ck.tensor(names[0], shapes[0]).dtype;
+  bool same = true;
+  for (size_t i = 1; i < names.size(); ++i)
+    same = same && ck.tensor(names[i], shapes[i]).dtype == first;
+  if (!is_1d && same && dtype_is_quantized(first) && backend_->computes_on(first)) dtype = first;
   OwnedTensor out;
-  out.buffer = backend_->alloc(static_cast<size_t>(rows * cols) * dtype_size(dtype));
+  out.buffer = backend_->alloc(static_cast<size_t>(rows) * dtype_row_bytes(dtype, cols));
   out.tensor = is_1d ? out.buffer.view(dtype, {rows}) : out.buffer.view(dtype, {rows, cols});
   weight_bytes_ += out.buffer.bytes();
   int64_t row = 0;
@@ -197,9 +225,20 @@ OwnedTensor LlamaModel::norm(const Checkpoint& ck, const std::string& name, int6
   return w;
 }
 
-OwnedTensor LlamaModel::linear(OwnedTensor w) {
-  auto prepared = backend_->prepare_linear_weight(w.tensor);
-  if (!prepared) return w;
+std::optional<DType> LlamaModel::quantization(const OwnedTensor& w, bool head) const {
+  // A GGUF file's quantized weights stay as they are. The output head is the most sensitive
+  // matmul (llama.cpp's Q4_0 files keep it at 6 bits), so int4 leaves it at 8 bits.
+  if (!quantize_to_ || dtype_is_quantized(w.tensor.dtype)) return std::nullopt;
+  return head && *quantize_to_ == DType::kQ4_0 ? DType::kQ8_0 : *quantize_to_;
+}
+
+OwnedTensor LlamaModel::linear(OwnedTensor w, bool head) {
+  auto prepared = backend_->prepare_linear_weight(w.tensor, quantization(w, head));
+  if (!prepared) {
+    matmul_weight_bytes_ += w.buffer.bytes();
+    return w;
+  }
+  matmul_weight_bytes_ += prepared->buffer.bytes();
   // The packed copy replaces the row-major one, which is freed on return.
   weight_bytes_ += prepared->buffer.bytes();
   weight_bytes_ -= w.buffer.bytes();

@@ -2,6 +2,7 @@
 // SwiGLU MLP, tied or untied lm_head) written once against the Backend ops.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "engine/backend/backend.h"
@@ -39,8 +40,13 @@ class LlamaModel {
   // only rank tp_rank's slices (see TensorParallelShard), whose partial sums the model then
   // all-reduces through the backend. Throws llm::Error when a tensor is missing or has the wrong
   // shape (naming it and its file), or the model cannot be split tp_size ways.
+  //
+  // Quantized weights (a GGUF file's) stay quantized where the backend computes_on() their type,
+  // and are dequantized to `weight_dtype` where it does not. `quantize_to` (--quantization)
+  // quantizes the float linear weights to that type as they load; the embedding table stays
+  // float.
   LlamaModel(Backend& backend, const Checkpoint& checkpoint, DType weight_dtype, int tp_rank = 0,
-             int tp_size = 1);
+             int tp_size = 1, std::optional<DType> quantize_to = std::nullopt);
 
   const ModelConfig& config() const { return config_; }
   // longrope: added to the positions of a sequence longer than the pretrained context, so RoPE
@@ -53,6 +59,9 @@ class LlamaModel {
   const ModelConfig& local_config() const { return local_; }
   // Bytes of weights this rank holds (tests check a rank holds ~1/size of the model).
   size_t weight_bytes() const { return weight_bytes_; }
+  // Of those, the bytes of the matmul weights, which a decode step streams once (the output head
+  // included; the embedding table only when it is the tied head).
+  size_t matmul_weight_bytes() const { return matmul_weight_bytes_; }
   Workspace make_workspace(int max_tokens) const;
   // Runs one step; writes logits [L, shard().vocab_rows] f32 for the rows in in.logits_indices
   // (the whole vocabulary on a single rank). in.token_ids are shard-local: id - vocab_begin, or
@@ -83,8 +92,10 @@ class LlamaModel {
   OwnedTensor load(const Checkpoint& ck, const std::vector<std::string>& names,
                    const std::vector<std::vector<int64_t>>& shapes,
                    const std::vector<Slice>& slices = {});
-  // A loaded linear weight in the backend's matmul layout.
-  OwnedTensor linear(OwnedTensor w);
+  // A loaded linear weight in the backend's matmul layout (`head`: the output head).
+  OwnedTensor linear(OwnedTensor w, bool head = false);
+  // The type --quantization gives weight `w` (nullopt: keep its own).
+  std::optional<DType> quantization(const OwnedTensor& w, bool head) const;
   // An RMSNorm weight [dim], f32, with config.norm_weight_offset added (Gemma's 1 + w) so every
   // backend's RMSNorm stays x * w.
   OwnedTensor norm(const Checkpoint& ck, const std::string& name, int64_t dim);
@@ -94,7 +105,9 @@ class LlamaModel {
   TensorParallelShard shard_;
   ModelConfig local_;
   size_t weight_bytes_ = 0;
+  size_t matmul_weight_bytes_ = 0;
   DType dtype_;
+  std::optional<DType> quantize_to_;
   AttentionShape attn_shape_;
   OwnedTensor embed_;       // [vocab, hidden], or this rank's [vocab_rows, hidden] shard
   OwnedTensor final_norm_;  // [hidden]

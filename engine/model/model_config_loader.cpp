@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/model/checkpoint.h"
+#include "engine/model/gguf_model.h"
 #include "engine/model/mapped_file.h"
 #include "llm/error.h"
 
@@ -358,6 +359,7 @@ void append_unique(std::vector<int>& ids, const std::vector<int>& more) {
 }  // namespace
 
 ModelConfig load_model_config(const fs::path& model_dir) {
+  if (is_gguf_file(model_dir)) return GgufModel::open(model_dir).config();
   const JsonFile f(model_dir / "config.json");
   ModelConfig c;
   c.architecture = architecture(f);

@@ -39,6 +39,9 @@ RopeFrequencies rope_frequencies(const ModelConfig& c, bool long_factors) {
       out.attention_scale =
           s.factor <= 1 ? 1.0 : std::sqrt(1 + std::log(s.factor) / std::log(original_max));
     }
+  } else if (s.type == "freq_factors") {
+    for (int i = 0; i < half; ++i)
+      out.inv_freq[static_cast<size_t>(i)] /= s.short_factor[static_cast<size_t>(i)];
   } else if (s.type == "linear") {
     for (double& f : out.inv_freq) f /= s.factor;
   } else if (s.type == "llama3") {

@@ -72,7 +72,8 @@ Executor::Executor(const Checkpoint& ck, const Options& o,
     rank->comm = std::move(c);
     rank->backend = make_backend(rank->comm.get());
     rank->model = std::make_unique<LlamaModel>(*rank->backend, ck, o.weight_dtype,
-                                               rank->comm ? rank->comm->rank() : 0, rank->size());
+                                               rank->comm ? rank->comm->rank() : 0, rank->size(),
+                                               o.quantize_to);
     // Scratch for the largest step before the pool, so a device budget accounts for it.
     const ModelConfig& local = rank->model->local_config();
     rank->backend->reserve_workspace(
@@ -93,6 +94,18 @@ Executor::Executor(const Checkpoint& ck, const Options& o,
   for (size_t i = 1; i < ranks_.size() && driver_; ++i) {
     threads_.emplace_back([this, i] { worker(*ranks_[i]); });
   }
+}
+
+size_t Executor::weight_bytes() const {
+  size_t total = 0;
+  for (const auto& rank : ranks_) total += rank->model->weight_bytes();
+  return total;
+}
+
+size_t Executor::matmul_weight_bytes() const {
+  size_t total = 0;
+  for (const auto& rank : ranks_) total += rank->model->matmul_weight_bytes();
+  return total;
 }
 
 int64_t Executor::size_pool(const Options& o) const {

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@ class Executor {
 
   struct Options {
     DType weight_dtype = DType::kF32;  // the KV cache's is the backend's choice for it
+    std::optional<DType> quantize_to;  // --quantization: float linear weights become this
     // The same on every rank: one block table indexes all of them. 0: size_pool decides.
     int64_t num_blocks = 0;
     // With num_blocks 0: the blocks a rank's backend holds once its weights are loaded, at
@@ -62,6 +64,9 @@ class Executor {
 
   // KV blocks in every rank's pool.
   int64_t num_blocks() const { return num_blocks_; }
+  // Bytes of weights the local ranks hold, all of them and the matmuls' (LlamaModel's).
+  size_t weight_bytes() const;
+  size_t matmul_weight_bytes() const;
   const LlamaModel& model(int local_rank) const {
     return *ranks_[static_cast<size_t>(local_rank)]->model;
   }

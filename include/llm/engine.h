@@ -34,6 +34,9 @@ struct EngineConfig {
   // the CPU backends of every engine in the process use the last one set.
   std::string cpu_isa = "auto";
   std::string dtype = "auto";  // weights: f32 | bf16 | f16 | auto (the checkpoint's torch_dtype)
+  // none | int8 | int4: float linear weights quantized as they load (GGUF's Q8_0 / Q4_0 blocks;
+  // int4 keeps the output head at int8). A GGUF file's quantized weights need no flag.
+  std::string quantization = "none";
   // cpu | cuda | simt (the CUDA backend run by the host emulator: slow, for tests and debugging)
   // | auto (cuda when the build has CUDA and a device is present, else cpu)
   std::string backend = "auto";
@@ -63,6 +66,10 @@ struct EngineStats {
   int64_t prompt_tokens_computed = 0;  // prompt (and recomputed) tokens run through the model
   int64_t generation_tokens = 0;       // tokens sampled
   int64_t num_steps = 0;
+  // Bytes of weights this process holds as loaded (quantized ones at their real size), and of
+  // those the matmul weights a decode step streams.
+  int64_t weight_bytes = 0;
+  int64_t matmul_weight_bytes = 0;
   double prefix_cache_hit_rate() const {
     return prefix_cache_queries ? static_cast<double>(prefix_cache_hits) / prefix_cache_queries
                                 : 0.0;

@@ -11,7 +11,9 @@ namespace llm {
 // How RoPE's frequencies are made: transformers' rope_type and the parameters it reads (see
 // engine/model/rope.cpp for the formulas).
 struct RopeScaling {
-  std::string type = "default";  // default | linear | llama3 | yarn | longrope
+  // default | linear | llama3 | yarn | longrope, or freq_factors: each frequency divided by its
+  // short_factor entry (a GGUF file's rope_freqs.weight, how llama.cpp stores Llama 3's scaling)
+  std::string type = "default";
   double factor = 1.0;                                   // linear, llama3, yarn
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
   int original_max_position_embeddings = 0;   // llama3, yarn (0: max_position_embeddings)

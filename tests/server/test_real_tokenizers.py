@@ -3,6 +3,8 @@ chat prompts must tokenize to exactly the ids transformers' apply_chat_template 
 (tests/data/chat_prompt_ids, made by tests/data/make_chat_prompt_ids.py), through /tokenize and
 through the official openai SDK; logprob tokens must read as decoded text."""
 import json
+import subprocess
+import sys
 
 import openai
 import pytest
@@ -16,10 +18,23 @@ KWARGS = GOLDENS["chat_template_kwargs"]
 NAMES = list(GOLDENS["tokenizers"])
 
 
-@pytest.fixture(scope="module", params=NAMES)
+# llama.cpp's names for the two pre-tokenizers (tokenizer.ggml.pre).
+PRE = {"llama3-tokenizer": "llama-bpe", "qwen2-tokenizer": "qwen2"}
+
+
+@pytest.fixture(scope="module", params=[(n, form) for n in NAMES for form in ("dir", "gguf")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def served(request, tmp_path_factory):
-    name = request.param
+    """The checkpoint as a directory, and as a Q8_0 GGUF file whose tokenizer and chat template
+    are the ones embedded in the file (tests/gguf/hf_to_gguf.py)."""
+    name, form = request.param
     model = make_checkpoint(name, tmp_path_factory.mktemp(name))
+    if form == "gguf":
+        gguf_file = model.parent / f"{name}.gguf"
+        subprocess.run([sys.executable, str(DATA.parent / "gguf" / "hf_to_gguf.py"), str(model),
+                        str(gguf_file), "--type", "q8_0", "--tokenizer-json", str(model),
+                        "--pre", PRE[name]], check=True)
+        model = gguf_file
     s = Server("--max-num-seqs", "4", "--served-model-name", name, model=model)
     yield name, s
     assert s.stop() == 0, "".join(s.log[-20:])
