@@ -11,9 +11,7 @@
 namespace llm::cpu {
 namespace {
 
-// Query rows per work item: enough work per item to amortise its set-up, small enough that a
-// long prompt of one sequence still spreads over every core.
-constexpr int64_t kRowsPerItem = 32;
+constexpr int64_t kRowsPerItem = detail::kAttentionRowsPerItem;
 
 [[gnu::always_inline]] inline void axpy(float p, const float* x, float* y, int64_t n) {
   for (int64_t d = 0; d < n; ++d) y[d] += p * x[d];

@@ -7,7 +7,7 @@
 // keys it needs once into Kt [key tile][d][16 keys]; then each tile of up to 8 query rows (heads
 // of the GQA group times tokens of the chunk) runs a register tile over d: a few Kt vectors, each
 // row's q[d] broadcast into them, one accumulator per (row, 16 keys), no horizontal sums. The
-// values are used as stored: per key, the row's d-vectors times each query row's weight.
+// values are used as stored: per key, its value row's d-vectors times each query row's weight.
 //
 // Every query row gets the same arithmetic whatever shares its tile, item, thread or step, and
 // whether it is a decode or one row of a prefill chunk:
@@ -38,7 +38,7 @@ namespace llm::cpu::detail::LLM_AVX512_NS {
 namespace {
 
 constexpr int kLanes = 16;        // keys per Kt tile, floats per register
-constexpr int kRowsPerItem = 32;  // query tokens per item: paged_attention.cpp's cut
+constexpr int kRowsPerItem = kAttentionRowsPerItem;  // query tokens per item
 constexpr int kMaxRows = 8;       // query rows per register tile
 
 inline int64_t min64(int64_t a, int64_t b) {
@@ -440,7 +440,8 @@ void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, fl
     transpose_keys(it.keys, lo / kLanes, (hi + kLanes - 1) / kLanes, hi, zero, kt);
     const int64_t rows = (i1 - i0) * group;
     for (int64_t rho = 0; rho < rows;) {
-      // 8 rows at a time; 9 to 15 left go as two tiles (fewer chains lose more than padding).
+      // 8 rows at a time; 9 to 15 left go as two tiles of 5 to 8, not 8 and a small rest
+      // whose tile reuses each key and value vector for fewer rows.
       const int64_t left = rows - rho;
       const int n = static_cast<int>(left >= 16 || left == 8 ? 8
                                      : left > 8              ? (left + 1) / 2

@@ -11,6 +11,11 @@
 
 namespace llm::cpu::detail {
 
+// Query tokens per work item, in every build: enough work per item to amortise its set-up (the
+// AVX-512 kernel's key transposition), small enough that a long prompt of one sequence still
+// spreads over every core.
+constexpr int kAttentionRowsPerItem = 32;
+
 #define LLM_DECLARE_AVX512_ATTENTION(ns)                                                         \
   namespace ns {                                                                                 \
   size_t paged_attention_scratch_floats(const PagedAttentionArgs& a);                            \
