@@ -5,14 +5,13 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/paged_attention_kernels.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace llm::cpu {
 namespace {
 
-// Query rows per work item: enough work per item to amortise its set-up, small enough that a
-// long prompt of one sequence still spreads over every core.
-constexpr int64_t kRowsPerItem = 32;
+constexpr int64_t kRowsPerItem = detail::kAttentionRowsPerItem;
 
 [[gnu::always_inline]] inline void axpy(float p, const float* x, float* y, int64_t n) {
   for (int64_t d = 0; d < n; ++d) y[d] += p * x[d];
@@ -149,6 +148,8 @@ int64_t paged_attention_items(const PagedAttentionArgs& a) {
 }
 
 size_t paged_attention_scratch_floats(const PagedAttentionArgs& a) {
+  // The AVX-512 kernel keeps its transposed keys there too (paged_attention_avx512.cpp).
+  if (cpu_isa() == CpuIsa::kAvx512) return detail::avx512_native::paged_attention_scratch_floats(a);
   const int64_t group = a.num_heads / a.num_kv_heads;
   // scores [group, max_seq_len] + accumulators [group, head_dim]
   return static_cast<size_t>(group * (a.max_seq_len + a.head_dim));
@@ -158,8 +159,9 @@ namespace {
 
 // The kernel's body, compiled once per instruction set below (it and every helper above are
 // always inlined into each variant) and chosen by cpu_isa(), so --cpu-isa decides here too. The
-// arithmetic is the same IEEE operations in the same order in every variant (the ISO C++ build
-// never fuses a multiply and an add), so all of them give the same bits.
+// arithmetic is the same IEEE operations in the same order in both variants (the ISO C++ build
+// never fuses a multiply and an add), so they give the same bits. AVX-512 has its own kernel
+// (paged_attention_avx512.cpp), which sums in another order.
 // W: the lanes of its exponentials (see vector_math.h).
 template <int W>
 [[gnu::always_inline]] inline void attention_items(const PagedAttentionArgs& a, int64_t begin,
@@ -224,11 +226,6 @@ template <int W>
   }
 }
 
-#define LLM_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-LLM_AVX512_TARGET void attention_avx512(const PagedAttentionArgs& a, int64_t begin, int64_t end,
-                                        float* scratch) {
-  attention_items<16>(a, begin, end, scratch);
-}
 __attribute__((target("avx2,fma"))) void attention_avx2(const PagedAttentionArgs& a, int64_t begin,
                                                         int64_t end, float* scratch) {
   attention_items<8>(a, begin, end, scratch);
@@ -242,7 +239,7 @@ void attention_portable(const PagedAttentionArgs& a, int64_t begin, int64_t end,
 void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
   switch (cpu_isa()) {
     case CpuIsa::kAvx512:
-      return attention_avx512(a, begin, end, scratch);
+      return detail::avx512_native::paged_attention(a, begin, end, scratch);
     case CpuIsa::kAvx2:
       return attention_avx2(a, begin, end, scratch);
     case CpuIsa::kPortable:
@@ -254,7 +251,7 @@ void paged_attention(const PagedAttentionArgs& a, int64_t begin, int64_t end, fl
 const char* paged_attention_kernel_name() {
   switch (cpu_isa()) {
     case CpuIsa::kAvx512:
-      return "avx512 build (f32, 8-wide)";
+      return "avx512 (f32, 16 keys a vector)";
     case CpuIsa::kAvx2:
       return "avx2 build (f32, 8-wide)";
     case CpuIsa::kPortable:

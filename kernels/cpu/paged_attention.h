@@ -3,7 +3,9 @@
 //
 // Work is cut into items of (sequence, KV head, chunk of query rows); the query heads of a GQA
 // group are done together, so each key and value row is read once for the whole group. A row's
-// result depends only on its own sequence, never on the item cut or the batch.
+// result depends only on its own sequence and position, never on the item cut, the batch or the
+// chunking of its prompt over steps. The AVX2 and portable builds give the same bits; the AVX-512
+// kernel (paged_attention_avx512.cpp) sums in another order and agrees with them to rounding.
 #pragma once
 
 #include <cstddef>
@@ -35,7 +37,8 @@ struct PagedAttentionArgs {
 
 // Number of work items for a batch (some may be empty).
 int64_t paged_attention_items(const PagedAttentionArgs& a);
-// Floats of scratch one worker needs.
+// Floats of scratch one worker needs, for the ISA in use (the AVX-512 kernel keeps the item's
+// keys transposed there: about max_seq_len * head_dim floats).
 size_t paged_attention_scratch_floats(const PagedAttentionArgs& a);
 // Runs items [begin, end) with `scratch` private to the calling thread, compiled for the ISA in
 // use (cpu_isa()).
