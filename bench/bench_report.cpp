@@ -33,6 +33,14 @@ std::string git_commit() {
   return out.size() == 40 ? out : "unknown";
 }
 
+int64_t resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "... kB"
+  }
+  return 0;
+}
+
 nlohmann::json machine_info() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line, model = "unknown";

@@ -16,6 +16,8 @@ std::string git_commit();
 // {"cpu_model", "cpu_features", "cpu_isa", "physical_cores", "logical_cpus", "memory_gb"} from
 // /proc, CPUID and sysconf; cpu_isa is the instruction set the kernels use in this run.
 nlohmann::json machine_info();
+// This process's resident set now (VmRSS), in bytes; 0 where /proc does not say.
+int64_t resident_bytes();
 
 // The CPU kernels a run with weights of `dtype` ("f32", "bf16", "f16") uses, op by op:
 // {"matmul": "avx512_bf16 vdpbf16ps (bf16 activations)", ...}.

@@ -147,6 +147,13 @@ int run(const Options& o) {
                              {"threads", o.runtime.threads}});
   const std::string dtype(dtype_name(runtime_dtype(o.runtime.dtype, mc)));
   report["kernels"] = cpu_kernels(dtype);
+  // Memory as it stands after the run: the weights as held (quantized ones at their size) and
+  // the process's resident set (weights, KV pool, activations; the checkpoint's mapping is gone).
+  const EngineStats stats = engine->stats();
+  report["weight_bytes"] = stats.weight_bytes;
+  report["matmul_weight_bytes"] = stats.matmul_weight_bytes;
+  report["kv_cache_bytes"] = stats.kv_cache_bytes;
+  report["resident_bytes"] = resident_bytes();
   report["prefill_s"] = prefill_s;
   report["prefill_tokens_per_s"] = prefill_tps;
   report["decode_step_ms"] = decode_step_ms;

@@ -208,15 +208,11 @@ def main() -> int:
         ob = load(d / f"ours_{q}_decode_b32.json") or {}
         row["decode_32"] = (med([x["speed_tg"] for x in lb_rows if x.get("pl") == b]),
                             ob.get("decode_tokens_per_s"))
-        tfile = d / f"ours_{q}_decode_b32.time"
-        rss = None
-        if tfile.exists():
-            for line in tfile.read_text().splitlines():
-                if "Maximum resident set size" in line:
-                    rss = int(line.split(":")[-1]) * 1024
         fb = d / f"{q}_file_bytes.txt"
         row["file_bytes"] = int(fb.read_text()) if fb.exists() else None
-        row["ours_peak_rss_bytes"] = rss
+        row["ours_resident_bytes"] = ob.get("resident_bytes")
+        row["ours_weight_bytes"] = ob.get("weight_bytes")
+        row["ours_kv_cache_bytes"] = ob.get("kv_cache_bytes")
         row["ours_kernels"] = ob.get("kernels")
         quant.append(row)
     if quant:
@@ -234,9 +230,11 @@ def main() -> int:
                     ratio = f"{med(q['decode_round_ratios']):.2f}x (rounds: " + ", ".join(
                         f"{x:.2f}" for x in q["decode_round_ratios"]) + ")"
                 print(f"| {q['type']} | {name} | {fmt(lv)} | {fmt(ov)} | {ratio} |")
-            if q["file_bytes"] and q["ours_peak_rss_bytes"]:
-                print(f"| {q['type']} | file / our peak RSS (32 sequences), MB | "
-                      f"{q['file_bytes'] / 1e6:,.0f} | {q['ours_peak_rss_bytes'] / 1e6:,.0f} | |")
+            if q["file_bytes"] and q["ours_resident_bytes"] and q["ours_kv_cache_bytes"]:
+                want = q["file_bytes"] + q["ours_kv_cache_bytes"]
+                print(f"| {q['type']} | MB: file + our KV pool / our resident set after the run "
+                      f"(weights held: {q['ours_weight_bytes'] / 1e6:,.0f}) | {want / 1e6:,.0f} | "
+                      f"{q['ours_resident_bytes'] / 1e6:,.0f} | {q['ours_resident_bytes'] / want:.2f}x |")
         print()
 
     if any(v > 0.1 for r in rows for v in (r.get("other_cpu_share") or {}).values() if v):

@@ -102,6 +102,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
   stats_.kv_blocks_total = num_blocks;
   stats_.weight_bytes = static_cast<int64_t>(ranks_->weight_bytes());
   stats_.matmul_weight_bytes = static_cast<int64_t>(ranks_->matmul_weight_bytes());
+  stats_.kv_cache_bytes = static_cast<int64_t>(ranks_->kv_cache_bytes());
   thread_ = std::thread([this] { loop(); });
 }
 

@@ -28,6 +28,7 @@ class ModelRanks {
   int64_t num_blocks() const { return executor_->num_blocks(); }
   size_t weight_bytes() const { return executor_->weight_bytes(); }
   size_t matmul_weight_bytes() const { return executor_->matmul_weight_bytes(); }
+  size_t kv_cache_bytes() const { return executor_->kv_cache_bytes(); }
 
   // A process holding rank config.tp_rank >= 1: joins rank 0 at config.tp_master, loads its
   // slices and runs the steps rank 0 sends until it stops.

@@ -18,6 +18,13 @@ class KvCache {
 
   int num_blocks() const { return num_blocks_; }
   int block_size() const { return block_size_; }
+  // Bytes of every layer's keys and values together.
+  size_t bytes() const {
+    size_t total = 0;
+    for (const auto& t : k_) total += t.buffer.bytes();
+    for (const auto& t : v_) total += t.buffer.bytes();
+    return total;
+  }
   // [num_blocks, num_kv_heads, block_size, head_dim] of layer `layer`.
   Tensor keys(int layer) const { return k_[static_cast<size_t>(layer)].tensor; }
   Tensor values(int layer) const { return v_[static_cast<size_t>(layer)].tensor; }

@@ -102,6 +102,12 @@ size_t Executor::weight_bytes() const {
   return total;
 }
 
+size_t Executor::kv_cache_bytes() const {
+  size_t total = 0;
+  for (const auto& rank : ranks_) total += rank->cache->bytes();
+  return total;
+}
+
 size_t Executor::matmul_weight_bytes() const {
   size_t total = 0;
   for (const auto& rank : ranks_) total += rank->model->matmul_weight_bytes();

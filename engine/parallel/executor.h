@@ -67,6 +67,8 @@ class Executor {
   // Bytes of weights the local ranks hold, all of them and the matmuls' (LlamaModel's).
   size_t weight_bytes() const;
   size_t matmul_weight_bytes() const;
+  // Bytes of the KV pools of the local ranks.
+  size_t kv_cache_bytes() const;
   const LlamaModel& model(int local_rank) const {
     return *ranks_[static_cast<size_t>(local_rank)]->model;
   }

@@ -70,6 +70,7 @@ struct EngineStats {
   // those the matmul weights a decode step streams.
   int64_t weight_bytes = 0;
   int64_t matmul_weight_bytes = 0;
+  int64_t kv_cache_bytes = 0;  // the KV pool's
   double prefix_cache_hit_rate() const {
     return prefix_cache_queries ? static_cast<double>(prefix_cache_hits) / prefix_cache_queries
                                 : 0.0;
