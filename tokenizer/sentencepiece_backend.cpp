@@ -17,6 +17,9 @@ namespace {
 
 constexpr int16_t kControlPiece = -2;
 constexpr int16_t kOtherPiece = -1;
+// An unused piece (type UNUSED): never produced by encoding; llama.cpp decodes it to nothing,
+// as it does the [PADn] pieces its converter pads a vocabulary with up to the model's size.
+constexpr int16_t kUnusedPiece = -3;
 
 // Byte-fallback pieces are spelled "<0xNN>"; SentencePiece has no public accessor for the value.
 int16_t parse_byte_piece(const std::string& piece) {
@@ -101,7 +104,9 @@ void SentencePieceBackend::index_pieces(const std::string& where) {
   const int n = sp_->GetPieceSize();
   piece_class_.assign(static_cast<size_t>(n), kOtherPiece);
   for (int id = 0; id < n; ++id) {
-    if (sp_->IsControl(id)) {
+    if (sp_->IsUnused(id)) {
+      piece_class_[id] = kUnusedPiece;
+    } else if (sp_->IsControl(id)) {
       piece_class_[id] = kControlPiece;
       control_pieces_.emplace_back(sp_->IdToPiece(id), id);
     } else if (sp_->IsByte(id)) {
@@ -162,8 +167,13 @@ std::vector<TokenId> SentencePieceBackend::encode_with_special_tokens(std::strin
 }
 
 std::string SentencePieceBackend::decode(std::span<const TokenId> ids) const {
+  std::vector<int> kept;  // [ids.size()] at most: unused pieces left out
+  kept.reserve(ids.size());
+  for (const TokenId id : ids) {
+    if (id < 0 || id >= vocab_size() || piece_class_[id] != kUnusedPiece) kept.push_back(id);
+  }
   std::string text;
-  const auto status = sp_->Decode(std::vector<int>(ids.begin(), ids.end()), &text);
+  const auto status = sp_->Decode(kept, &text);
   if (!status.ok()) {
     throw Error(ErrorCode::kInternal, "SentencePiece decode failed: " + status.ToString());
   }
@@ -197,6 +207,10 @@ TokenBytes SentencePieceBackend::token_bytes(TokenId id) const {
     return v;
   }();
   const int b = byte_value(id);
+  // Unused pieces are dropped before decoding: a byte run goes on across them.
+  if (id >= 0 && id < vocab_size() && piece_class_[id] == kUnusedPiece) {
+    return {TokenBytes::kTransparent, {}};
+  }
   // Control pieces end a run of byte pieces in SentencePiece's decode (see
   // incremental_detokenizer.cpp), so they are kText like every other piece.
   if (b >= 0) return {TokenBytes::kBytes, kBytes[static_cast<size_t>(b)]};

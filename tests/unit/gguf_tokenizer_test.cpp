@@ -134,6 +134,30 @@ TEST(GgufTokenizer, LlamaSpacePrefixAndDefaults) {
   EXPECT_EQ(Tokenizer::from_gguf(v).encode("a", false), (std::vector<TokenId>{id_of(v, "a")}));
 }
 
+// llama.cpp's converter pads a SentencePiece vocabulary to the model's size with unused
+// "[PADn]" pieces; like llama.cpp (and like ids past a tokenizer.model), they decode to nothing,
+// also when streamed.
+TEST(GgufTokenizer, LlamaUnusedPaddingPiecesDecodeToNothing) {
+  GgufVocab v = tiny_llama();
+  for (const char* pad : {"[PAD8]", "[PAD9]"}) {
+    v.tokens.push_back(pad);
+    v.scores.push_back(0);
+    v.token_types.push_back(5);  // unused
+  }
+  const Tokenizer tok = Tokenizer::from_gguf(v);
+  const std::vector<TokenId> a = tok.encode("ab a", false);
+  std::vector<TokenId> ids = a;
+  ids.insert(ids.begin() + 1, 8);
+  ids.push_back(9);
+  EXPECT_EQ(tok.decode(ids), tok.decode(a));
+  EXPECT_EQ(tok.decode(std::vector<TokenId>{8, 9}), "");
+  IncrementalDetokenizer detok(tok, {});
+  std::string streamed;
+  for (const TokenId id : ids) streamed += detok.push(id);
+  streamed += detok.flush();
+  EXPECT_EQ(streamed, tok.decode(a));
+}
+
 TEST(GgufTokenizer, RefusesUnknownModelsAndPreTokenizers) {
   GgufVocab v = tiny_gpt2();
   v.model = "t5";
