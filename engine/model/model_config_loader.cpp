@@ -277,11 +277,13 @@ RopeScaling read_rope_scaling(const JsonFile& f, float& theta) {
   json type = p->contains("rope_type") ? p->at("rope_type") : p->value("type", json("default"));
   // Phi-3's older spellings of longrope (transformers renames them the same way).
   if (type == "su" || (type == "yarn" && p->contains("long_factor"))) type = "longrope";
-  const std::vector<std::string> supported = {"default", "linear", "llama3", "yarn", "longrope"};
+  const std::vector<std::string> supported = {"default", "linear", "dynamic",
+                                              "llama3",  "yarn",   "longrope"};
   if (!type.is_string() ||
       std::find(supported.begin(), supported.end(), type.get<std::string>()) == supported.end()) {
-    f.unsupported(std::string(name) + " " + excerpt(*p) +
-                  " is not supported (RoPE types: default, linear, llama3, yarn, longrope)");
+    f.unsupported(
+        std::string(name) + " " + excerpt(*p) +
+        " is not supported (RoPE types: default, linear, dynamic, llama3, yarn, longrope)");
   }
   auto number = [&](const char* key, std::optional<double> fallback) {
     const json* v = p->contains(key) && !p->at(key).is_null() ? &p->at(key) : nullptr;

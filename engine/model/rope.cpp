@@ -42,6 +42,11 @@ RopeFrequencies rope_frequencies(const ModelConfig& c, bool long_factors) {
   } else if (s.type == "freq_factors") {
     for (int i = 0; i < half; ++i)
       out.inv_freq[static_cast<size_t>(i)] /= s.short_factor[static_cast<size_t>(i)];
+  } else if (s.type == "dynamic") {
+    // Dynamic NTK: transformers raises the base only once a sequence grows past
+    // max_position_embeddings (the frequencies then depend on the longest length seen), and the
+    // engine serves no sequence that long: a request beyond the context is refused. Within it,
+    // transformers' dynamic RoPE is the unscaled one, computed here.
   } else if (s.type == "linear") {
     for (double& f : out.inv_freq) f /= s.factor;
   } else if (s.type == "llama3") {

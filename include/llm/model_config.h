@@ -11,7 +11,8 @@ namespace llm {
 // How RoPE's frequencies are made: transformers' rope_type and the parameters it reads (see
 // engine/model/rope.cpp for the formulas).
 struct RopeScaling {
-  // default | linear | llama3 | yarn | longrope, or freq_factors: each frequency divided by its
+  // default | linear | dynamic (NTK; within the context it is default) | llama3 | yarn |
+  // longrope, or freq_factors: each frequency divided by its
   // short_factor entry (a GGUF file's rope_freqs.weight, how llama.cpp stores Llama 3's scaling)
   std::string type = "default";
   double factor = 1.0;                                   // linear, llama3, yarn

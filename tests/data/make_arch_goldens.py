@@ -10,6 +10,7 @@ and transformers (not in CI); run it only to regenerate the committed files:
     python3 tests/data/make_arch_goldens.py   # with a venv that has torch and transformers
 """
 import json
+import sys
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,9 @@ CASES = {
                                                  "high_freq_factor": 4.0,
                                                  "original_max_position_embeddings": 32}},
                                "rope_parameters"),
+    # Dynamic NTK: within max_position_embeddings transformers leaves the frequencies unscaled.
+    "llama_dynamic": (transformers.LlamaConfig, {"rope_scaling": {"rope_type": "dynamic", "factor": 4.0}},
+                      None),
     "llama_yarn": (transformers.LlamaConfig,
                    {"rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32}},
                    None),
@@ -144,9 +148,22 @@ def goldens(name, reload_from):
 
 
 def main():
+    """All cases, or only those named on the command line (the others' goldens are kept)."""
     OUT.mkdir(exist_ok=True)
+    only = set(sys.argv[1:])
+    unknown = only - set(CASES)
+    if unknown:
+        sys.exit(f"no such case: {sorted(unknown)}")
+    kept = {}
+    if only and (OUT / "goldens.jsonl").exists():
+        for line in (OUT / "goldens.jsonl").read_text().splitlines():
+            kept[json.loads(line)["case"]] = line
     lines = []
     for name, (cls, extra, rewrite) in CASES.items():
+        if only and name not in only:
+            if name in kept:
+                lines.append(kept[name])
+            continue
         reload_from = build(name, cls, extra, rewrite)
         lines.append(json.dumps(goldens(name, reload_from)))
         print(name, "ok")

@@ -135,10 +135,11 @@ TEST_P(ArchReference, EveryPositionsLogitsAndTheGreedyContinuationMatchTransform
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  for (const char* name : {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
-                           "llama3_rope_parameters", "llama_yarn", "llama_yarn_mscale", "qwen2",
-                           "qwen3", "mistral_window", "qwen2_window", "phi3", "phi3_partial_rotary",
-                           "phi3_longrope", "phi3_longrope_short", "gemma2", "gemma3"}) {
+  for (const char* name :
+       {"llama", "llama_head_dim", "llama_tied", "llama_linear", "llama3_rope",
+        "llama3_rope_parameters", "llama_dynamic", "llama_yarn", "llama_yarn_mscale", "qwen2",
+        "qwen3", "mistral_window", "qwen2_window", "phi3", "phi3_partial_rotary", "phi3_longrope",
+        "phi3_longrope_short", "gemma2", "gemma3"}) {
     for (const char* backend : {"cpu", "cpu_bf16", "simt", "cpu_tp2"}) out.push_back({name, backend});
   }
   return out;
