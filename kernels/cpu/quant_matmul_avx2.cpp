@@ -187,7 +187,9 @@ LLM_AVX2 void quantize_row_q8_avx2(const float* x, int64_t K, int8_t* q, float* 
 }
 
 void matmul_quant_avx2(const QuantArgs& a) {
-  if (a.q4) {
+  if (is_kquant(a.kind)) {
+    matmul_kquant_avx2(a);
+  } else if (a.kind == QuantKind::kQ4_0) {
     panels<true>(a);
   } else {
     panels<false>(a);

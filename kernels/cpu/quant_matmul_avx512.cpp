@@ -7,83 +7,13 @@
 // One vpdpbusd multiplies 4 unsigned weight bytes by 4 signed activation bytes in each of 16
 // lanes and adds the 4 products to the lane: with a panel block's group of 64 bytes (16 rows x 4
 // consecutive k) and the 4 activation bytes broadcast, it adds 4 k terms to 16 rows at once.
-#include <simde/x86/avx512.h>
-
 #include <cstdint>
-#include <cstring>
 
-#ifndef LLM_AVX512_EMULATED
-#include <immintrin.h>
-#endif
-
-#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/quant_matmul_avx512_common.h"
 #include "kernels/cpu/quant_matmul_kernels.h"
-
-#ifndef LLM_AVX512_NS
-#define LLM_AVX512_NS avx512_native
-#endif
 
 namespace llm::cpu::detail::LLM_AVX512_NS {
 namespace {
-
-constexpr int kLanes = 16;  // one panel's 16 rows in one register
-
-// A fused multiply-add (SIMDe emulates _mm512_fmadd_ps as two roundings; see
-// packed_matmul_avx512.cpp).
-inline simde__m512 fmadd(simde__m512 a, simde__m512 b, simde__m512 c) {
-#ifdef LLM_AVX512_EMULATED
-  float av[kLanes], bv[kLanes], cv[kLanes];
-  simde_mm512_storeu_ps(av, a);
-  simde_mm512_storeu_ps(bv, b);
-  simde_mm512_storeu_ps(cv, c);
-  for (int i = 0; i < kLanes; ++i) cv[i] = __builtin_fmaf(av[i], bv[i], cv[i]);
-  return simde_mm512_loadu_ps(cv);
-#else
-  return simde_mm512_fmadd_ps(a, b, c);
-#endif
-}
-
-// 16 f16 scales as f32 (exact). SIMDe 0.7 has no _mm512_cvtph_ps.
-inline simde__m512 load_f16(const uint8_t* p) {
-#ifdef LLM_AVX512_EMULATED
-  uint16_t h[kLanes];
-  float f[kLanes];
-  std::memcpy(h, p, sizeof h);
-  for (int i = 0; i < kLanes; ++i) f[i] = f16_to_f32(h[i]);
-  return simde_mm512_loadu_ps(f);
-#else
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-#endif
-}
-
-// int32 to f32 (exact here: a block's |isum| < 2^24). SIMDe 0.7 lacks _mm512_cvtepi32_ps too.
-inline simde__m512 to_float(simde__m512i v) {
-#ifdef LLM_AVX512_EMULATED
-  int32_t i[kLanes];
-  float f[kLanes];
-  simde_mm512_storeu_si512(i, v);
-  for (int l = 0; l < kLanes; ++l) f[l] = static_cast<float>(i[l]);
-  return simde_mm512_loadu_ps(f);
-#else
-  return _mm512_cvtepi32_ps(v);
-#endif
-}
-
-inline simde__m512i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return simde_mm512_set1_epi32(v);
-}
-
-inline void store_cols(float* o, simde__m512 v, int64_t cols) {
-  if (cols == kLanes) {
-    simde_mm512_storeu_ps(o, v);
-    return;
-  }
-  float tmp[kLanes];
-  simde_mm512_storeu_ps(tmp, v);
-  for (int64_t j = 0; j < cols; ++j) o[j] = tmp[j];
-}
 
 // M activation rows x P consecutive panels. Per block: the exact integer dot products (started
 // at -offset * sum(a), the weights' unsigned offset), then one FMA per output element.
@@ -208,6 +138,9 @@ void run(const QuantArgs& a, int rows, int panels, int64_t t, int64_t p, int64_t
 }  // namespace
 
 void matmul_quant(const QuantArgs& a) {
+  if (a.kind == QuantKind::kQ4_K || a.kind == QuantKind::kQ5_K || a.kind == QuantKind::kQ6_K) {
+    return matmul_kquant(a);
+  }
   const int64_t full_panels = a.n / kLanes;
   for (int64_t p = a.panel_begin; p < a.panel_end;) {
     int panels = panels_for(a.T);
@@ -216,7 +149,7 @@ void matmul_quant(const QuantArgs& a) {
     const int64_t cols = a.n - last * kLanes < kLanes ? a.n - last * kLanes : kLanes;
     for (int64_t t = 0; t < a.T;) {
       const int rows = rows_for(a.T - t);
-      if (a.q4) {
+      if (a.kind == QuantKind::kQ4_0) {
         run<true>(a, rows, panels, t, p, cols);
       } else {
         run<false>(a, rows, panels, t, p, cols);
