@@ -14,18 +14,23 @@ namespace llm::cpu {
 namespace {
 
 int64_t panel_quant_bytes(DType type) {
-  return type == DType::kQ4_0 ? detail::kQ4PanelBlock : detail::kQ8PanelBlock;
+  return type == DType::kQ8_0 ? detail::kQ8PanelBlock : detail::kQ4PanelBlock;
 }
 
-// Bytes of one panel of kb blocks: quants, then kb x 16 f16 scales.
+// Bytes of a block's scales: 16 f16 d (Q4_1: then 16 f16 m).
+int64_t panel_scale_bytes(DType type) {
+  return type == DType::kQ4_1 ? detail::kQ41PanelScales : detail::kPanelScales;
+}
+
+// Bytes of one panel of kb blocks: quants, then kb groups of scales.
 int64_t panel_bytes(DType type, int64_t kb) {
-  return kb * (panel_quant_bytes(type) + kPanel * 2);
+  return kb * (panel_quant_bytes(type) + panel_scale_bytes(type));
 }
 
 void check_type(DType type, const char* what) {
   if (!quant_matmul_supports(type)) {
-    throw std::invalid_argument(std::string(what) +
-                                ": only q8_0, q4_0, q4_k, q5_k and q6_k weights are supported");
+    throw std::invalid_argument(
+        std::string(what) + ": only q8_0, q4_0, q4_1, q4_k, q5_k and q6_k weights are supported");
   }
 }
 
@@ -49,21 +54,27 @@ int64_t panel_bytes_of(DType type, int64_t k) {
 
 // Writes row r (0..15) of panel `panel` (kb blocks) from its GGUF blocks `row` (kb of them).
 void pack_row(const unsigned char* row, DType type, int64_t kb, unsigned char* panel, int r) {
-  const int64_t qb = panel_quant_bytes(type);
+  const int64_t qb = panel_quant_bytes(type), sg = panel_scale_bytes(type);
   unsigned char* scales = panel + kb * qb;
   for (int64_t b = 0; b < kb; ++b) {
     unsigned char* q = panel + b * qb;
     if (type == DType::kQ8_0) {
       BlockQ8_0 blk;
       std::memcpy(&blk, row + b * static_cast<int64_t>(sizeof blk), sizeof blk);
-      std::memcpy(scales + (b * kPanel + r) * 2, &blk.d, 2);
+      std::memcpy(scales + b * sg + r * 2, &blk.d, 2);
       for (int k = 0; k < kQK; ++k) {
         q[(k / 4) * 64 + r * 4 + k % 4] = static_cast<unsigned char>(blk.qs[k] ^ 0x80);
       }
+    } else if (type == DType::kQ4_1) {
+      BlockQ4_1 blk;
+      std::memcpy(&blk, row + b * static_cast<int64_t>(sizeof blk), sizeof blk);
+      std::memcpy(scales + b * sg + r * 2, &blk.d, 2);
+      std::memcpy(scales + b * sg + kPanel * 2 + r * 2, &blk.m, 2);
+      for (int j = 0; j < kQK / 2; ++j) q[(j / 4) * 64 + r * 4 + j % 4] = blk.qs[j];
     } else {
       BlockQ4_0 blk;
       std::memcpy(&blk, row + b * static_cast<int64_t>(sizeof blk), sizeof blk);
-      std::memcpy(scales + (b * kPanel + r) * 2, &blk.d, 2);
+      std::memcpy(scales + b * sg + r * 2, &blk.d, 2);
       for (int j = 0; j < kQK / 2; ++j) q[(j / 4) * 64 + r * 4 + j % 4] = blk.qs[j];
     }
   }
@@ -72,8 +83,8 @@ void pack_row(const unsigned char* row, DType type, int64_t kb, unsigned char* p
 }  // namespace
 
 bool quant_matmul_supports(DType type) {
-  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K ||
-         type == DType::kQ5_K || type == DType::kQ6_K;
+  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_1 ||
+         type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K;
 }
 
 size_t quant_packed_bytes(int64_t n, int64_t k, DType type) {
@@ -192,11 +203,18 @@ float quant_weight_at(const QuantPackedWeight& w, int64_t row, int64_t col) {
   const int64_t kb = w.blocks(), b = col / kQK, k = col % kQK, r = row % kPanel;
   const auto* panel =
       static_cast<const unsigned char*>(w.data) + row / kPanel * panel_bytes(w.type, kb);
-  const int64_t qb = panel_quant_bytes(w.type);
+  const int64_t qb = panel_quant_bytes(w.type), sg = panel_scale_bytes(w.type);
   uint16_t d;
-  std::memcpy(&d, panel + kb * qb + (b * kPanel + r) * 2, 2);
+  std::memcpy(&d, panel + kb * qb + b * sg + r * 2, 2);
   const unsigned char* q = panel + b * qb;
   int v;
+  if (w.type == DType::kQ4_1) {  // dequant_q4_1's d * q + m
+    uint16_t m;
+    std::memcpy(&m, panel + kb * qb + b * sg + kPanel * 2 + r * 2, 2);
+    const int j = k % 16;
+    v = (q[(j / 4) * 64 + r * 4 + j % 4] >> (k < 16 ? 0 : 4)) & 0x0f;
+    return f16_to_f32(d) * static_cast<float>(v) + f16_to_f32(m);
+  }
   if (w.type == DType::kQ8_0) {
     v = static_cast<int8_t>(q[(k / 4) * 64 + r * 4 + k % 4] ^ 0x80);
   } else {
@@ -242,10 +260,11 @@ void quantize_row_q8_portable(const float* x, int64_t K, int8_t* q, float* d, in
 // out as the kernels' layout holds it.
 void matmul_quant_portable(const QuantArgs& a) {
   if (is_kquant(a.kind)) return matmul_kquant_portable(a);
-  const bool q4 = a.kind == QuantKind::kQ4_0;
+  const bool q4 = a.kind != QuantKind::kQ8_0, q41 = a.kind == QuantKind::kQ4_1;
   const int64_t kb = a.blocks;
   const int64_t qb = q4 ? kQ4PanelBlock : kQ8PanelBlock;
-  const int64_t pbytes = kb * (qb + kPanel * 2);
+  const int64_t sg = q41 ? kQ41PanelScales : kPanelScales;
+  const int64_t pbytes = kb * (qb + sg);
   for (int64_t p = a.panel_begin; p < a.panel_end; ++p) {
     const uint8_t* panel = a.w + p * pbytes;
     const int64_t cols = std::min<int64_t>(kPanel, a.n - p * kPanel);
@@ -255,7 +274,8 @@ void matmul_quant_portable(const QuantArgs& a) {
         for (int64_t b = 0; b < kb; ++b) {
           const int8_t* x = a.aq + (t * kb + b) * kQK;
           const uint8_t* q = panel + b * qb;
-          int32_t isum = -(q4 ? 8 : 128) * a.asum[t * kb + b];
+          // The unsigned weights' offset (Q4_1: none, its m is a term of its own).
+          int32_t isum = -(q41 ? 0 : q4 ? 8 : 128) * a.asum[t * kb + b];
           for (int g = 0; g < 8; ++g) {
             for (int j = 0; j < 4; ++j) {
               if (q4) {
@@ -266,10 +286,16 @@ void matmul_quant_portable(const QuantArgs& a) {
               }
             }
           }
+          const uint8_t* scales = panel + kb * qb + b * sg;
           uint16_t dh;
-          std::memcpy(&dh, panel + kb * qb + (b * kPanel + r) * 2, 2);
+          std::memcpy(&dh, scales + r * 2, 2);
           const float scale = f16_to_f32(dh) * a.ad[t * kb + b];
           acc = std::fma(static_cast<float>(isum), scale, acc);
+          if (q41) {  // + m * sum(a): acc = fma(asum, m * d_a, acc)
+            std::memcpy(&dh, scales + kPanel * 2 + r * 2, 2);
+            acc = std::fma(static_cast<float>(a.asum[t * kb + b]),
+                           f16_to_f32(dh) * a.ad[t * kb + b], acc);
+          }
         }
         a.out[t * a.ldo + p * kPanel + r] = acc;
       }

@@ -1,4 +1,4 @@
-// Matrix products against block-quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K):
+// Matrix products against block-quantized weights (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K):
 // out[T, N] = x[T, K] . W[N, K]^T.
 //
 // The activations are quantized per 32-element block as ggml's quantize_row_q8_0 does (d_a =
@@ -6,6 +6,7 @@
 // f32. Each block's products are exact integers, and each output element is one chain over the
 // blocks b = 0, 1, ... (acc = 0; every product of scales rounded to f32, then each fma once):
 //   Q8_0, Q4_0: acc = fma(float(isum_b), d_w * d_a, acc)          isum_b = sum_k w_q[k] a_q[k]
+//   Q4_1:       the same with q the nibble, then acc = fma(float(asum_b), m * d_a, acc)
 //   Q4_K, Q5_K: acc = fma(float(isum_b), (d * sc) * d_a, acc)     isum_b = sum_k q[k] a_q[k]
 //               acc = fma(float(-asum_b), (dmin * mn) * d_a, acc) asum_b = sum_k a_q[k]
 //   Q6_K:       acc = fma(float(isum_lo), (d * sc_lo) * d_a, acc), then the same for hi, where
@@ -14,18 +15,19 @@
 // bit, and a row's result depends neither on T nor on how the panels are split between threads.
 // The K-quants' d * sc and dmin * mn are exact in f32 (an f16 times a 6- or 8-bit integer), so
 // the chain is GGUF's dequantized weight times the quantized activations, up to the f32 rounding
-// of the chain (and of GGUF's own s * q - m for Q4_K/Q5_K).
+// of the chain (and of GGUF's own d * q + m for Q4_1, Q4_K and Q5_K).
 //
-// Packed layout: panels of kPanel = 16 output rows. Q8_0 and Q4_0 pad K with zeros to whole blocks
-// (kb = ceil(K / 32) blocks); panel p is kb * (Q + 32) bytes: the quants of its kb blocks, Q bytes
-// each, then kb groups of 16 f16 scales (row n % 16's d at index n % 16). Per block:
+// Packed layout: panels of kPanel = 16 output rows. Q8_0, Q4_0 and Q4_1 pad K with zeros to
+// whole blocks (kb = ceil(K / 32) blocks); panel p is kb * (Q + S) bytes: the quants of its kb
+// blocks, Q bytes each, then kb groups of S = 32 bytes, 16 f16 scales (row n % 16's d at index
+// n % 16; Q4_1: S = 64, then its 16 f16 m). Per block:
 //   Q8_0 (Q = 512): 8 groups of 64 bytes; group g holds, for row r, bytes 4r..4r+3 = w[4g..4g+3]
 //        + 128 (as u8), so one 512-bit load is vpdpbusd's unsigned operand for 16 rows.
 //   Q4_0 (Q = 256): 4 groups of 64 bytes; byte 4r + j of group g is GGUF's qs[4g + j] of row r:
-//        its low nibble is w[4g + j] + 8, its high nibble w[16 + 4g + j] + 8.
+//        its low nibble is w[4g + j] + 8, its high nibble w[16 + 4g + j] + 8. Q4_1 alike.
 // The offsets (+128, +8) make the weights unsigned; the kernels subtract 128 (or 8) times the
 // block's activation sum, which quantize_activations stores. The bytes per weight stay GGUF's
-// (34/32, 18/32): decode streams the weights once and is bound by memory bandwidth.
+// (34/32, 18/32, 20/32): decode streams the weights once and is bound by memory bandwidth.
 //
 // K-quant panels (K a multiple of 256, as GGUF's K-quant rows are) are K / 256 super-blocks, each
 //   a header: 16 f32 d (row r's at index r), then for Q4_K/Q5_K 16 f32 dmin;
@@ -51,7 +53,7 @@ namespace llm::cpu {
 
 struct QuantPackedWeight {
   const void* data = nullptr;  // [num_panels()][panel bytes], see above
-  DType type = DType::kQ8_0;   // kQ8_0, kQ4_0, kQ4_K, kQ5_K or kQ6_K
+  DType type = DType::kQ8_0;   // one of quant_matmul_supports' types
   int64_t n = 0;               // output features (rows of W)
   int64_t k = 0;               // input features
   int64_t num_panels() const { return (n + kPanel - 1) / kPanel; }
@@ -70,7 +72,7 @@ struct QuantizedActivations {
   std::vector<int32_t> sums16;  // [T][blocks * 2]: sums of its two halves of 16 q
 };
 
-// Whether matmul_quant takes weights of this type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
+// Whether matmul_quant takes weights of this type (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K).
 bool quant_matmul_supports(DType type);
 
 // Bytes of the packed weight of n rows and k columns of `type`.

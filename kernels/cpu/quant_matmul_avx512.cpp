@@ -17,11 +17,14 @@ namespace {
 
 // M activation rows x P consecutive panels. Per block: the exact integer dot products (started
 // at -offset * sum(a), the weights' unsigned offset), then one FMA per output element.
-template <bool Q4, int M, int P>
+template <QuantKind K, int M, int P>
 void tile(const QuantArgs& a, int64_t t0, int64_t p0, int64_t cols) {
+  constexpr bool Q4 = K != QuantKind::kQ8_0, kQ41 = K == QuantKind::kQ4_1;
   constexpr int64_t kQB = Q4 ? kQ4PanelBlock : kQ8PanelBlock;
+  constexpr int64_t kSG = kQ41 ? kQ41PanelScales : kPanelScales;
+  constexpr int kOffset = kQ41 ? 0 : Q4 ? 8 : 128;  // the unsigned weights' offset
   const int64_t kb = a.blocks;
-  const int64_t pbytes = kb * (kQB + 2 * kLanes);
+  const int64_t pbytes = kb * (kQB + kSG);
   const uint8_t* panel = a.w + p0 * pbytes;
   const int8_t* xq = a.aq + t0 * kb * 32;
   const float* xd = a.ad + t0 * kb;
@@ -37,7 +40,7 @@ void tile(const QuantArgs& a, int64_t t0, int64_t p0, int64_t cols) {
     simde__m512i isum[M][P];
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
-      const simde__m512i start = simde_mm512_set1_epi32(-(Q4 ? 8 : 128) * xs[m * kb + b]);
+      const simde__m512i start = simde_mm512_set1_epi32(-kOffset * xs[m * kb + b]);
 #pragma GCC unroll 8
       for (int q = 0; q < P; ++q) isum[m][q] = start;
     }
@@ -79,11 +82,20 @@ void tile(const QuantArgs& a, int64_t t0, int64_t p0, int64_t cols) {
     }
 #pragma GCC unroll 8
     for (int q = 0; q < P; ++q) {
-      const simde__m512 dw = load_f16(panel + q * pbytes + kb * kQB + b * 2 * kLanes);
+      const uint8_t* scales = panel + q * pbytes + kb * kQB + b * kSG;
+      const simde__m512 dw = load_f16(scales);
 #pragma GCC unroll 8
       for (int m = 0; m < M; ++m) {
         const simde__m512 scale = simde_mm512_mul_ps(dw, simde_mm512_set1_ps(xd[m * kb + b]));
         acc[m][q] = fmadd(to_float(isum[m][q]), scale, acc[m][q]);
+      }
+      if constexpr (kQ41) {  // acc = fma(asum, m * d_a, acc)
+        const simde__m512 mw = load_f16(scales + 2 * kLanes);
+#pragma GCC unroll 8
+        for (int m = 0; m < M; ++m) {
+          acc[m][q] = fmadd(simde_mm512_set1_ps(static_cast<float>(xs[m * kb + b])),
+                            simde_mm512_mul_ps(mw, simde_mm512_set1_ps(xd[m * kb + b])), acc[m][q]);
+        }
       }
     }
   }
@@ -107,31 +119,31 @@ inline int rows_for(int64_t left) {
   return static_cast<int>(left >= 4 ? 4 : left);
 }
 
-template <bool Q4, int M>
+template <QuantKind K, int M>
 void run_rows(const QuantArgs& a, int panels, int64_t t, int64_t p, int64_t cols) {
   switch (panels) {
     case 4:
-      if constexpr (M <= 2) return tile<Q4, M, 4>(a, t, p, cols);
+      if constexpr (M <= 2) return tile<K, M, 4>(a, t, p, cols);
       break;
     case 2:
-      return tile<Q4, M, 2>(a, t, p, cols);
+      return tile<K, M, 2>(a, t, p, cols);
     default:
       break;
   }
-  return tile<Q4, M, 1>(a, t, p, cols);
+  return tile<K, M, 1>(a, t, p, cols);
 }
 
-template <bool Q4>
+template <QuantKind K>
 void run(const QuantArgs& a, int rows, int panels, int64_t t, int64_t p, int64_t cols) {
   switch (rows) {
     case 4:
-      return run_rows<Q4, 4>(a, panels, t, p, cols);
+      return run_rows<K, 4>(a, panels, t, p, cols);
     case 3:
-      return run_rows<Q4, 3>(a, panels, t, p, cols);
+      return run_rows<K, 3>(a, panels, t, p, cols);
     case 2:
-      return run_rows<Q4, 2>(a, panels, t, p, cols);
+      return run_rows<K, 2>(a, panels, t, p, cols);
     default:
-      return run_rows<Q4, 1>(a, panels, t, p, cols);
+      return run_rows<K, 1>(a, panels, t, p, cols);
   }
 }
 
@@ -150,9 +162,11 @@ void matmul_quant(const QuantArgs& a) {
     for (int64_t t = 0; t < a.T;) {
       const int rows = rows_for(a.T - t);
       if (a.kind == QuantKind::kQ4_0) {
-        run<true>(a, rows, panels, t, p, cols);
+        run<QuantKind::kQ4_0>(a, rows, panels, t, p, cols);
+      } else if (a.kind == QuantKind::kQ4_1) {
+        run<QuantKind::kQ4_1>(a, rows, panels, t, p, cols);
       } else {
-        run<false>(a, rows, panels, t, p, cols);
+        run<QuantKind::kQ8_0>(a, rows, panels, t, p, cols);
       }
       t += rows;
     }

@@ -8,7 +8,7 @@
 namespace llm::cpu::detail {
 
 // The weight types of the packed layouts (quant_matmul.h).
-enum class QuantKind : uint8_t { kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K };
+enum class QuantKind : uint8_t { kQ8_0, kQ4_0, kQ4_1, kQ4_K, kQ5_K, kQ6_K };
 
 // The operands of one matmul_quant call.
 struct QuantArgs {
@@ -33,6 +33,9 @@ inline constexpr bool is_kquant(QuantKind k) {
 // Bytes of one block of a panel's quants: 16 rows x 32 weights, at 8 or 4 bits.
 inline constexpr int64_t kQ8PanelBlock = 512;
 inline constexpr int64_t kQ4PanelBlock = 256;
+// Bytes of a block's scales in a panel: 16 f16 d; Q4_1's 16 f16 d then 16 f16 m.
+inline constexpr int64_t kPanelScales = 32;
+inline constexpr int64_t kQ41PanelScales = 64;
 
 // K-quant panels, per super-block of 256 columns (quant_matmul.h): a header of 16 f32 d (and 16
 // f32 dmin), then 8 blocks of 32 columns, each 32 int8 scales, 256 bytes of nibbles and the

@@ -79,6 +79,8 @@ QuantKind quant_kind(DType type) {
       return QuantKind::kQ8_0;
     case DType::kQ4_0:
       return QuantKind::kQ4_0;
+    case DType::kQ4_1:
+      return QuantKind::kQ4_1;
     case DType::kQ4_K:
       return QuantKind::kQ4_K;
     case DType::kQ5_K:

@@ -1,6 +1,6 @@
-// matmul_quant on K-quant weights (Q4_K, Q5_K, Q6_K) made of random valid GGUF super-blocks
-// (gguf cannot quantize them): against float64 of dequantize_blocks' weights, across every
-// kernel, row counts and panel splits.
+// matmul_quant on weights that only GGUF files bring (Q4_1, Q4_K, Q5_K, Q6_K), made of random
+// valid GGUF blocks (gguf cannot quantize the K-quants): against float64 of dequantize_blocks'
+// weights, across every kernel, row counts and panel splits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,13 +20,13 @@ namespace {
 using test::kernels;
 using test::run_kernel;
 
-// Byte offsets of a super-block's f16 fields: d (and dmin).
+// Byte offsets of a block's f16 fields: d (and dmin, or Q4_1's m).
 std::vector<int> f16_fields(DType type) {
   if (type == DType::kQ6_K) return {offsetof(BlockQ6_K, d)};
   return {0, 2};
 }
 
-// n rows of k / 256 random super-blocks: random bytes, with finite f16 scales of either sign
+// n rows of random blocks: random bytes, with finite f16 scales of either sign
 // from 2^-8 to 1, an eighth of them subnormal or zero.
 std::vector<unsigned char> random_rows(DType type, int64_t n, int64_t k, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -100,7 +100,8 @@ TEST_P(KQuantMatmul, PackedWeightHoldsEveryElement) {
       ASSERT_EQ(0, std::memcmp(&want, &got, sizeof got)) << r << "," << col << " " << want;
     }
   }
-  const double gguf = static_cast<double>(dtype_block_bytes(c.type)) / 256;
+  const double gguf = static_cast<double>(dtype_block_bytes(c.type)) /
+                      static_cast<double>(dtype_block_elems(c.type));
   const double ours = static_cast<double>(quant_packed_bytes(16, c.K, c.type)) / (16.0 * c.K);
   EXPECT_LT(ours, gguf + 0.04) << "bytes per weight, GGUF's " << gguf;
 }
@@ -108,13 +109,14 @@ TEST_P(KQuantMatmul, PackedWeightHoldsEveryElement) {
 // Against float64 of the dequantized weights times the dequantized activations. The kernel adds,
 // per block, the exact integer sums times f32 scales (two terms per block, each scale rounded
 // once and each fma once), so |error| <= (2 kb + 1) 2^-24 sum |term|; the terms are bounded by
-// sum_k (|w_k| + 2 |m|) |a_k| d_a, m the block's min (Q4_K/Q5_K: |m| <= 63 |dmin|). Q4_K's and
-// Q5_K's dequantization rounds s q - m once more, which this bound covers twice over.
+// sum_k (|w_k| + 2 |m|) |a_k| d_a, m the block's min (Q4_K/Q5_K: |m| <= 63 |dmin|). The
+// dequantization of Q4_1, Q4_K and Q5_K rounds s q + m once more, which this bound covers too.
 TEST_P(KQuantMatmul, MatchesFloat64) {
   const Case c = GetParam();
   const int64_t ldx = c.K + 5, ldo = c.N + 3;
   const std::vector<float> x = normal_floats(static_cast<size_t>(c.T * ldx), 1 + c.T);
   const KPacked p = make_weight(c.type, c.N, c.K, 100 + c.K);
+  const int64_t elems = dtype_block_elems(c.type);
   std::vector<float> deq(static_cast<size_t>(c.N * c.K));  // [N][K]
   dequantize_blocks(c.type, p.gguf.data(), c.N * c.K, deq.data());
   QuantizedActivations xq;
@@ -127,11 +129,13 @@ TEST_P(KQuantMatmul, MatchesFloat64) {
     for (int64_t n = 0; n < c.N; ++n) {
       double ref = 0, magnitude = 0;
       for (int64_t b = 0; b < kb; ++b) {
+        // The block's min: Q4_1's m, at most 63 dmin for Q4_K/Q5_K.
         double mbound = 0;
         if (c.type != DType::kQ6_K) {
-          uint16_t dmin;
-          std::memcpy(&dmin, &p.gguf[n * row_bytes + (b / 8) * dtype_block_bytes(c.type) + 2], 2);
-          mbound = 63.0 * std::fabs(f16_to_f32(dmin));
+          uint16_t m;
+          std::memcpy(&m, &p.gguf[n * row_bytes + b * 32 / elems * dtype_block_bytes(c.type) + 2],
+                      2);
+          mbound = (c.type == DType::kQ4_1 ? 1.0 : 63.0) * std::fabs(f16_to_f32(m));
         }
         const double da = xq.d[static_cast<size_t>(t * kb + b)];
         for (int64_t k = b * 32; k < (b + 1) * 32; ++k) {
@@ -190,7 +194,7 @@ TEST_P(KQuantMatmul, KernelsRowsAndSplitsAgreeBitForBit) {
 
 std::vector<Case> cases() {
   std::vector<Case> v;
-  for (const DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (const DType type : {DType::kQ4_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (const int64_t T : {1, 3, 16, 37}) {
       for (const int64_t K : {256, 768}) v.push_back({type, T, K, 100});
     }
@@ -198,6 +202,7 @@ std::vector<Case> cases() {
     for (const int64_t T : {2, 4, 5, 7}) v.push_back({type, T, 512, 16 * 9 + 5});
     v.push_back({type, 1, 4096, 33});
   }
+  v.push_back({DType::kQ4_1, 3, 96, 37});
   return v;
 }
 
