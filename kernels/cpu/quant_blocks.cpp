@@ -153,6 +153,52 @@ void dequantize_blocks(DType type, const void* src, int64_t n, float* dst) {
   }
 }
 
+KQuantInts decode_kquant(DType type, const void* block) {
+  KQuantInts out;
+  if (type == DType::kQ6_K) {
+    const auto b = load_block<BlockQ6_K>(block, 0);
+    out.d = f16_to_f32(b.d);
+    std::memcpy(out.sc, b.scales, sizeof out.sc);
+    for (int i = 0; i < kQKK; ++i) {  // dequant_q6_k's bit gathering
+      const int h = i / 128, e = i % 128;
+      const int lo = e < 64 ? b.ql[64 * h + e] & 0x0f : b.ql[64 * h + e - 64] >> 4;
+      const int hi = (b.qh[32 * h + e % 32] >> (2 * (e / 32))) & 3;
+      out.q[i] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    return out;
+  }
+  if (type != DType::kQ4_K && type != DType::kQ5_K) {
+    throw std::invalid_argument("decode_kquant: not a K-quant type");
+  }
+  // Q4_K and Q5_K share d, dmin and scales; Q5_K adds qh before qs.
+  const bool q5 = type == DType::kQ5_K;
+  BlockQ5_K b5{};  // a Q4_K block's fields moved into Q5_K's (qh zero)
+  if (q5) {
+    b5 = load_block<BlockQ5_K>(block, 0);
+  } else {
+    const auto b4 = load_block<BlockQ4_K>(block, 0);
+    b5.d = b4.d;
+    b5.dmin = b4.dmin;
+    std::memcpy(b5.scales, b4.scales, sizeof b5.scales);
+    std::memcpy(b5.qs, b4.qs, sizeof b5.qs);
+  }
+  out.d = f16_to_f32(b5.d);
+  out.dmin = f16_to_f32(b5.dmin);
+  const uint8_t* qs = b5.qs;
+  for (int j = 0; j < 8; ++j) {
+    int sc = 0, m = 0;
+    scale_min_k4(b5.scales, j, sc, m);
+    out.sc[j] = static_cast<int8_t>(sc);
+    out.sc[8 + j] = static_cast<int8_t>(m);
+    for (int l = 0; l < 32; ++l) {
+      int v = (qs[(j / 2) * 32 + l] >> ((j % 2) * 4)) & 0x0f;
+      if (q5) v |= ((b5.qh[l] >> j) & 1) << 4;
+      out.q[j * 32 + l] = static_cast<uint8_t>(v);
+    }
+  }
+  return out;
+}
+
 void quantize_row(DType type, const float* x, int64_t n, void* dst) {
   if (type != DType::kQ8_0 && type != DType::kQ4_0) {
     throw std::invalid_argument("quantize_row: only q8_0 and q4_0 are quantized here");

@@ -59,6 +59,17 @@ static_assert(sizeof(BlockQ6_K) == dtype_block_bytes(DType::kQ6_K));
 // src (any alignment) into dst [n]. type is one of the six quantized types.
 void dequantize_blocks(DType type, const void* src, int64_t n, float* dst);
 
+// A K-quant super-block (Q4_K, Q5_K, Q6_K) as integers: its elements are
+//   Q4_K, Q5_K: (d * sc[j]) * q[i] - (dmin * sc[8 + j]) for sub-block j = i / 32 (sc 0..63)
+//   Q6_K:       (d * sc[j]) * (q[i] - 32)             for sub-block j = i / 16 (sc int8)
+// which is dequantize_blocks' arithmetic (each product exact in f32).
+struct KQuantInts {
+  float d = 0, dmin = 0;  // f16 fields as f32 (dmin 0 for Q6_K)
+  int8_t sc[16] = {};     // [16]: Q4_K/Q5_K: 8 scales then 8 mins; Q6_K: 16 scales
+  uint8_t q[256] = {};    // [256]: Q4_K 0..15, Q5_K 0..31, Q6_K 0..63
+};
+KQuantInts decode_kquant(DType type, const void* block);
+
 // Blocks of quantize_row's output for n elements: the row is padded with zeros to whole blocks.
 inline int64_t quant_blocks_for(int64_t n) {
   return (n + kQK - 1) / kQK;

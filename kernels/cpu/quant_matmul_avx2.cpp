@@ -3,9 +3,9 @@
 //
 // AVX2 has no vpdpbusd: vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16
 // (saturating), vpmaddwd with ones adds the pairs into int32. Saturation is out of reach: Q4_0's
-// nibbles (<= 15) times activations (|a| <= 127) sum to at most 30480 over a lane's 16 products of
-// a block, and Q8_0 uses the sign trick, |w| x (a * sign(w)), at most 128 * 127 * 2 = 32512 per
-// pair. Both give the same exact block sums as the other kernels.
+// (and Q4_1's) nibbles (<= 15) times activations (|a| <= 127) sum to at most 30480 over a lane's 16
+// products of a block, and Q8_0 uses the sign trick, |w| x (a * sign(w)), at most 128 * 127 * 2 =
+// 32512 per pair. Both give the same exact block sums as the other kernels.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -25,11 +25,13 @@ LLM_AVX2 inline __m256i bcast4(const int8_t* p) {
 }
 
 // M activation rows x one panel (two halves of 8 rows).
-template <bool Q4, int M>
+template <QuantKind K, int M>
 LLM_AVX2 void tile(const QuantArgs& a, int64_t t0, int64_t p, int64_t cols) {
+  constexpr bool Q4 = K != QuantKind::kQ8_0, kQ41 = K == QuantKind::kQ4_1;
   constexpr int64_t kQB = Q4 ? kQ4PanelBlock : kQ8PanelBlock;
+  constexpr int64_t kSG = kQ41 ? kQ41PanelScales : kPanelScales;
   const int64_t kb = a.blocks;
-  const uint8_t* panel = a.w + p * kb * (kQB + 32);
+  const uint8_t* panel = a.w + p * kb * (kQB + kSG);
   const int8_t* xq = a.aq + t0 * kb * 32;
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i nibble = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -65,7 +67,8 @@ LLM_AVX2 void tile(const QuantArgs& a, int64_t t0, int64_t p, int64_t cols) {
       }
 #pragma GCC unroll 8
       for (int m = 0; m < M; ++m) {
-        const __m256i start = _mm256_set1_epi32(-8 * a.asum[(t0 + m) * kb + b]);
+        // Q4_0's offset 8 (Q4_1 has none: its m is a term of its own).
+        const __m256i start = _mm256_set1_epi32(-(kQ41 ? 0 : 8) * a.asum[(t0 + m) * kb + b]);
         for (int h = 0; h < 2; ++h)
           isum[m][h] = _mm256_add_epi32(start, _mm256_madd_epi16(s16[m][h], ones));
       }
@@ -90,7 +93,7 @@ LLM_AVX2 void tile(const QuantArgs& a, int64_t t0, int64_t p, int64_t cols) {
         }
       }
     }
-    const uint8_t* scales = panel + kb * kQB + b * 32;
+    const uint8_t* scales = panel + kb * kQB + b * kSG;
     for (int h = 0; h < 2; ++h) {
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + h * 16)));
@@ -98,6 +101,16 @@ LLM_AVX2 void tile(const QuantArgs& a, int64_t t0, int64_t p, int64_t cols) {
       for (int m = 0; m < M; ++m) {
         const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.ad[(t0 + m) * kb + b]));
         acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[m][h]), scale, acc[m][h]);
+      }
+      if constexpr (kQ41) {  // acc = fma(asum, m * d_a, acc)
+        const __m256 mw = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 + h * 16)));
+#pragma GCC unroll 8
+        for (int m = 0; m < M; ++m) {
+          const __m256 scale = _mm256_mul_ps(mw, _mm256_set1_ps(a.ad[(t0 + m) * kb + b]));
+          acc[m][h] = _mm256_fmadd_ps(_mm256_set1_ps(static_cast<float>(a.asum[(t0 + m) * kb + b])),
+                                      scale, acc[m][h]);
+        }
       }
     }
   }
@@ -116,7 +129,7 @@ LLM_AVX2 void tile(const QuantArgs& a, int64_t t0, int64_t p, int64_t cols) {
   }
 }
 
-template <bool Q4>
+template <QuantKind K>
 LLM_AVX2 void panels(const QuantArgs& a) {
   for (int64_t p = a.panel_begin; p < a.panel_end; ++p) {
     const int64_t cols = a.n - p * 16 < 16 ? a.n - p * 16 : 16;
@@ -125,11 +138,11 @@ LLM_AVX2 void panels(const QuantArgs& a) {
       // and broadcasts stay close to the 16 ymm registers.
       const int64_t rows = a.T - t >= 3 ? 3 : a.T - t;
       if (rows == 3) {
-        tile<Q4, 3>(a, t, p, cols);
+        tile<K, 3>(a, t, p, cols);
       } else if (rows == 2) {
-        tile<Q4, 2>(a, t, p, cols);
+        tile<K, 2>(a, t, p, cols);
       } else {
-        tile<Q4, 1>(a, t, p, cols);
+        tile<K, 1>(a, t, p, cols);
       }
       t += rows;
     }
@@ -187,10 +200,14 @@ LLM_AVX2 void quantize_row_q8_avx2(const float* x, int64_t K, int8_t* q, float* 
 }
 
 void matmul_quant_avx2(const QuantArgs& a) {
-  if (a.q4) {
-    panels<true>(a);
+  if (is_kquant(a.kind)) {
+    matmul_kquant_avx2(a);
+  } else if (a.kind == QuantKind::kQ4_0) {
+    panels<QuantKind::kQ4_0>(a);
+  } else if (a.kind == QuantKind::kQ4_1) {
+    panels<QuantKind::kQ4_1>(a);
   } else {
-    panels<false>(a);
+    panels<QuantKind::kQ8_0>(a);
   }
 }
 

@@ -5,7 +5,9 @@ quantize the type, plus random valid blocks: random bytes with finite f16 scales
 dequantization (quant_tool dequantize) must give gguf.quants.dequantize's f32 bits exactly. For
 Q8_0 and Q4_0, our quantization (quant_tool quantize) must give gguf's bytes exactly, also for
 rows padded with zeros to a whole block (our quantizer pads rows that are not whole blocks).
-Exit status non-zero on any mismatch.
+And matmul_quant (quant_tool matmul) on random valid blocks of every type must give the float64
+product of gguf's dequantized weights and the int8 activations it multiplied, within the f32
+rounding of its chain. Exit status non-zero on any mismatch.
 
     quant_diff.py --bin PATH/quant_tool [--seed S] [--rows R]
 """
@@ -95,6 +97,53 @@ def check_quantize(tool, tmp, name, x):
     return []
 
 
+def check_matmul(tool, tmp, name, rng, n=37, k=512, t=3):
+    """matmul_quant against float64 of gguf.quants.dequantize's weights. Its chain rounds each
+    block's terms' scales and fmas once (two terms a block), so the error is at most
+    (2 kb + 1) 2^-24 times the sum of the terms' magnitudes, which sum_k (|w| + 2 |m|) |x_q|
+    bounds (m the block's min: Q4_1's m, at most 63 dmin for Q4_K/Q5_K)."""
+    qt = TYPES[name]
+    block_elems, block_bytes = GGML_QUANT_SIZES[qt]
+    blocks = small_scale_blocks(rng, name, n * k // block_elems)
+    x = rng.standard_normal((t, k)).astype(np.float32)
+    src, xs, dst = (os.path.join(tmp, f) for f in ("w.bin", "x.f32", "out.bin"))
+    blocks.tofile(src)
+    x.tofile(xs)
+    run([tool, "matmul", name, str(k), src, xs, dst])
+    raw = np.fromfile(dst, dtype=np.uint8)
+    kb = k // 32
+    got = raw[:t * n * 4].view(np.float32).reshape(t, n)
+    q = raw[t * n * 4:t * n * 4 + t * k].view(np.int8).reshape(t, k)
+    d = raw[t * n * 4 + t * k:].view(np.float32).reshape(t, kb)
+    xa = q.astype(np.float64) * np.repeat(d.astype(np.float64), 32, axis=1)  # [t, k]
+    w = dequantize(blocks, qt).astype(np.float64).reshape(n, k)
+    want = xa @ w.T
+    m = np.zeros((n, k))
+    if name in ("q4_1", "q4_k", "q5_k"):
+        mins = np.abs(blocks[:, 2:4].copy().view(np.float16).astype(np.float64).reshape(-1))
+        mins *= 1.0 if name == "q4_1" else 63.0
+        m = np.repeat(mins, block_elems).reshape(n, k)
+    magnitude = np.abs(xa) @ (np.abs(w) + 2 * m).T
+    tol = (2 * kb + 1) * 2.0**-24 * magnitude
+    bad = np.nonzero(np.abs(got - want) > tol)
+    if len(bad[0]):
+        i, j = bad[0][0], bad[1][0]
+        return [f"{name} matmul: {len(bad[0])} outputs off, first [{i}, {j}]: ours {got[i, j]!r} "
+                f"float64 {want[i, j]!r} (tolerance {tol[i, j]:.3g})"]
+    return []
+
+
+def small_scale_blocks(rng, name, count):
+    """Random valid blocks whose f16 scales are finite and of moderate size (from 2^-8 to 1, either
+    sign), so that products with the activations stay far from f32's range limits."""
+    b = random_blocks(rng, name, count)
+    for off in F16_FIELDS[name]:
+        h = b[:, off:off + 2].copy().view(np.uint16)
+        h = (h & np.uint16(0x83FF)) | (rng.integers(7, 15, size=h.shape).astype(np.uint16) << 10)
+        b[:, off:off + 2] = h.view(np.uint8)
+    return b
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -112,6 +161,8 @@ def main():
                 x = random_f32(rng, args.rows, 512)
                 failures += check_dequantize(args.bin, tmp, name, quantize(x, qt))
             failures += check_dequantize(args.bin, tmp, name, random_blocks(rng, name, 4096))
+        for name in TYPES:
+            failures += check_matmul(args.bin, tmp, name, rng)
         for name in QUANTIZED_HERE:
             failures += check_quantize(args.bin, tmp, name, random_f32(rng, args.rows, 512))
             x = random_f32(rng, args.rows, 512)[:, :500]  # not whole blocks: padded with zeros

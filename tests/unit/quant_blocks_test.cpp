@@ -107,7 +107,9 @@ TEST(QuantBlocks, UnsupportedTypesAreRefused) {
   unsigned char out[256];
   EXPECT_THROW(quantize_row(DType::kQ4_K, x, 32, out), std::invalid_argument);
   EXPECT_THROW(dequantize_blocks(DType::kF32, out, 1, x), std::invalid_argument);
-  EXPECT_THROW(quant_packed_bytes(16, 32, DType::kQ6_K), std::invalid_argument);
+  EXPECT_THROW(quant_packed_bytes(16, 32, DType::kBF16), std::invalid_argument);
+  EXPECT_THROW(quant_packed_bytes(16, 32, DType::kQ6_K), std::invalid_argument);  // k % 256
+  EXPECT_THROW(pack_quant_weight_f32(x, 1, 256, DType::kQ4_K, out, 0, 1), std::invalid_argument);
   EXPECT_THROW(pack_quant_weight_blocks(out, 1, 33, DType::kQ8_0, out, 0, 1),
                std::invalid_argument);
 }

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/quant_matmul_kernels.h"
+#include "tests/unit/quant_matmul_test_support.h"
 
 namespace llm::cpu {
 namespace {
@@ -37,37 +38,8 @@ Packed pack(const std::vector<float>& w, int64_t n, int64_t k, DType type) {
   return p;
 }
 
-using Kernel = void (*)(const detail::QuantArgs&);
-
-// Every kernel this machine can run, the SIMDe emulation always.
-std::vector<std::pair<std::string, Kernel>> kernels() {
-  std::vector<std::pair<std::string, Kernel>> k = {
-      {"portable", detail::matmul_quant_portable},
-      {"avx512_simde", detail::avx512_simde::matmul_quant}};
-  if (cpu_features().avx2_fma && cpu_features().f16c)
-    k.emplace_back("avx2", detail::matmul_quant_avx2);
-  if (cpu_features().avx512_vnni)
-    k.emplace_back("avx512_native", detail::avx512_native::matmul_quant);
-  return k;
-}
-
-// out [T][ldo] from one kernel over panels [pb, pe).
-void run_kernel(Kernel kernel, const QuantizedActivations& x, const QuantPackedWeight& w,
-                int64_t pb, int64_t pe, float* out, int64_t ldo) {
-  const detail::QuantArgs a{x.q.data(),
-                            x.d.data(),
-                            x.sums.data(),
-                            x.T,
-                            x.blocks,
-                            static_cast<const uint8_t*>(w.data),
-                            w.n,
-                            w.type == DType::kQ4_0,
-                            pb,
-                            pe,
-                            out,
-                            ldo};
-  kernel(a);
-}
+using test::kernels;
+using test::run_kernel;
 
 struct Case {
   DType type;
