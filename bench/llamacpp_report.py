@@ -206,8 +206,9 @@ def main() -> int:
         row["decode_round_ratios"] = [y / x for x, y in pairs if x and y]
         lb_rows = load(d / f"llamacpp_{q}_batched.jsonl") or []
         ob = load(d / f"ours_{q}_decode_b32.json") or {}
+        # Both aggregate: llama-batched-bench's S_TG is the batch's tokens per second.
         row["decode_32"] = (med([x["speed_tg"] for x in lb_rows if x.get("pl") == b]),
-                            ob.get("decode_tokens_per_s"))
+                            ob.get("decode_batch_tokens_per_s"))
         fb = d / f"{q}_file_bytes.txt"
         row["file_bytes"] = int(fb.read_text()) if fb.exists() else None
         row["ours_resident_bytes"] = ob.get("resident_bytes")
@@ -223,7 +224,7 @@ def main() -> int:
         for q in quant:
             for key, name in (("decode", "decode tok/s, 1 stream (median of rounds)"),
                               ("prefill", f"prefill tok/s, {n_pp} tokens"),
-                              ("decode_32", f"decode tok/s, {b} sequences")):
+                              ("decode_32", f"decode tok/s, {b} sequences together")):
                 lv, ov = q[key]
                 ratio = f"{ov / lv:.2f}x" if lv and ov else ""
                 if key == "decode" and q["decode_round_ratios"]:

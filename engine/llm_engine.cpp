@@ -100,9 +100,13 @@ LlmEngine::LlmEngine(const EngineConfig& config)
                          : std::numeric_limits<int>::max();
   output_ = std::make_unique<OutputProcessor>(eos_ids_, tokenizer_.vocab_size());
   stats_.kv_blocks_total = num_blocks;
-  stats_.weight_bytes = static_cast<int64_t>(ranks_->weight_bytes());
-  stats_.matmul_weight_bytes = static_cast<int64_t>(ranks_->matmul_weight_bytes());
-  stats_.kv_cache_bytes = static_cast<int64_t>(ranks_->kv_cache_bytes());
+  // Fixed once loaded; publish_stats() starts from counters_.
+  counters_.weight_bytes = static_cast<int64_t>(ranks_->weight_bytes());
+  counters_.matmul_weight_bytes = static_cast<int64_t>(ranks_->matmul_weight_bytes());
+  counters_.kv_cache_bytes = static_cast<int64_t>(ranks_->kv_cache_bytes());
+  stats_.weight_bytes = counters_.weight_bytes;
+  stats_.matmul_weight_bytes = counters_.matmul_weight_bytes;
+  stats_.kv_cache_bytes = counters_.kv_cache_bytes;
   thread_ = std::thread([this] { loop(); });
 }
 

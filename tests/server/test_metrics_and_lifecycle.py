@@ -27,6 +27,10 @@ def test_metrics_counters_match_the_requests(server):
     assert after[ok_key] - before.get(ok_key, 0) >= 3
     assert after["llm_e2e_request_latency_seconds_count"] - before["llm_e2e_request_latency_seconds_count"] == 3
     assert after["llm_time_to_first_token_seconds_count"] - before["llm_time_to_first_token_seconds_count"] == 3
+    # The weights as held: stories260K's f32 tensors (its packed panels pad rows to 16).
+    from conftest import MODEL
+    file_bytes = (MODEL / "model.safetensors").stat().st_size
+    assert 0.9 * file_bytes <= after["llm_model_weight_bytes"] <= 1.5 * file_bytes
     for name in ["llm_num_requests_running", "llm_num_requests_waiting", "llm_kv_cache_usage_perc",
                  "llm_prefix_cache_hit_rate", "llm_request_queue_time_seconds_count",
                  "llm_time_per_output_token_seconds_count"]:
