@@ -7,11 +7,14 @@
 // Nothing here may run natively unless cpu_features() says so. So this file defines only
 // functions in its own namespace and calls no inline function of another header (no std
 // containers or algorithms, not even PackedWeight's helpers): the linker keeps one copy of such a
-// function for the whole program and could pick this file's AVX-512 one.
+// function for the whole program and could pick this file's AVX-512 one. (avx512_fmadd.h is the
+// exception that keeps the rule: its function is in this build's namespace, internal linkage.)
 #include <simde/x86/avx512.h>
 
 #include <cstdint>
 #include <cstring>
+
+#include "kernels/cpu/avx512_fmadd.h"
 
 // cpu_kernels.h declares only out-of-line functions (compiled elsewhere, without AVX-512).
 #include "kernels/cpu/cpu_kernels.h"
@@ -26,21 +29,6 @@ namespace {
 
 constexpr int kLanes = 16;  // one panel row of 16 output columns is one zmm register
 static_assert(kLanes == kPanel);
-
-// A fused multiply-add: SIMDe emulates _mm512_fmadd_ps as a multiply and an add (two roundings),
-// so the emulated build fuses each lane itself to compute what the instruction computes.
-inline simde__m512 fmadd(simde__m512 a, simde__m512 b, simde__m512 c) {
-#ifdef LLM_AVX512_EMULATED
-  float av[kLanes], bv[kLanes], cv[kLanes];
-  simde_mm512_storeu_ps(av, a);
-  simde_mm512_storeu_ps(bv, b);
-  simde_mm512_storeu_ps(cv, c);
-  for (int i = 0; i < kLanes; ++i) cv[i] = __builtin_fmaf(av[i], bv[i], cv[i]);
-  return simde_mm512_loadu_ps(cv);
-#else
-  return simde_mm512_fmadd_ps(a, b, c);
-#endif
-}
 
 // vdpbf16ps: per lane j, acc += a[2j+1] * b[2j+1], then acc += a[2j] * b[2j], subnormals
 // flushed (the order Intel documents, and what Zen 4 computes: checked on 1.6 million lanes).

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/avx512_fmadd.h"
 #include "kernels/cpu/paged_attention_kernels.h"
 
 #ifndef LLM_AVX512_NS
@@ -46,21 +47,6 @@ inline int64_t min64(int64_t a, int64_t b) {
 }
 inline int64_t max64(int64_t a, int64_t b) {
   return a > b ? a : b;
-}
-
-// A fused multiply-add: SIMDe emulates _mm512_fmadd_ps as a multiply and an add (two roundings),
-// so the emulated build fuses each lane itself to compute what the instruction computes.
-inline simde__m512 fmadd(simde__m512 a, simde__m512 b, simde__m512 c) {
-#ifdef LLM_AVX512_EMULATED
-  float av[kLanes], bv[kLanes], cv[kLanes];
-  simde_mm512_storeu_ps(av, a);
-  simde_mm512_storeu_ps(bv, b);
-  simde_mm512_storeu_ps(cv, c);
-  for (int i = 0; i < kLanes; ++i) cv[i] = __builtin_fmaf(av[i], bv[i], cv[i]);
-  return simde_mm512_loadu_ps(cv);
-#else
-  return simde_mm512_fmadd_ps(a, b, c);
-#endif
 }
 
 // `cols` <= 16 floats, zeros after them: a ragged head_dim's last columns, never read past

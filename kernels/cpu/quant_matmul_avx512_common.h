@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/avx512_fmadd.h"
+
 #ifndef LLM_AVX512_EMULATED
 #include <immintrin.h>
 #endif
@@ -23,21 +25,6 @@ namespace llm::cpu::detail::LLM_AVX512_NS {
 namespace {
 
 constexpr int kLanes = 16;  // one panel's 16 rows in one register
-
-// A fused multiply-add (SIMDe emulates _mm512_fmadd_ps as two roundings; see
-// packed_matmul_avx512.cpp).
-inline simde__m512 fmadd(simde__m512 a, simde__m512 b, simde__m512 c) {
-#ifdef LLM_AVX512_EMULATED
-  float av[kLanes], bv[kLanes], cv[kLanes];
-  simde_mm512_storeu_ps(av, a);
-  simde_mm512_storeu_ps(bv, b);
-  simde_mm512_storeu_ps(cv, c);
-  for (int i = 0; i < kLanes; ++i) cv[i] = __builtin_fmaf(av[i], bv[i], cv[i]);
-  return simde_mm512_loadu_ps(cv);
-#else
-  return simde_mm512_fmadd_ps(a, b, c);
-#endif
-}
 
 // 16 f16 scales as f32 (exact). SIMDe 0.7 has no _mm512_cvtph_ps.
 inline simde__m512 load_f16(const uint8_t* p) {
