@@ -237,8 +237,9 @@ const std::vector<BadDirCase>& bad_dirs() {
      kUnsupported, cfg + "model_type 'gpt2' is not supported"},
     {"NoArchitectureAtAll", config("{}", {"architectures", "model_type"}),
      kUnsupported, cfg + "neither 'architectures' nor 'model_type'"},
-    {"DynamicRopeScaling", config(R"({"rope_scaling": {"type": "dynamic", "factor": 2.0}})"),
-     kUnsupported, cfg + R"(rope_scaling {"factor":2.0,"type":"dynamic"} is not supported)"},
+    // Qwen2-VL's multimodal RoPE: a type transformers' text models do not compute either.
+    {"MropeScaling", config(R"({"rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})"),
+     kUnsupported, cfg + R"(rope_scaling {"mrope_section":[16,24,24],"type":"mrope"} is not supported)"},
     {"RopeScalingWithOddType", config(R"({"rope_scaling": {"rope_type": 3}})"),
      kUnsupported, cfg + R"(rope_scaling {"rope_type":3} is not supported)"},
     {"Llama3RopeParametersWithoutFactor", config(R"({"rope_parameters": {"rope_type": "llama3"}})"),
