@@ -116,8 +116,10 @@ void pack_kquant_row(QuantKind kind, DType type, const unsigned char* row, int64
         const int q = v.q[j * kQK + e];
         block[nibble_at(r, e)] |= static_cast<unsigned char>((q & 0x0f) << (e < 16 ? 0 : 4));
         if (kind != QuantKind::kQ4_K) {
+          // high_at() sets `shift`: take the index first (in `x |= y`, y is evaluated first).
           int shift = 0;
-          block[high_at(kind, r, e, shift)] |= static_cast<unsigned char>((q >> 4) << shift);
+          const int64_t at = high_at(kind, r, e, shift);
+          block[at] |= static_cast<unsigned char>((q >> 4) << shift);
         }
       }
     }
