@@ -167,24 +167,22 @@ void quantize_activations(const float* x, int64_t ldx, int64_t T, int64_t K,
   }
 }
 
+namespace detail {
+
+QuantArgs quant_args(const QuantizedActivations& x, const QuantPackedWeight& w, int64_t pb,
+                     int64_t pe, float* out, int64_t ldo) {
+  return {x.q.data(), x.d.data(), x.sums.data(), x.sums16.data(), x.T, x.blocks,
+          static_cast<const uint8_t*>(w.data), w.n, quant_kind(w.type), pb, pe, out, ldo};
+}
+
+}  // namespace detail
+
 void matmul_quant(const QuantizedActivations& x, const QuantPackedWeight& w, int64_t panel_begin,
                   int64_t panel_end, float* out, int64_t ldo) {
   check_type(w.type, "matmul_quant");
   if (x.k != w.k) throw std::invalid_argument("matmul_quant: activations and weight differ in k");
   check_k(w.type, w.k, "matmul_quant");
-  const detail::QuantArgs a{x.q.data(),
-                            x.d.data(),
-                            x.sums.data(),
-                            x.sums16.data(),
-                            x.T,
-                            x.blocks,
-                            static_cast<const uint8_t*>(w.data),
-                            w.n,
-                            detail::quant_kind(w.type),
-                            panel_begin,
-                            panel_end,
-                            out,
-                            ldo};
+  const detail::QuantArgs a = detail::quant_args(x, w, panel_begin, panel_end, out, ldo);
   const CpuIsa isa = cpu_isa();
   if (isa == CpuIsa::kAvx512 && cpu_features().avx512_vnni) {
     detail::avx512_native::matmul_quant(a);

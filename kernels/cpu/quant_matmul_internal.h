@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/quant_matmul.h"
 #include "kernels/cpu/quant_matmul_kernels.h"
 #include "llm/dtype.h"
 
@@ -10,6 +11,11 @@ namespace llm::cpu::detail {
 
 // The kernels' kind of a weight type; throws for a type matmul_quant does not take.
 QuantKind quant_kind(DType type);
+
+// The kernels' operands for matmul_quant(x, w, pb, pe, out, ldo), built in one place for the
+// dispatcher and the tests that call each kernel directly.
+QuantArgs quant_args(const QuantizedActivations& x, const QuantPackedWeight& w, int64_t pb,
+                     int64_t pe, float* out, int64_t ldo);
 
 // Bytes of one K-quant panel of k columns (k a multiple of 256).
 int64_t kquant_panel_bytes(QuantKind kind, int64_t k);

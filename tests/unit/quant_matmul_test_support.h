@@ -29,20 +29,7 @@ inline std::vector<std::pair<std::string, Kernel>> kernels() {
 // out [T][ldo] from one kernel over panels [pb, pe).
 inline void run_kernel(Kernel kernel, const QuantizedActivations& x, const QuantPackedWeight& w,
                        int64_t pb, int64_t pe, float* out, int64_t ldo) {
-  const detail::QuantArgs a{x.q.data(),
-                            x.d.data(),
-                            x.sums.data(),
-                            x.sums16.data(),
-                            x.T,
-                            x.blocks,
-                            static_cast<const uint8_t*>(w.data),
-                            w.n,
-                            detail::quant_kind(w.type),
-                            pb,
-                            pe,
-                            out,
-                            ldo};
-  kernel(a);
+  kernel(detail::quant_args(x, w, pb, pe, out, ldo));
 }
 
 }  // namespace llm::cpu::test
