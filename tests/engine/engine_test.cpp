@@ -255,6 +255,21 @@ TEST(Engine, AbortMidGenerationFreesBlocks) {
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
 }
 
+// --quantization needs a backend with integer kernels: the emulated CUDA one refuses, by name.
+TEST(Engine, QuantizationOnABackendWithoutIntegerKernelsIsRefused) {
+  EngineConfig cfg = base_config();
+  cfg.backend = "simt";
+  cfg.quantization = "int8";
+  try {
+    Engine::create(cfg);
+    ADD_FAILURE() << "the simt backend quantized a model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot compute on q8_0 weights"), std::string::npos)
+        << e.what();
+  }
+}
+
 // Every runtime flag with a bad value fails Engine::create up front, naming the flag and value.
 TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
   struct Case {
@@ -265,6 +280,11 @@ TEST(Engine, RejectsBadRuntimeConfigWithClearErrors) {
       {[](EngineConfig& c) { c.dtype = "int8"; },
        "dtype must be auto, f32, bf16 or f16, got 'int8'"},
       {[](EngineConfig& c) { c.dtype = "i32"; }, "dtype must be auto, f32, bf16 or f16, got 'i32'"},
+      // Quantized types have names too, but --quantization, not --dtype, asks for them.
+      {[](EngineConfig& c) { c.dtype = "q8_0"; },
+       "dtype must be auto, f32, bf16 or f16, got 'q8_0'"},
+      {[](EngineConfig& c) { c.quantization = "int3"; },
+       "quantization must be none, int8 or int4, got 'int3'"},
       {[](EngineConfig& c) { c.threads = -1; }, "threads must be in [0, 1024]"},
       {[](EngineConfig& c) { c.cpu_isa = "sse9"; },
        "--cpu-isa: unknown instruction set 'sse9' (choose auto, portable, avx2 or avx512)"},
