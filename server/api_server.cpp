@@ -57,6 +57,7 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
   const auto start = Clock::now();
   const std::string request_id = "req-" + std::to_string(next_request_id_++);
   ex.add_header("X-Request-Id", request_id);
+  ex.on_reply([this](int status) { metrics_.record_http_status(status); });
   const auto& req = ex.request();
   const std::string path = request_path(req.target());
   RequestRecord record;
@@ -81,7 +82,7 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
     if (error->status() == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
     co_await ex.respond(error->status(), "application/json", api_error_body(*error), headers);
   }
-  metrics_.record_http_status(ex.status());
+  if (ex.status() == 0) metrics_.record_http_status(0);  // the client left before any reply
   log_line("access: ", request_id, " ", req.method_string(), " ", path, " ", ex.status(),
            " prompt_tokens=", record.prompt_tokens, " completion_tokens=", record.completion_tokens,
            " latency_ms=", static_cast<int64_t>(seconds_since(start) * 1000));
@@ -157,22 +158,21 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   record.prompt_tokens = usage.prompt_tokens;
   record.completion_tokens = usage.completion_tokens;
   record.queue_seconds = job.queue_seconds();
+  record.finish_reason = client_gone ? "abort" : job.first_finish();
+  // Counted before the last bytes go out: a client that reads its reply and then scrapes
+  // /metrics must find this request there.
+  record.e2e_seconds = seconds_since(start);
+  metrics_.record_request(record);
   if (client_gone) {
     // The client hung up: stop generating at once so its KV blocks go back to the pool.
     job.abort();
     ex.close_after();
-    record.finish_reason = "abort";
+  } else if (r.stream) {
+    if (co_await ex.send(encoder.finish())) co_await ex.finish_stream();
   } else {
-    record.finish_reason = job.first_finish();
-    if (r.stream) {
-      if (co_await ex.send(encoder.finish())) co_await ex.finish_stream();
-    } else {
-      const ojson body = job.builder().body();
-      co_await respond_json(ex, 200, body);
-    }
+    const ojson body = job.builder().body();
+    co_await respond_json(ex, 200, body);
   }
-  record.e2e_seconds = seconds_since(start);
-  metrics_.record_request(record);
 }
 
 net::awaitable<void> ApiServer::tokenize(HttpExchange& ex) {

@@ -59,6 +59,7 @@ net::awaitable<void> AsyncSignal::wait() {
 net::awaitable<void> HttpExchange::respond(int status, std::string content_type, std::string body,
                                            std::vector<std::pair<std::string, std::string>> headers) {
   status_ = status;
+  if (on_reply_) on_reply_(status_);
   http::response<http::string_body> res{static_cast<http::status>(status), req_.version()};
   res.set(http::field::server, "llm-serve");
   res.set(http::field::content_type, content_type);
@@ -75,6 +76,7 @@ net::awaitable<void> HttpExchange::respond(int status, std::string content_type,
 
 net::awaitable<bool> HttpExchange::start_stream() {
   status_ = 200;
+  if (on_reply_) on_reply_(status_);
   streaming_ = true;
   http::response<http::empty_body> res{http::status::ok, req_.version()};
   res.set(http::field::server, "llm-serve");

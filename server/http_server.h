@@ -62,6 +62,9 @@ class HttpExchange {
   // without polling.
   void on_peer_readable(std::function<void()> callback);
   int status() const { return status_; }
+  // Called with the status just before a response's first byte is written, so anything the
+  // client does after reading it (e.g. scrape /metrics) already sees this response counted.
+  void on_reply(std::function<void(int status)> hook) { on_reply_ = std::move(hook); }
   bool keep_alive() const { return keep_alive_; }
   void close_after() { keep_alive_ = false; }
   // A header every response of this exchange carries (e.g. X-Request-Id).
@@ -75,6 +78,7 @@ class HttpExchange {
   bool keep_alive_ = true;
   bool streaming_ = false;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
+  std::function<void(int)> on_reply_;
 };
 
 using HttpHandler = std::function<net::awaitable<void>(HttpExchange&)>;
