@@ -12,6 +12,7 @@
 #include "engine/backend/cuda_backend_factory.h"
 #include "engine/parallel/in_process_communicator.h"
 #include "engine/parallel/socket_communicator.h"
+#include "engine/scheduler.h"
 #include "llm/error.h"
 
 namespace llm {
@@ -87,13 +88,19 @@ std::vector<std::unique_ptr<Backend>> make_devices(const EngineConfig& c, const 
   return devices;
 }
 
+// The most tokens a step of this engine's scheduler can hold (the rows of every activation).
+int max_step_tokens(const EngineConfig& c) {
+  return SchedulerConfig{c.max_num_seqs, c.max_num_batched_tokens, c.max_prefill_tokens_per_step}
+      .max_step_tokens();
+}
+
 // Bytes of the ModelRunner's per-step buffers (LlamaModel::make_workspace, the i32 metadata and
 // the logits) for steps of up to max_tokens rows and max_seqs sequences.
 int64_t runner_bytes(const ModelConfig& mc, const EngineConfig& c, int64_t max_blocks_per_seq) {
   const int64_t D = mc.hidden_size, Q = mc.q_size(), KV = mc.kv_size(), F = mc.intermediate_size;
   const int64_t per_token = 4 * D + 2 * Q + 2 * KV + 3 * F + 3;  // activations + ids/pos/slots
   const int64_t per_seq = mc.vocab_size + max_blocks_per_seq + 3;
-  return 4 * (per_token * c.max_num_batched_tokens + per_seq * c.max_num_seqs);
+  return 4 * (per_token * max_step_tokens(c) + per_seq * c.max_num_seqs);
 }
 
 // Blocks in the KV pool: c.num_blocks, or what the budget (kv_cache_memory, the device's memory
@@ -144,7 +151,7 @@ struct RankSetup {
   int64_t num_blocks;  // 0: each rank sizes its pool from the budget below; all take the smallest
   int64_t kv_cache_memory;
   double kv_cache_fraction, gpu_memory_utilization;
-  int64_t block_size, max_num_batched_tokens, max_num_seqs;
+  int64_t block_size, max_num_batched_tokens, max_num_seqs, max_prefill_tokens_per_step;
   int64_t weight_dtype;  // rank 0's, "auto" resolved
   int64_t cuda_ranks;    // 1: every process drives one CUDA device, joined by NCCL with nccl_id
   int64_t cuda_graphs;
@@ -159,6 +166,7 @@ struct RankSetup {
             c.block_size,
             c.max_num_batched_tokens,
             c.max_num_seqs,
+            c.max_prefill_tokens_per_step,
             static_cast<int64_t>(llm::weight_dtype(c, mc)),
             0,
             c.cuda_graphs ? 1 : 0,
@@ -173,6 +181,7 @@ struct RankSetup {
     c.block_size = static_cast<int>(block_size);
     c.max_num_batched_tokens = static_cast<int>(max_num_batched_tokens);
     c.max_num_seqs = static_cast<int>(max_num_seqs);
+    c.max_prefill_tokens_per_step = static_cast<int>(max_prefill_tokens_per_step);
     c.dtype = dtype_name(static_cast<DType>(weight_dtype));
     c.cuda_graphs = cuda_graphs != 0;
     c.quantization = quantization < 0                                   ? "none"
@@ -187,7 +196,7 @@ Executor::Options executor_options(const EngineConfig& c, const ModelConfig& mc)
   o.weight_dtype = weight_dtype(c, mc);
   o.num_blocks = c.num_blocks;
   o.block_size = c.block_size;
-  o.max_num_tokens = c.max_num_batched_tokens;
+  o.max_num_tokens = max_step_tokens(c);
   o.max_num_seqs = c.max_num_seqs;
   o.cuda_graphs = c.cuda_graphs;
   o.quantize_to = quantize_to(c);

@@ -9,6 +9,7 @@
 // It knows nothing of models or HTTP: a test can drive it with a fake model.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct SchedulerConfig {
   // Prompt (and recompute) tokens per step, all sequences together; decodes are not counted.
   // 0: no limit but max_num_batched_tokens (a whole wave of prompts prefilled in one step).
   int max_prefill_tokens_per_step = 0;
+
+  // The most tokens one step can hold: every running sequence's decode plus the prefill budget,
+  // within max_num_batched_tokens. The model's activations are sized by it, so a server with
+  // the default 256-token prefill budget does not hold buffers for 2048-token steps.
+  int max_step_tokens() const {
+    return max_prefill_tokens_per_step > 0
+               ? std::min(max_num_batched_tokens, max_num_seqs + max_prefill_tokens_per_step)
+               : max_num_batched_tokens;
+  }
 };
 
 struct ScheduledSeq {

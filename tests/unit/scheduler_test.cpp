@@ -213,7 +213,8 @@ TEST_P(SchedulerTable, StepsAsSpecified) {
     const Expected got = h.step(&facts);
     EXPECT_EQ(got.scheduled, c.steps[i].scheduled) << "step " << i << ": got " << describe(got);
     EXPECT_EQ(got.preempted, c.steps[i].preempted) << "step " << i << ": got " << describe(got);
-    EXPECT_LE(facts.tokens, c.config.max_num_batched_tokens) << "step " << i;
+    // max_step_tokens() sizes the model's activations: no step may exceed it.
+    EXPECT_LE(facts.tokens, c.config.max_step_tokens()) << "step " << i;
     EXPECT_LE(facts.prompt_tokens, prompt_budget) << "step " << i;
     if (got.preempted.empty()) {
       EXPECT_TRUE(facts.decodes_skipped.empty()) << "step " << i << ": a decode was skipped";
@@ -266,7 +267,7 @@ TEST(Scheduler, RandomLoadsKeepTheBudgetsAndTheArrivalOrder) {
         tokens += s.num_tokens;
         if (s.seq->num_uncomputed() > 1) prompt_tokens += s.num_tokens;
       }
-      EXPECT_LE(tokens, config.max_num_batched_tokens) << "step " << step;
+      EXPECT_LE(tokens, config.max_step_tokens()) << "step " << step;
       EXPECT_LE(prompt_tokens, prompt_budget) << "step " << step;
       for (Sequence* r : running) {
         EXPECT_TRUE(got.count(r)) << "step " << step << ": running sequence " << r->seq_id
