@@ -49,14 +49,15 @@ std::string resolve_backend(const EngineConfig& c) {
   if (c.backend == "cpu" || c.backend == "simt") return c.backend;
   const int needed = c.tp_master.empty() ? c.tensor_parallel_size : 1;
 #if defined(LLM_HAVE_CUDA_BACKEND)
+  if (c.backend == "auto" && !cuda_driver_present()) return "cpu";
   std::string why;
   const int devices = cuda_device_count(&why);
   if (devices >= needed) return "cuda";
   if (c.backend == "cuda") {
-    throw Error(ErrorCode::kUnsupported,
-                "--backend cuda: " + std::to_string(needed) + " CUDA device(s) needed, " +
-                    (devices < 0 ? "none found (cudaGetDeviceCount: " + why + ")"
-                                 : std::to_string(devices) + " found"));
+    throw Error(
+        ErrorCode::kUnsupported,
+        "--backend cuda: " + std::to_string(needed) + " CUDA device(s) needed, " +
+            (devices < 0 ? "none found (" + why + ")" : std::to_string(devices) + " found"));
   }
 #else
   (void)needed;

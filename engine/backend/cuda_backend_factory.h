@@ -36,7 +36,9 @@ std::unique_ptr<Backend> make_simt_backend(const CudaBackendOptions& options = {
 std::vector<std::unique_ptr<Backend>> make_simt_backend_group(const CudaBackendOptions& options,
                                                               int size);
 
-// The real device ("cuda"). Only linked when the build has CUDA (LLM_HAVE_CUDA_BACKEND).
+// The real device ("cuda"). Only when the build has CUDA (LLM_HAVE_CUDA_BACKEND); answered by
+// the plugin libllm-backend-cuda.so, loaded on first use (cuda_plugin.cpp). Each throws
+// kUnsupported naming why when the plugin cannot be loaded.
 std::unique_ptr<Backend> make_cuda_device_backend(const CudaBackendOptions& options = {});
 // The ranks of a model split over devices 0..size-1 of this node (rank r on device r), joined by
 // NCCL.
@@ -44,7 +46,10 @@ std::vector<std::unique_ptr<Backend>> make_cuda_device_backend_group(
     const CudaBackendOptions& options, int size);
 // A fresh ncclUniqueId's bytes (CudaBackendOptions::nccl_id), for ranks in other processes.
 std::array<char, 128> make_nccl_unique_id();
-// cudaGetDeviceCount, or -1 with the runtime's message in *error when it fails.
+// Whether the NVIDIA driver's library (libcuda.so.1) can be loaded: without it there is no
+// device, and "--backend auto" settles on the CPU without loading the plugin at all.
+bool cuda_driver_present();
+// cudaGetDeviceCount, or -1 with the runtime's (or the plugin loader's) message in *error.
 int cuda_device_count(std::string* error);
 
 }  // namespace llm

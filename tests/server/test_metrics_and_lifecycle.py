@@ -108,3 +108,11 @@ def test_grace_period_over_aborts_the_rest():
     t.join()
     assert time.time() - start < 15
     assert b'"finish_reason":"abort"' in result["data"].replace(b" ", b"")
+
+
+def test_a_cpu_server_maps_no_cuda_library(server):
+    # The CUDA backend is a plugin loaded only when a CUDA device is asked for: a CPU server must
+    # not carry the CUDA runtime, cuBLAS or NCCL (cuBLASLt alone is ~130 MB resident).
+    maps = open(f"/proc/{server.proc.pid}/maps").read()
+    for lib in ("libcudart", "libcublas", "libnccl", "libllm-backend-cuda"):
+        assert lib not in maps
