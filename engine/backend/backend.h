@@ -105,6 +105,14 @@ class Backend {
       const Tensor& /*w*/, std::optional<DType> /*quantize_to*/ = std::nullopt) {
     return std::nullopt;
   }
+  // One linear weight from row-major parts [n_i, K] of different quantized types, stacked in
+  // order (a GGUF Q4_K_M file's layer with Q4_K queries and keys beside Q6_K values, fused into
+  // one q/k/v product). The result is [sum n_i, K] for this backend's matmul only. nullopt: this
+  // backend cannot, and the model dequantizes the parts to its float dtype instead.
+  virtual std::optional<OwnedTensor> prepare_mixed_linear_weight(
+      std::span<const Tensor> /*parts*/) {
+    return std::nullopt;
+  }
 
   // --- ops ---
   // out[t] = table[ids[t]]: token embedding, also used to gather hidden rows for the logits.

@@ -119,9 +119,15 @@ void CpuBackend::upload(const HostTensor& src, Tensor dst) {
 }
 
 std::optional<cpu::PackedLayout> CpuBackend::packed_layout(const Tensor& w) const {
+  const PackedEntry* entry = packed_entry(w);
+  return entry ? std::optional(entry->layout) : std::nullopt;
+}
+
+const CpuBackend::PackedEntry* CpuBackend::packed_entry(const Tensor& w) const {
+  // Entries are nodes of an unordered_map: their address holds until the weight is freed.
   const std::lock_guard lock(packed_->mu);
-  const auto it = packed_->layouts.find(w.data);
-  return it == packed_->layouts.end() ? std::nullopt : std::optional(it->second);
+  const auto it = packed_->entries.find(w.data);
+  return it == packed_->entries.end() ? nullptr : &it->second;
 }
 
 bool CpuBackend::computes_on(DType t) const {
@@ -169,20 +175,56 @@ std::optional<OwnedTensor> CpuBackend::prepare_linear_weight(const Tensor& w,
                          cpu::pack_weight_panels(w.data, n, k, type, raw->data(), layout, b, e);
                        });
   }
+  Tensor shape_of = w;
+  shape_of.dtype = quant;
+  return register_packed(std::move(raw), shape_of, {layout, {}});
+}
+
+std::optional<OwnedTensor> CpuBackend::prepare_mixed_linear_weight(std::span<const Tensor> parts) {
+  expect(*this, !parts.empty(), "a mixed weight needs parts");
+  const int64_t k = parts[0].size(1);
+  std::vector<QuantPart> placed;
+  size_t bytes = 0;
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    expect(*this,
+           p.ndim == 2 && p.size(1) == k && dtype_is_quantized(p.dtype) && computes_on(p.dtype),
+           "mixed weight parts must be 2-D quantized weights of one width");
+    placed.push_back(
+        {p.dtype, bytes, rows, p.size(0), placed.empty() ? 0 : placed.back().end_panel()});
+    // 64-byte aligned parts: each starts on a cache line, as a weight of its own would.
+    bytes += (cpu::quant_packed_bytes(p.size(0), k, p.dtype) + 63) / 64 * 64;
+    rows += p.size(0);
+  }
+  auto raw = std::make_shared<Buffer>(alloc(bytes));
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const QuantPart& q = placed[i];
+    void* dst = static_cast<std::byte*>(raw->data()) + q.offset;
+    pool_.parallel_for((q.rows + cpu::kPanel - 1) / cpu::kPanel,
+                       grain(static_cast<double>(k) * cpu::kPanel * 4),
+                       [&](int64_t b, int64_t e, int) {
+                         cpu::pack_quant_weight_blocks(parts[i].data, q.rows, k, q.type, dst, b, e);
+                       });
+  }
+  Tensor shape_of(nullptr, parts[0].dtype, {rows, k});
+  return register_packed(std::move(raw), shape_of, {cpu::PackedLayout::kKMajor, std::move(placed)});
+}
+
+OwnedTensor CpuBackend::register_packed(std::shared_ptr<Buffer> raw, Tensor shape_of,
+                                        PackedEntry entry) {
   OwnedTensor packed;
   // The deleter drops the entry; `raw` frees the memory after it, when the deleter is destroyed.
   packed.buffer = Buffer(raw->data(), raw->bytes(),
                          [weights = std::weak_ptr<PackedWeights>(packed_), raw](void* p) {
                            if (const auto table = weights.lock()) {
                              const std::lock_guard lock(table->mu);
-                             table->layouts.erase(p);
+                             table->entries.erase(p);
                            }
                          });
-  packed.tensor = w;
+  packed.tensor = shape_of;
   packed.tensor.data = packed.buffer.data();
-  packed.tensor.dtype = quant;
   const std::lock_guard lock(packed_->mu);
-  packed_->layouts[packed.tensor.data] = layout;
+  packed_->entries[packed.tensor.data] = std::move(entry);
   return packed;
 }
 
@@ -279,8 +321,8 @@ void CpuBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float
 void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
   expect_f32(*this, x, "matmul input");
   const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
-  const std::optional<cpu::PackedLayout> layout = packed_layout(w);
-  if (!layout) {
+  const PackedEntry* entry = packed_entry(w);
+  if (!entry) {
     // Weights that skipped prepare_linear_weight (tests): the plain reference kernel.
     expect_f32(*this, w, "row-major matmul weight");
     pool_.parallel_for(T, grain(static_cast<double>(K) * N), [&](int64_t b, int64_t e, int) {
@@ -291,15 +333,30 @@ void CpuBackend::matmul(Tensor x, Tensor w, Tensor out) {
   if (dtype_is_quantized(w.dtype)) {
     // Activations quantized to int8 blocks once, then the panels split between threads.
     cpu::quantize_activations(x.as<float>(), K, T, K, x_quant_);
+    const double per_panel = static_cast<double>(T) * K * cpu::kPanel / 2;
+    if (const auto* parts = &entry->parts; !parts->empty()) {
+      // One loop over every part's panels: a chunk may span parts, each with its own kernel.
+      pool_.parallel_for(
+          parts->back().end_panel(), grain(per_panel), [&](int64_t b, int64_t e, int) {
+            for (const QuantPart& q : *parts) {
+              const int64_t lo = std::max(b, q.first_panel), hi = std::min(e, q.end_panel());
+              if (lo >= hi) continue;
+              const cpu::QuantPackedWeight qw{static_cast<const std::byte*>(w.data) + q.offset,
+                                              q.type, q.rows, K};
+              cpu::matmul_quant(x_quant_, qw, lo - q.first_panel, hi - q.first_panel,
+                                out.as<float>() + q.row_begin, N);
+            }
+          });
+      return;
+    }
     const cpu::QuantPackedWeight qw{w.data, w.dtype, N, K};
-    pool_.parallel_for(qw.num_panels(), grain(static_cast<double>(T) * K * cpu::kPanel / 2),
-                       [&](int64_t b, int64_t e, int) {
-                         cpu::matmul_quant(x_quant_, qw, b, e, out.as<float>(), N);
-                       });
+    pool_.parallel_for(qw.num_panels(), grain(per_panel), [&](int64_t b, int64_t e, int) {
+      cpu::matmul_quant(x_quant_, qw, b, e, out.as<float>(), N);
+    });
     return;
   }
   const cpu::WeightType type = weight_type(w.dtype);
-  const cpu::PackedWeight pw{w.data, type, N, K, *layout};
+  const cpu::PackedWeight pw{w.data, type, N, K, entry->layout};
   const double per_panel = static_cast<double>(T) * K * cpu::kPanel;
   if (pw.layout == cpu::PackedLayout::kBf16Pairs) {
     // Round the activations to bf16 pairs once, not once per thread.

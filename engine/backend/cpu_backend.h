@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,9 @@ class CpuBackend final : public Backend {
   bool computes_on(DType t) const override;
   std::optional<OwnedTensor> prepare_linear_weight(
       const Tensor& w, std::optional<DType> quantize_to = std::nullopt) override;
+  // Each part packed as prepare_linear_weight packs it, one after another in one buffer; matmul
+  // runs every part's panels with its own kernel, into its own columns of the output.
+  std::optional<OwnedTensor> prepare_mixed_linear_weight(std::span<const Tensor> parts) override;
 
   void embedding(Tensor table, Tensor ids, Tensor out) override;
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
@@ -58,8 +62,26 @@ class CpuBackend final : public Backend {
 
  private:
   cpu::PackedLayout layout_of(cpu::WeightType type) const;
+  // A part of a mixed weight (prepare_mixed_linear_weight): its panels' type, where they start in
+  // the weight's buffer, its rows of the weight (the output columns it writes) and the index of
+  // its first panel among all the weight's panels.
+  struct QuantPart {
+    DType type;
+    size_t offset;
+    int64_t row_begin, rows, first_panel;
+    int64_t end_panel() const { return first_panel + (rows + cpu::kPanel - 1) / cpu::kPanel; }
+  };
+  // What prepare_linear_weight (or prepare_mixed_linear_weight) made of a weight.
+  struct PackedEntry {
+    cpu::PackedLayout layout = cpu::PackedLayout::kKMajor;
+    std::vector<QuantPart> parts;  // empty unless the weight is mixed
+  };
   // The layout prepare_linear_weight packed `w` in; nullopt for a row-major weight.
   std::optional<cpu::PackedLayout> packed_layout(const Tensor& w) const;
+  // What prepare_*linear_weight made of `w`; null for a row-major weight (valid while `w` lives).
+  const PackedEntry* packed_entry(const Tensor& w) const;
+  // Registers a packed buffer and wraps it so that freeing it drops the registration first.
+  OwnedTensor register_packed(std::shared_ptr<Buffer> raw, Tensor shape_of, PackedEntry entry);
 
   cpu::ThreadPool pool_;
   Communicator* comm_;
@@ -71,7 +93,7 @@ class CpuBackend final : public Backend {
   // hence the mutex) before the memory goes, so memory reused later is never read as panels.
   struct PackedWeights {
     std::mutex mu;
-    std::unordered_map<const void*, cpu::PackedLayout> layouts;
+    std::unordered_map<const void*, PackedEntry> entries;
   };
   std::shared_ptr<PackedWeights> packed_ = std::make_shared<PackedWeights>();
   // The matmul's activations rounded to bf16 pairs [T, ceil(K/2)]: grows, then is reused.

@@ -75,10 +75,10 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
       layer.qkv_proj = linear(load(ck, {qkv, qkv, qkv}, {{Q + 2 * KV, D}, {Q + 2 * KV, D}, {Q + 2 * KV, D}},
                                    {q_rows, k_rows, v_rows}));
     } else {
-      layer.qkv_proj = linear(load(ck,
-                                   {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                                    p + "self_attn.v_proj.weight"},
-                                   {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows}));
+      layer.qkv_proj = stacked_linear(ck,
+                                      {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                       p + "self_attn.v_proj.weight"},
+                                      {{Q, D}, {KV, D}, {KV, D}}, {q_rows, kv_rows, kv_rows});
     }
     if (c.qkv_bias) {
       layer.qkv_bias = load(ck, {p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
@@ -106,8 +106,8 @@ LlamaModel::LlamaModel(Backend& backend, const Checkpoint& ck, DType weight_dtyp
       const Slice up_rows{F + f_rows.row_begin, f_rows.rows};
       layer.gate_up = linear(load(ck, {gate_up, gate_up}, {{2 * F, D}, {2 * F, D}}, {f_rows, up_rows}));
     } else {
-      layer.gate_up = linear(load(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
-                                  {{F, D}, {F, D}}, {f_rows, f_rows}));
+      layer.gate_up = stacked_linear(ck, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
+                                     {{F, D}, {F, D}}, {f_rows, f_rows});
     }
     layer.down_proj = linear(load(ck, {p + "mlp.down_proj.weight"}, {{D, F}}, {f_cols}));
     layers_.push_back(std::move(layer));
@@ -243,6 +243,35 @@ OwnedTensor LlamaModel::linear(OwnedTensor w, bool head) {
   weight_bytes_ += prepared->buffer.bytes();
   weight_bytes_ -= w.buffer.bytes();
   return std::move(*prepared);
+}
+
+OwnedTensor LlamaModel::stacked_linear(const Checkpoint& ck, const std::vector<std::string>& names,
+                                       const std::vector<std::vector<int64_t>>& shapes,
+                                       const std::vector<Slice>& slices) {
+  bool mixed = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const DType t = ck.tensor(names[i], shapes[i]).dtype;
+    if (!dtype_is_quantized(t) || !backend_->computes_on(t))
+      return linear(load(ck, names, shapes, slices));
+    mixed = mixed || t != ck.tensor(names[0], shapes[0]).dtype;
+  }
+  if (!mixed) return linear(load(ck, names, shapes, slices));
+  std::vector<OwnedTensor> parts;  // each part as the file has it
+  std::vector<Tensor> views;
+  size_t part_bytes = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    parts.push_back(load(ck, {names[i]}, {shapes[i]}, {slices[i]}));
+    views.push_back(parts.back().tensor);
+    part_bytes += parts.back().buffer.bytes();
+  }
+  weight_bytes_ -= part_bytes;  // freed on return either way
+  if (auto joined = backend_->prepare_mixed_linear_weight(views)) {
+    weight_bytes_ += joined->buffer.bytes();
+    matmul_weight_bytes_ += joined->buffer.bytes();
+    return std::move(*joined);
+  }
+  parts.clear();
+  return linear(load(ck, names, shapes, slices));
 }
 
 Workspace LlamaModel::make_workspace(int max_tokens) const {

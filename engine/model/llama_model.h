@@ -94,6 +94,12 @@ class LlamaModel {
                    const std::vector<Slice>& slices = {});
   // A loaded linear weight in the backend's matmul layout (`head`: the output head).
   OwnedTensor linear(OwnedTensor w, bool head = false);
+  // linear(load(...)) of a weight stacked from parts, which a GGUF mix (Q4_K_M, Q5_K_M) may give
+  // different quantized types: the backend joins those as they are where it can
+  // (prepare_mixed_linear_weight), else they are dequantized to the float dtype.
+  OwnedTensor stacked_linear(const Checkpoint& ck, const std::vector<std::string>& names,
+                             const std::vector<std::vector<int64_t>>& shapes,
+                             const std::vector<Slice>& slices);
   // The type --quantization gives weight `w` (nullopt: keep its own).
   std::optional<DType> quantization(const OwnedTensor& w, bool head) const;
   // An RMSNorm weight [dim], f32, with config.norm_weight_offset added (Gemma's 1 + w) so every

@@ -17,7 +17,7 @@ stands for. Torch is not needed: safetensors are read and written with numpy.
 The vocabulary is synthetic unless --tokenizer-json names a directory with a tokenizer.json
 (byte-level BPE, written as llama.cpp's _set_vocab_gpt2 does) and --pre its pre-tokenizer name.
 
-usage: hf_to_gguf.py HF_DIR OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--twin DIR]
+usage: hf_to_gguf.py HF_DIR OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|mixed] [--twin DIR]
                      [--tokenizer-json DIR --pre NAME]
 """
 import argparse
@@ -49,7 +49,11 @@ LAYER_NAMES = {
 }
 QTYPES = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
           "bf16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0,
-          "q4_0": gguf.GGMLQuantizationType.Q4_0}
+          "q4_0": gguf.GGMLQuantizationType.Q4_0, "mixed": gguf.GGMLQuantizationType.Q4_0}
+# --type mixed: Q4_0 with the value and up projections at Q8_0, as llama.cpp's _M mixes give some
+# tensors of a layer more bits (Q4_K_M's Q6_K attn_v and ffn_down): the engine's fused q/k/v and
+# gate/up weights then have parts of two types.
+MIXED_Q8_0 = ("attn_v.weight", "ffn_up.weight")
 
 
 def read_safetensors(path):
@@ -305,6 +309,8 @@ def main():
         # Like llama-quantize: 1-D tensors (norms, biases) stay f32, every matrix takes the type
         # (the embedding table too; llama-quantize would keep a Q4_0 file's output head at Q6_K).
         t = qtype if data.ndim == 2 else gguf.GGMLQuantizationType.F32
+        if a.type == "mixed" and out.endswith(MIXED_Q8_0):
+            t = gguf.GGMLQuantizationType.Q8_0
         if a.like_quantization_flag and qtype in (gguf.GGMLQuantizationType.Q8_0,
                                                   gguf.GGMLQuantizationType.Q4_0):
             # What the engine's --quantization does to a float checkpoint instead: the table

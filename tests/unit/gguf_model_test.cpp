@@ -168,6 +168,9 @@ std::vector<QuantCase> quant_cases() {
   for (const char* name : {"llama", "llama_tied", "qwen2", "qwen3", "phi3", "gemma3"}) {
     for (const char* type : {"q8_0", "q4_0"}) out.push_back({name, type});
   }
+  // Q4_0 with Q8_0 value and up projections: the fused q/k/v and gate/up weights have parts of
+  // two types (CpuBackend::prepare_mixed_linear_weight).
+  for (const char* name : {"llama", "qwen2", "gemma3"}) out.push_back({name, "mixed"});
   return out;
 }
 
@@ -175,6 +178,20 @@ INSTANTIATE_TEST_SUITE_P(Families, GgufQuantized, ::testing::ValuesIn(quant_case
                          [](const ::testing::TestParamInfo<QuantCase>& info) {
                            return info.param.name + "_" + info.param.type;
                          });
+
+// A fused weight whose parts have different quantized types stays quantized (rather than
+// dequantized to the float dtype): the mixed file's matmul weights are smaller than the all-Q8_0
+// file's, which they could not be with its q/k/v and gate/up held as f32.
+TEST(GgufModel, FusedWeightsOfMixedTypesStayQuantized) {
+  auto matmul_bytes = [](const std::string& type) {
+    const Checkpoint ck = Checkpoint::open(convert("llama", type));
+    CpuBackend backend(1);
+    return LlamaModel(backend, ck, DType::kF32, 0, 1).matmul_weight_bytes();
+  };
+  const size_t q8 = matmul_bytes("q8_0"), q4 = matmul_bytes("q4_0"), mixed = matmul_bytes("mixed");
+  EXPECT_LT(q4, mixed);
+  EXPECT_LT(mixed, q8);
+}
 
 // --quantization int8 / int4 on a float checkpoint quantizes exactly as gguf.quants.quantize:
 // the same logits, bit for bit, as a GGUF file quantized that way.
