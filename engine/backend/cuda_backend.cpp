@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "engine/backend/backend_common.h"
+#include "kernels/cpu/quant_blocks.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/kv_cache.h"
 #include "kernels/cuda/norm.h"
+#include "kernels/cuda/quant_matmul.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/sampling.h"
 #include "llm/error.h"
@@ -203,6 +205,43 @@ void CudaBackend::upload(const HostTensor& src, Tensor dst) {
   }
 }
 
+std::optional<OwnedTensor> CudaBackend::prepare_linear_weight(const Tensor& w,
+                                                              std::optional<DType> quantize_to) {
+  // Row-major [N, K] is what cuBLAS and quant_matmul read: only --quantization changes a weight.
+  if (!quantize_to || *quantize_to == w.dtype) return std::nullopt;
+  expect(*this, w.ndim == 2, "linear weight must be 2-D");
+  expect(*this, !dtype_is_quantized(w.dtype),
+         "cannot requantize " + std::string(dtype_name(w.dtype)) + " weights");
+  expect(*this, *quantize_to == DType::kQ8_0 || *quantize_to == DType::kQ4_0,
+         "--quantization makes q8_0 or q4_0 weights, not " + std::string(dtype_name(*quantize_to)));
+  const int64_t n = w.size(0), k = w.size(1);
+  // On the host with the CPU backend's quantizer (gguf.quants.quantize's bytes), so both backends
+  // hold the same blocks: rows [n, k] as f32, then n rows of quant_row_bytes, the last block of
+  // a row padded with zeros when k is not a multiple of 32.
+  std::vector<float> rows(static_cast<size_t>(n * k));  // [n, k] f32
+  if (w.dtype == DType::kF32) {
+    copy_to_host(rows.data(), w);
+  } else {
+    std::vector<std::byte> raw(w.nbytes());  // [n, k] of w.dtype
+    copy_to_host(raw.data(), w);
+    convert_floats(raw.data(), w.dtype, rows.data(), DType::kF32, n * k);
+  }
+  const auto row_bytes = static_cast<size_t>(quant_row_bytes(*quantize_to, k));
+  std::vector<std::byte> blocks(static_cast<size_t>(n) * row_bytes);  // [n, row_bytes]
+  for (int64_t r = 0; r < n; ++r) {
+    cpu::quantize_row(*quantize_to, rows.data() + r * k, k,
+                      blocks.data() + static_cast<size_t>(r) * row_bytes);
+  }
+  OwnedTensor q;
+  q.buffer = alloc(blocks.size());
+  q.tensor = w;
+  q.tensor.data = q.buffer.data();
+  q.tensor.dtype = *quantize_to;
+  check(cudaMemcpy(q.buffer.data(), blocks.data(), blocks.size(), cudaMemcpyHostToDevice),
+        "upload of a quantized weight");
+  return q;
+}
+
 void CudaBackend::synchronize() {
   bind();
   check(cudaStreamSynchronize(stream_), "stream synchronize");
@@ -242,6 +281,15 @@ void CudaBackend::check_launch(const char* op) {
 void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
   bind();
   expect_f32(*this, out, "embedding output");
+  if (dtype_is_quantized(table.dtype)) {
+    // A GGUF file's quantized table: the gathered rows dequantized (zeros for ids < 0).
+    expect(*this,
+           llm::cuda::quant_embedding(table.data, table.dtype, ids.as<int>(), ids.numel(),
+                                      table.size(1), out.as<float>(), stream_),
+           "embedding table dtype");
+    check_launch("quant_embedding");
+    return;
+  }
   llm::cuda::embedding(table.data, cuda_type(table.dtype), ids.as<int>(), ids.numel(),
                        table.size(1), out.as<float>(), stream_);
   check_launch("embedding");
@@ -322,6 +370,15 @@ void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
          "matmul of x [" + std::to_string(T) + ", " + std::to_string(K) + "] by w [" +
              std::to_string(N) + ", " + std::to_string(w.size(1)) + "]");
   if (T == 0) return;
+  if (dtype_is_quantized(w.dtype)) {
+    // GGUF blocks, dequantized inside the kernel (kernels/cuda/quant_matmul.h).
+    expect(
+        *this,
+        llm::cuda::quant_matmul(x.as<float>(), T, K, w.data, w.dtype, N, out.as<float>(), stream_),
+        "matmul weight dtype");
+    check_launch("quant_matmul");
+    return;
+  }
   const cudaDataType type = cuda_type(w.dtype);
   const void* b = x.data;
   if (type != CUDA_R_32F) {

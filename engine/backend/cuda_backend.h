@@ -1,6 +1,8 @@
 // CudaBackend: the Backend on a CUDA device. Weights keep the checkpoint layout ([N, K]
 // row-major) in f32, bf16 or f16; matmul goes through cublasGemmEx with f32 compute after
-// rounding the f32 activations to the weight's type into preallocated scratch. The KV cache
+// rounding the f32 activations to the weight's type into preallocated scratch. Block-quantized
+// weights (a GGUF file's, or --quantization's) stay GGUF's row-major blocks and are dequantized
+// inside kernels/cuda/quant_matmul.cu's kernels, f32 activations as they are. The KV cache
 // stores the weight type. All work is queued on one stream. A split model's ranks each own a
 // device and sum or gather through NCCL on that stream; decode steps can be replayed as CUDA
 // graphs.
@@ -42,6 +44,13 @@ class CudaBackend final : public Backend {
   void reserve_workspace(const WorkspaceLimits& limits) override;
   // The weights' own type: f32 models keep an exact f32 cache, 16-bit ones halve it.
   DType kv_cache_dtype(DType weight_dtype) const override { return weight_dtype; }
+  // Every block-quantized type: kernels/cuda/quant_matmul.h dequantizes GGUF's blocks as it
+  // multiplies, and gathers embedding rows from them.
+  bool computes_on(DType t) const override { return dtype_is_quantized(t); }
+  // Only quantization (--quantization: Q8_0 or Q4_0, with the CPU backend's quantizer) makes a
+  // new weight; float and quantized weights are used as they were uploaded.
+  std::optional<OwnedTensor> prepare_linear_weight(
+      const Tensor& w, std::optional<DType> quantize_to = std::nullopt) override;
 
   void embedding(Tensor table, Tensor ids, Tensor out) override;
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;

@@ -22,84 +22,15 @@ B load_block(const void* src, int64_t i) {
   return b;
 }
 
-void dequant_q8_0(const BlockQ8_0& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  for (int i = 0; i < kQK; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
+// A block's elements, sub-block by sub-block, with the formulas the CUDA kernels share.
+template <class B>
+void dequant_block(const B& b, float* y) {
+  for (int j = 0; j < quant::kSubsPerBlock<B>; ++j) quant::dequant_sub(b, j, y + j * quant::kSub);
 }
 
-void dequant_q4_0(const BlockQ4_0& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  for (int j = 0; j < kQK / 2; ++j) {
-    y[j] = d * static_cast<float>((b.qs[j] & 0x0f) - 8);
-    y[j + kQK / 2] = d * static_cast<float>((b.qs[j] >> 4) - 8);
-  }
-}
-
-void dequant_q4_1(const BlockQ4_1& b, float* y) {
-  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
-  for (int j = 0; j < kQK / 2; ++j) {
-    y[j] = d * static_cast<float>(b.qs[j] & 0x0f) + m;
-    y[j + kQK / 2] = d * static_cast<float>(b.qs[j] >> 4) + m;
-  }
-}
-
-// The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K super-block.
-void scale_min_k4(const uint8_t* s, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = s[j] & 63;
-    m = s[j + 4] & 63;
-  } else {
-    sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
-
-void dequant_q4_k(const BlockQ4_K& b, float* y) {
-  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-  for (int j = 0; j < 8; ++j) {  // sub-blocks of 32
-    int sc = 0, m = 0;
-    scale_min_k4(b.scales, j, sc, m);
-    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
-    const uint8_t* q = b.qs + (j / 2) * 32;
-    const int shift = (j % 2) * 4;
-    for (int l = 0; l < 32; ++l)
-      y[j * 32 + l] = dl * static_cast<float>((q[l] >> shift) & 0x0f) - ml;
-  }
-}
-
-void dequant_q5_k(const BlockQ5_K& b, float* y) {
-  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    int sc = 0, m = 0;
-    scale_min_k4(b.scales, j, sc, m);
-    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
-    const uint8_t* q = b.qs + (j / 2) * 32;
-    const int shift = (j % 2) * 4;
-    for (int l = 0; l < 32; ++l) {
-      const int v = ((q[l] >> shift) & 0x0f) | (((b.qh[l] >> j) & 1) << 4);
-      y[j * 32 + l] = dl * static_cast<float>(v) - ml;
-    }
-  }
-}
-
-void dequant_q6_k(const BlockQ6_K& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  for (int h = 0; h < 2; ++h) {  // halves of 128 elements
-    const uint8_t* ql = b.ql + 64 * h;
-    const uint8_t* qh = b.qh + 32 * h;
-    for (int e = 0; e < 128; ++e) {
-      const int lo = e < 64 ? ql[e] & 0x0f : ql[e - 64] >> 4;
-      const int hi = (qh[e % 32] >> (2 * (e / 32))) & 3;
-      const int i = 128 * h + e;
-      const float dl = d * static_cast<float>(b.scales[i / 16]);
-      y[i] = dl * static_cast<float>((lo | (hi << 4)) - 32);
-    }
-  }
-}
-
-template <class B, class F>
-void dequant_run(const void* src, int64_t n, float* dst, int elems, F one) {
-  for (int64_t i = 0; i < n / elems; ++i) one(load_block<B>(src, i), dst + i * elems);
+template <class B>
+void dequant_run(const void* src, int64_t n, float* dst, int elems) {
+  for (int64_t i = 0; i < n / elems; ++i) dequant_block(load_block<B>(src, i), dst + i * elems);
 }
 
 BlockQ8_0 quantize_q8_0(const float* x) {
@@ -137,17 +68,17 @@ BlockQ4_0 quantize_q4_0(const float* x) {
 void dequantize_blocks(DType type, const void* src, int64_t n, float* dst) {
   switch (type) {
     case DType::kQ8_0:
-      return dequant_run<BlockQ8_0>(src, n, dst, kQK, dequant_q8_0);
+      return dequant_run<BlockQ8_0>(src, n, dst, kQK);
     case DType::kQ4_0:
-      return dequant_run<BlockQ4_0>(src, n, dst, kQK, dequant_q4_0);
+      return dequant_run<BlockQ4_0>(src, n, dst, kQK);
     case DType::kQ4_1:
-      return dequant_run<BlockQ4_1>(src, n, dst, kQK, dequant_q4_1);
+      return dequant_run<BlockQ4_1>(src, n, dst, kQK);
     case DType::kQ4_K:
-      return dequant_run<BlockQ4_K>(src, n, dst, kQKK, dequant_q4_k);
+      return dequant_run<BlockQ4_K>(src, n, dst, kQKK);
     case DType::kQ5_K:
-      return dequant_run<BlockQ5_K>(src, n, dst, kQKK, dequant_q5_k);
+      return dequant_run<BlockQ5_K>(src, n, dst, kQKK);
     case DType::kQ6_K:
-      return dequant_run<BlockQ6_K>(src, n, dst, kQKK, dequant_q6_k);
+      return dequant_run<BlockQ6_K>(src, n, dst, kQKK);
     default:
       throw std::invalid_argument("dequantize_blocks: not a quantized type");
   }
@@ -187,7 +118,7 @@ KQuantInts decode_kquant(DType type, const void* block) {
   const uint8_t* qs = b5.qs;
   for (int j = 0; j < 8; ++j) {
     int sc = 0, m = 0;
-    scale_min_k4(b5.scales, j, sc, m);
+    quant::scale_min_k4(b5.scales, j, sc, m);
     out.sc[j] = static_cast<int8_t>(sc);
     out.sc[8 + j] = static_cast<int8_t>(m);
     for (int l = 0; l < 32; ++l) {

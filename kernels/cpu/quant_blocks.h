@@ -1,53 +1,32 @@
 // GGUF's block-quantized formats, byte for byte (ggml-common.h's block_q8_0 and friends), and
 // their conversions to and from f32.
 //
-// Dequantization repeats the float operations of the python `gguf` package
-// (gguf.quants.dequantize) in its order, so it returns the same bits: e.g. Q4_K's element is
-// (d * sc) * q - (dmin * m), two products and a difference, each rounded to f32. Quantization
-// (Q8_0 and Q4_0) repeats gguf.quants.quantize, which is ggml's reference quantizer
+// Dequantization (kernels/quant_decode.h's formulas) repeats the float operations of the python
+// `gguf` package (gguf.quants.dequantize) in its order, so it returns the same bits: e.g. Q4_K's
+// element is (d * sc) * q - (dmin * m), two products and a difference, each rounded to f32.
+// Quantization (Q8_0 and Q4_0) repeats gguf.quants.quantize, which is ggml's reference quantizer
 // (quantize_row_q8_0_ref, quantize_row_q4_0_ref): the same bytes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/quant_decode.h"
 #include "llm/dtype.h"
 
 namespace llm::cpu {
 
-inline constexpr int kQK = 32;    // elements of a Q8_0 / Q4_0 / Q4_1 block
-inline constexpr int kQKK = 256;  // elements of a K-quant super-block
+// The block structs and their decoding live in kernels/quant_decode.h, shared with the CUDA
+// kernels; these names keep the CPU code's spelling.
+using quant::BlockQ4_0;
+using quant::BlockQ4_1;
+using quant::BlockQ4_K;
+using quant::BlockQ5_K;
+using quant::BlockQ6_K;
+using quant::BlockQ8_0;
+using quant::kQK;
+using quant::kQKK;
 
-// f16 fields are stored as their bits (uint16_t); every block is packed, no padding.
-struct BlockQ8_0 {
-  uint16_t d;     // scale: x = d * qs[i]
-  int8_t qs[32];  // [32]
-};
-struct BlockQ4_0 {
-  uint16_t d;      // scale: x = d * (nibble - 8)
-  uint8_t qs[16];  // element j < 16: low nibble of qs[j]; element j + 16: its high nibble
-};
-struct BlockQ4_1 {
-  uint16_t d, m;   // x = d * nibble + m
-  uint8_t qs[16];  // nibbles as in BlockQ4_0
-};
-struct BlockQ4_K {
-  uint16_t d, dmin;    // super-block scales of the 8 sub-block scales and mins
-  uint8_t scales[12];  // 8 six-bit scales and 8 six-bit mins (get_scale_min_k4's packing)
-  uint8_t qs[128];     // 4 chunks of 32 bytes: sub-block 2c in low nibbles, 2c+1 in high
-};
-struct BlockQ5_K {
-  uint16_t d, dmin;
-  uint8_t scales[12];  // as in BlockQ4_K
-  uint8_t qh[32];      // bit j of qh[l]: the fifth bit of element l of sub-block j
-  uint8_t qs[128];     // low four bits, as in BlockQ4_K
-};
-struct BlockQ6_K {
-  uint8_t ql[128];    // low four bits
-  uint8_t qh[64];     // high two bits
-  int8_t scales[16];  // one per 16 elements
-  uint16_t d;
-};
 static_assert(sizeof(BlockQ8_0) == dtype_block_bytes(DType::kQ8_0));
 static_assert(sizeof(BlockQ4_0) == dtype_block_bytes(DType::kQ4_0));
 static_assert(sizeof(BlockQ4_1) == dtype_block_bytes(DType::kQ4_1));

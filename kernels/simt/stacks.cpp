@@ -10,11 +10,30 @@
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
+
 namespace llm::simt {
 namespace {
 
 std::size_t page_bytes() {
   return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Returns a stack's mapping to the system. A fiber's frames end by a context switch, not a
+// return, so AddressSanitizer's poisoned redzones of those frames stay in its shadow memory;
+// unpoisoned here, or a later mapping at the same addresses (a checkpoint, another buffer)
+// reads as a stack-buffer-underflow.
+void unmap(void* base, std::size_t bytes) {
+#if defined(ASAN_UNPOISON_MEMORY_REGION)
+  ASAN_UNPOISON_MEMORY_REGION(base, bytes);
+#endif
+  ::munmap(base, bytes);
 }
 
 class StackPool {
@@ -23,7 +42,7 @@ class StackPool {
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
   ~StackPool() {
-    for (void* base : free_) ::munmap(base, size_ + page_bytes());
+    for (void* base : free_) unmap(base, size_ + page_bytes());
   }
 
   boost::context::stack_context allocate() {
@@ -48,7 +67,7 @@ class StackPool {
     try {
       free_.push_back(base);
     } catch (...) {
-      ::munmap(base, size_ + page_bytes());
+      unmap(base, size_ + page_bytes());
     }
   }
 

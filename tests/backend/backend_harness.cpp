@@ -26,6 +26,7 @@ std::function<std::unique_ptr<Backend>()> cpu_backend(int threads, const char* i
 // A CPU case for the ISA `isa`, skipped where this processor lacks it.
 BackendCase cpu_case(std::string name, int threads, const char* isa) {
   BackendCase c{std::move(name), cpu_backend(threads, isa), DType::kF32};
+  c.matmul_quantizes_input = true;
   c.matmul_rounds_input = [](DType t) {
     return t == DType::kBF16 &&
            cpu::preferred_layout(cpu::WeightType::kBF16) == cpu::PackedLayout::kBf16Pairs;
@@ -153,6 +154,43 @@ DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t 
     }
   }
   return w;
+}
+
+DeviceWeight upload_quantized_weight(Backend& be, const std::vector<unsigned char>& blocks,
+                                     int64_t rows, int64_t cols, DType dtype, bool prepare) {
+  DeviceWeight w;
+  w.raw = be.alloc(blocks.size());
+  w.tensor = w.raw.view(dtype, {rows, cols});
+  be.upload({std::as_bytes(std::span<const unsigned char>(blocks)), dtype, "test.weight"},
+            w.tensor);
+  if (prepare) {
+    if (auto p = be.prepare_linear_weight(w.tensor)) {
+      w.prepared = std::move(*p);
+      w.tensor = w.prepared.tensor;
+    }
+  }
+  return w;
+}
+
+std::vector<unsigned char> random_blocks(DType dtype, int64_t rows, int64_t cols, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<unsigned char> bytes(dtype_row_bytes(dtype, cols) * static_cast<size_t>(rows));
+  for (unsigned char& b : bytes) b = static_cast<unsigned char>(rng());
+  // Byte offsets of the f16 fields: d, and Q4_1's m or the K-quants' dmin; Q6_K's d is last.
+  const std::vector<size_t> f16_at = dtype == DType::kQ6_K ? std::vector<size_t>{208}
+                                     : dtype == DType::kQ8_0 || dtype == DType::kQ4_0
+                                         ? std::vector<size_t>{0}
+                                         : std::vector<size_t>{0, 2};
+  const size_t block = dtype_block_bytes(dtype);
+  for (size_t at = 0; at < bytes.size(); at += block) {
+    for (const size_t off : f16_at) {
+      const uint64_t r = rng();
+      const uint16_t exponent = r % 8 == 0 ? 0 : static_cast<uint16_t>(7 + (r >> 3) % 8);
+      const auto h = static_cast<uint16_t>(((r >> 8) & 0x83ff) | (exponent << 10));
+      std::memcpy(&bytes[at + off], &h, 2);
+    }
+  }
+  return bytes;
 }
 
 void expect_close(const std::vector<float>& got, const std::vector<double>& want,

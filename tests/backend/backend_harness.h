@@ -24,6 +24,11 @@ struct BackendCase {
   // GEMM takes both operands in one type; the CPU's AVX-512 BF16 kernel does for bf16 weights);
   // the reference rounds x the same way. Asked after make(), which may choose the kernels.
   std::function<bool(DType weights)> matmul_rounds_input = [](DType) { return false; };
+  // Whether matmul with block-quantized weights quantizes the activations to int8 blocks first
+  // (the CPU's integer kernels, kernels/cpu/quant_matmul.h); the reference then multiplies the
+  // dequantized weights by the activations cpu::quantize_activations gives. Else the kernel
+  // takes the f32 activations as they are (the CUDA backend's dequantizing kernels).
+  bool matmul_quantizes_input = false;
   // A row's product does not depend on the other rows in the batch (bit for bit). cuBLAS on a
   // real GPU picks kernels (tiling, split-K) by shape, so it makes no such promise.
   bool matmul_batch_invariant = true;
@@ -80,6 +85,15 @@ struct DeviceWeight {
 };
 DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t rows, int64_t cols,
                            DType dtype, bool prepare = true);
+
+// A weight [rows, cols] of the block-quantized `dtype` from GGUF blocks `blocks` (rows of
+// dtype_row_bytes(dtype, cols)), uploaded as they are and then prepared for matmul.
+DeviceWeight upload_quantized_weight(Backend& be, const std::vector<unsigned char>& blocks,
+                                     int64_t rows, int64_t cols, DType dtype, bool prepare = true);
+
+// `rows` rows of `cols` elements of random valid `dtype` blocks: random bytes, with finite f16
+// scales (and mins) of either sign from 2^-8 to 1, one in eight subnormal or zero.
+std::vector<unsigned char> random_blocks(DType dtype, int64_t rows, int64_t cols, uint64_t seed);
 
 // Expects |got - want| <= tol * scale[i] + 1e-6 everywhere (scale: the sum of absolute terms
 // that made the value, so the bound follows the conditioning); names the first bad element.

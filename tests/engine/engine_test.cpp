@@ -1,8 +1,11 @@
 // The Engine on the real stories260K model (f32, CPU): what issue #4 requires of it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -255,19 +258,71 @@ TEST(Engine, AbortMidGenerationFreesBlocks) {
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
 }
 
-// --quantization needs a backend with integer kernels: the emulated CUDA one refuses, by name.
-TEST(Engine, QuantizationOnABackendWithoutIntegerKernelsIsRefused) {
-  EngineConfig cfg = base_config();
-  cfg.backend = "simt";
-  cfg.quantization = "int8";
-  try {
-    Engine::create(cfg);
-    ADD_FAILURE() << "the simt backend quantized a model";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
-    EXPECT_NE(std::string(e.what()).find("cannot compute on q8_0 weights"), std::string::npos)
-        << e.what();
+// --quantization on the CUDA backend (run by the emulator) holds the CPU's blocks, bit for bit
+// (backend_quant_test), but multiplies them by f32 activations where the CPU's integer kernels
+// round the activations to int8 blocks first. That rounding moves a token's logprob by up to
+// ~0.1 on stories260K (measured: 0.093 at int8, 0.129 at int4); the bound is twice that. So
+// the two pick the same greedy tokens wherever the CPU's top-2 margin exceeds twice the bound
+// (both logprobs would have to move that far to flip it), and past a close call that went the
+// other way the texts differ and that request's comparison stops (measured: 128 and 165 of the
+// 192 tokens compared before that).
+void expect_quantized_simt_follows_cpu(int tensor_parallel_size) {
+  constexpr double kLogprobBound = 0.25, kClearMargin = 2 * kLogprobBound;
+  for (const char* q : {"int8", "int4"}) {
+    std::vector<std::vector<Completion>> runs;  // [backend][request]
+    for (const char* backend : {"cpu", "simt"}) {
+      EngineConfig cfg = base_config();
+      cfg.backend = backend;
+      cfg.quantization = q;
+      cfg.tensor_parallel_size = tensor_parallel_size;
+      cfg.max_num_seqs = 8;
+      cfg.num_blocks = 256;
+      auto engine = Engine::create(cfg);
+      std::vector<std::shared_ptr<RequestStream>> streams;
+      for (uint64_t seed = 0; seed < 8; ++seed) {
+        Request r = greedy_request(random_prompt(4 + 3 * static_cast<int>(seed), seed), 24);
+        r.params.logprobs = 2;
+        streams.push_back(engine->submit(r));
+      }
+      runs.emplace_back();
+      for (auto& stream : streams) runs.back().push_back(collect(*stream, 1).at(0));
+    }
+    int compared = 0;
+    double worst = 0;
+    for (size_t r = 0; r < runs[0].size(); ++r) {
+      const Completion &cpu = runs[0][r], &simt = runs[1][r];
+      ASSERT_EQ(cpu.logprobs.size(), cpu.token_ids.size());
+      ASSERT_EQ(simt.token_ids.size(), cpu.token_ids.size()) << q;
+      for (size_t i = 0; i < cpu.token_ids.size(); ++i) {
+        const auto& top = cpu.logprobs[i].top;
+        ASSERT_EQ(top.size(), 2u);
+        if (simt.token_ids[i] != cpu.token_ids[i]) {
+          EXPECT_LE(top[0].logprob - top[1].logprob, kClearMargin)
+              << q << " request " << r << " token " << i << ": simt took " << simt.token_ids[i]
+              << ", cpu " << cpu.token_ids[i];
+          break;
+        }
+        worst = std::max(worst, static_cast<double>(std::abs(simt.logprobs[i].sampled.logprob -
+                                                             cpu.logprobs[i].sampled.logprob)));
+        ++compared;
+      }
+    }
+    std::cout << q << " split " << tensor_parallel_size << " ways: simt and cpu agree on "
+              << compared << " tokens; max |logprob diff| " << worst << "\n";
+    EXPECT_LE(worst, kLogprobBound) << q << " split " << tensor_parallel_size << " ways";
+    EXPECT_GE(compared, 96) << q << " split " << tensor_parallel_size
+                            << " ways";  // half the 192 tokens at least: more than a first token
   }
+}
+
+TEST(Engine, QuantizationOnSimtFollowsTheCpuBackend) {
+  expect_quantized_simt_follows_cpu(1);
+}
+
+// Split two ways each rank quantizes its own slices (stories260K's down_proj: 86 columns, a
+// padded last block) on both backends alike; the emulated devices sum through NCCL.
+TEST(Engine, QuantizationOnSimtSplitTwoWaysFollowsTheCpuSplit) {
+  expect_quantized_simt_follows_cpu(2);
 }
 
 // Every runtime flag with a bad value fails Engine::create up front, naming the flag and value.

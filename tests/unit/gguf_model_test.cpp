@@ -12,6 +12,8 @@
 //   quant_matmul_test);
 // - --quantization int8 / int4 on the checkpoint equals a GGUF file quantized that way, bit for
 //   bit;
+// - the CUDA backend (in the SIMT emulator) computes a Q8_0 or Q4_0 file as the CPU computes its
+//   dequantized twin in f32, and quantizes a checkpoint as the CPU and gguf do;
 // - a file the engine cannot serve fails at load, naming the problem.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <optional>
 
 #include "engine/backend/cpu_backend.h"
+#include "engine/backend/cuda_backend_factory.h"
 #include "engine/model_runner.h"
 #include "llm/error.h"
 
@@ -62,12 +65,17 @@ fs::path convert(const std::string& name, const std::string& type, bool flag = f
   return out;
 }
 
-// Every position's logits of `ids`, one token per step, on the CPU backend.
+// Every position's logits of `ids`, one token per step, on the CPU backend (or, with `simt`, the
+// CUDA backend in the emulator), f32 weights and cache.
 std::vector<std::vector<float>> all_logits(const Checkpoint& ck, const std::vector<int32_t>& ids,
-                                           std::optional<DType> quantize_to = std::nullopt) {
-  CpuBackend backend(1);
+                                           std::optional<DType> quantize_to = std::nullopt,
+                                           bool simt = false) {
+  const std::unique_ptr<Backend> be =
+      simt ? make_simt_backend({.device = 0, .decode_partition_tokens = 64})
+           : std::unique_ptr<Backend>(std::make_unique<CpuBackend>(1));
+  Backend& backend = *be;
   LlamaModel model(backend, ck, DType::kF32, 0, 1, quantize_to);
-  KvCache cache(backend, ck.config(), 16, 16, DType::kF32);
+  KvCache cache(backend, ck.config(), 16, 16, backend.kv_cache_dtype(DType::kF32));
   ModelRunner runner(backend, model, cache, 64, 2);
   std::vector<int32_t> table;
   for (int b = 0; b < 16; ++b) table.push_back((b * 7 + 3) % 16);
@@ -203,6 +211,36 @@ TEST(GgufModel, QuantizationFlagEqualsTheGgufQuantizer) {
       const std::vector<int32_t> ids = prompt_of(name);
       EXPECT_EQ(all_logits(hf, ids, dtype), all_logits(gguf, ids)) << name << " " << type;
     }
+  }
+}
+
+// The CUDA backend keeps a Q8_0 or Q4_0 file's blocks (its token table too) and multiplies f32
+// activations by the dequantized weights: the CPU's f32 forward of the dequantized twin, but for
+// the order of f32 sums (matmul, attention, norms), which moves logits of size ~1 by ~1e-6 per
+// op; 1e-4 of the largest logit leaves room for that through the layers and still fails on a
+// wrong block, nibble or scale. The --quantization path on the checkpoint gives the file's bits.
+TEST(GgufModel, SimtComputesQuantizedFilesAsTheirDequantizedTwin) {
+  const std::string name = "llama";
+  const std::vector<int32_t> ids = prompt_of(name);
+  for (const auto& [type, dtype] : {std::pair{"q8_0", DType::kQ8_0}, {"q4_0", DType::kQ4_0}}) {
+    const auto got = all_logits(Checkpoint::open(convert(name, type)), ids, std::nullopt, true);
+    const auto want = all_logits(Checkpoint::open(work_dir() / (name + "_" + type + "_twin")), ids);
+    ASSERT_EQ(got.size(), want.size());
+    double worst = 0, largest = 0;
+    for (size_t p = 0; p < got.size(); ++p) {
+      for (size_t v = 0; v < got[p].size(); ++v) {
+        worst = std::max(worst, static_cast<double>(std::abs(got[p][v] - want[p][v])));
+        largest = std::max(largest, static_cast<double>(std::abs(want[p][v])));
+      }
+    }
+    EXPECT_LE(worst, 1e-4 * largest) << type;
+    std::cout << name << " " << type << " on simt: max |logit - dequantized twin on cpu| " << worst
+              << " (largest logit " << largest << ")\n";
+    // --quantization on simt: the blocks of the GGUF file made like the flag, so the same logits.
+    const Checkpoint flagged = Checkpoint::open(convert(name, type, /*flag=*/true));
+    EXPECT_EQ(all_logits(Checkpoint::open(kArch + name), ids, dtype, true),
+              all_logits(flagged, ids, std::nullopt, true))
+        << type;
   }
 }
 

@@ -102,6 +102,16 @@ TEST_P(QuantBlocks, PackedWeightHoldsEveryElement) {
 INSTANTIATE_TEST_SUITE_P(Types, QuantBlocks, ::testing::Values(DType::kQ8_0, DType::kQ4_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
+// The f16 decoder kernels/quant_decode.h shares with the CUDA kernels gives cpu::f16_to_f32's
+// bits for every one of the 65536 halves (NaN payloads, subnormals and signed zeros included).
+TEST(QuantBlocks, SharedF16DecodeIsTheCpuOneForEveryHalf) {
+  for (uint32_t h = 0; h <= 0xffffu; ++h) {
+    const float shared = quant::f16_bits_to_f32(static_cast<uint16_t>(h));
+    const float cpu = f16_to_f32(static_cast<uint16_t>(h));
+    ASSERT_EQ(0, std::memcmp(&shared, &cpu, sizeof cpu)) << "f16 bits 0x" << std::hex << h;
+  }
+}
+
 TEST(QuantBlocks, UnsupportedTypesAreRefused) {
   float x[32] = {};
   unsigned char out[256];
