@@ -151,18 +151,8 @@ LLM_QUANT_FN void dequant_sub(const BlockQ4_1& b, int /*j*/, float* y) {
 }
 
 // Q4_K and Q5_K: (d * sc) * q - (dmin * m), q the nibble (with Q5_K's fifth bit from qh).
-LLM_QUANT_FN void dequant_sub(const BlockQ4_K& b, int j, float* y) {
-  int sc = 0, m = 0;
-  scale_min_k4(b.scales, j, sc, m);
-  const float dl = mul_rn(f16_bits_to_f32(b.d), static_cast<float>(sc));
-  const float ml = mul_rn(f16_bits_to_f32(b.dmin), static_cast<float>(m));
-  const uint8_t* q = b.qs + (j / 2) * 32;
-  const int shift = (j % 2) * 4;
-  for (int l = 0; l < kSub; ++l)
-    y[l] = sub_rn(mul_rn(dl, static_cast<float>((q[l] >> shift) & 0x0f)), ml);
-}
-
-LLM_QUANT_FN void dequant_sub(const BlockQ5_K& b, int j, float* y) {
+template <class Block>
+LLM_QUANT_FN void dequant_sub_k(const Block& b, const uint8_t* qh, int j, float* y) {
   int sc = 0, m = 0;
   scale_min_k4(b.scales, j, sc, m);
   const float dl = mul_rn(f16_bits_to_f32(b.d), static_cast<float>(sc));
@@ -170,10 +160,12 @@ LLM_QUANT_FN void dequant_sub(const BlockQ5_K& b, int j, float* y) {
   const uint8_t* q = b.qs + (j / 2) * 32;
   const int shift = (j % 2) * 4;
   for (int l = 0; l < kSub; ++l) {
-    const int v = ((q[l] >> shift) & 0x0f) | (((b.qh[l] >> j) & 1) << 4);
+    const int v = ((q[l] >> shift) & 0x0f) | (qh ? ((qh[l] >> j) & 1) << 4 : 0);
     y[l] = sub_rn(mul_rn(dl, static_cast<float>(v)), ml);
   }
 }
+LLM_QUANT_FN void dequant_sub(const BlockQ4_K& b, int j, float* y) { dequant_sub_k(b, nullptr, j, y); }
+LLM_QUANT_FN void dequant_sub(const BlockQ5_K& b, int j, float* y) { dequant_sub_k(b, b.qh, j, y); }
 
 // Q6_K: (d * scales[i / 16]) * (q - 32), q six bits: element i = 128 h + e of half h takes its
 // low four bits from ql[64 h + e % 64] (low nibble for e < 64, high nibble after) and its high

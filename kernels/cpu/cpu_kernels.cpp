@@ -2,6 +2,7 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/vector_math.h"
+#include "kernels/quant_decode.h"
 
 #include <algorithm>
 #include <cmath>
@@ -213,28 +214,7 @@ uint16_t f32_to_f16(float f) {
   return sign | static_cast<uint16_t>((rounded - 0x38000000u) >> 13);  // exponent bias 127 -> 15
 }
 
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: renormalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400u) == 0) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+// One decoding of f16 for the host and the CUDA kernels (kernels/quant_decode.h).
+float f16_to_f32(uint16_t h) { return quant::f16_bits_to_f32(h); }
 
 }  // namespace llm::cpu

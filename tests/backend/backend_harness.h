@@ -49,6 +49,17 @@ inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
     }                                                                        \
   } while (0)
 
+// A test of one backend case: skipped when it cannot run here, else be() is a fresh backend.
+class BackendTest : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    LLM_SKIP_IF_UNAVAILABLE(GetParam());
+    be_ = GetParam().make();
+  }
+  Backend& be() { return *be_; }
+  std::unique_ptr<Backend> be_;
+};
+
 // Prints a case's name for parameterised test names.
 struct BackendCaseName {
   std::string operator()(const ::testing::TestParamInfo<BackendCase>& info) const {

@@ -9,15 +9,7 @@
 namespace llm::test {
 namespace {
 
-class BackendOps : public ::testing::TestWithParam<BackendCase> {
- protected:
-  void SetUp() override {
-    LLM_SKIP_IF_UNAVAILABLE(GetParam());
-    be_ = GetParam().make();
-  }
-  Backend& be() { return *be_; }
-  std::unique_ptr<Backend> be_;
-};
+class BackendOps : public BackendTest {};
 
 struct MatmulCase {
   int64_t T, K, N;

@@ -18,15 +18,7 @@ namespace {
 constexpr DType kQuantTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
                                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-class BackendQuant : public ::testing::TestWithParam<BackendCase> {
- protected:
-  void SetUp() override {
-    LLM_SKIP_IF_UNAVAILABLE(GetParam());
-    be_ = GetParam().make();
-  }
-  Backend& be() { return *be_; }
-  std::unique_ptr<Backend> be_;
-};
+class BackendQuant : public BackendTest {};
 
 // The activations the product sees: x itself, or its int8 blocks dequantized where the backend
 // quantizes them (x [T, K] f32).
