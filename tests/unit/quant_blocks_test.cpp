@@ -9,19 +9,14 @@
 #include <random>
 #include <vector>
 
+#include "tests/unit/quant_random_blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/quant_matmul.h"
 
 namespace llm::cpu {
 namespace {
 
-std::vector<float> normal_floats(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = d(rng);
-  return v;
-}
+using test::normal_floats;
 
 std::vector<unsigned char> quantize(DType type, const std::vector<float>& x, int64_t n) {
   std::vector<unsigned char> q(static_cast<size_t>(quant_blocks_for(n)) * dtype_block_bytes(type));

@@ -19,16 +19,9 @@ namespace llm::cpu {
 namespace {
 
 using test::kernels;
+using test::normal_floats;
 using test::random_rows;
 using test::run_kernel;
-
-std::vector<float> normal_floats(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = d(rng);
-  return v;
-}
 
 struct KPacked {
   std::vector<unsigned char> gguf;   // [n][k / 256 blocks]

@@ -37,4 +37,13 @@ inline std::vector<unsigned char> random_rows(DType type, int64_t n, int64_t k, 
   return bytes;
 }
 
+// n floats from N(0, 1): fresh inputs for the quantizers and the matmuls.
+inline std::vector<float> normal_floats(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = d(rng);
+  return v;
+}
+
 }  // namespace llm::cpu::test
