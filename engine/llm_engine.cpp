@@ -99,6 +99,7 @@ LlmEngine::LlmEngine(const EngineConfig& config)
                          ? mc.rope_scaling.original_max_position_embeddings
                          : std::numeric_limits<int>::max();
   output_ = std::make_unique<OutputProcessor>(eos_ids_, tokenizer_.vocab_size());
+  grammars_ = std::make_unique<GrammarCompiler>(tokenizer_, mc.vocab_size, eos_ids_);
   stats_.kv_blocks_total = num_blocks;
   // Fixed once loaded; publish_stats() starts from counters_.
   counters_.weight_bytes = static_cast<int64_t>(ranks_->weight_bytes());
@@ -135,6 +136,11 @@ std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
                 "max_tokens");
   }
 
+  // Compiled here, on the submitting thread: a new schema takes milliseconds, which the
+  // engine's steps must not wait for. A schema it cannot enforce is refused before queueing.
+  std::shared_ptr<const CompiledGrammar> grammar;
+  if (p.structured_output) grammar = grammars_->compile(*p.structured_output);
+
   auto request = std::make_unique<RequestState>();
   RequestState& st = *request;
   st.params = p;
@@ -159,6 +165,7 @@ std::shared_ptr<RequestStream> LlmEngine::submit(Request req) {
     seq->rng.seed(p.seed ? completion_seed(*p.seed, i)
                          : (static_cast<uint64_t>(rd()) << 32 | rd()));
     seq->detokenizer.emplace(tokenizer_, req.prompt_token_ids);
+    if (grammar) seq->matcher.emplace(grammar);
     seq->arrival = std::chrono::steady_clock::now();
     st.seqs.push_back(std::move(seq));
   }
@@ -289,7 +296,7 @@ void LlmEngine::run_step() {
     // A row that samples greedily from raw logits needs only its argmax: when all do, the
     // runner reads back ids instead of logits.
     const bool greedy =
-        s.wants_logits && Sampler::is_plain_greedy(q.request->params, context(q));
+        s.wants_logits && !q.matcher && Sampler::is_plain_greedy(q.request->params, context(q));
     // longrope switches to its long factors once the sequence is longer than the pretrained
     // context, counting the whole prompt from its first chunk on (transformers prefills it in
     // one forward).
@@ -307,7 +314,15 @@ void LlmEngine::run_step() {
   ++counters_.num_steps;
 
   const size_t vocab = static_cast<size_t>(checkpoint_.config().vocab_size);
-  size_t row = 0;
+  // Structured output: every constrained row's mask at once, in parallel.
+  const size_t words = TokenMatcher::mask_words(static_cast<int>(vocab));
+  step_matchers_.clear();
+  for (const ScheduledSeq& s : out.scheduled) {
+    if (s.wants_logits && s.seq->matcher) step_matchers_.push_back(&*s.seq->matcher);
+  }
+  step_masks_.resize(step_matchers_.size() * words);
+  TokenMatcher::fill_masks(step_matchers_, step_masks_);
+  size_t row = 0, masked_row = 0;
   for (const ScheduledSeq& s : out.scheduled) {
     if (!s.wants_logits) continue;
     Sequence& q = *s.seq;
@@ -316,10 +331,20 @@ void LlmEngine::run_step() {
     ev.index = q.index;
     LogprobEntry lp;
     const size_t r = row++;
-    const int32_t token =
-        !step.ids.empty() ? step.ids[r]
-                          : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, context(q),
-                                             q.rng, p.logprobs >= 0 ? &lp : nullptr);
+    SamplingContext ctx = context(q);
+    if (q.matcher)
+      ctx.allowed = std::span<const uint32_t>(step_masks_).subspan(masked_row++ * words, words);
+    const int32_t token = !step.ids.empty()
+                              ? step.ids[r]
+                              : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx,
+                                                 q.rng, p.logprobs >= 0 ? &lp : nullptr);
+    if (q.matcher && !q.matcher->accept(token)) {
+      // The mask allowed it, so the grammar must: a bug, which ends this completion only.
+      std::fprintf(stderr, "llm engine: the grammar refused token %d it allowed (request %s)\n",
+                   token, q.request->id.c_str());
+      finish(q, FinishReason::kAbort, std::move(ev));
+      continue;
+    }
     q.tokens.push_back(token);
     ++counters_.generation_tokens;
     if (p.logprobs >= 0) ev.logprobs.push_back(std::move(lp));

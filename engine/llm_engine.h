@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/grammar/grammar_compiler.h"
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model_ranks.h"
@@ -53,6 +54,7 @@ class LlmEngine final : public Engine {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<OutputProcessor> output_;
+  std::unique_ptr<GrammarCompiler> grammars_;  // structured output; used by submitting threads
   std::vector<int32_t> eos_ids_;
   int long_rope_after_ = 0;  // longrope: sequences longer than this use the long factors
 
@@ -60,6 +62,8 @@ class LlmEngine final : public Engine {
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   int64_t next_seq_id_ = 0;
   std::vector<BatchEntry> entries_;
+  std::vector<TokenMatcher*> step_matchers_;  // [constrained rows] of this step
+  std::vector<uint32_t> step_masks_;          // [constrained rows, mask words] their masks
   EngineStats counters_;
 
   // Shared with submitting threads.

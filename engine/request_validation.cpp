@@ -54,6 +54,11 @@ void SamplingParams::validate(int vocab_size, int max_n) const {
     bad("n", max_n > 0 ? "n must be in [1, " + std::to_string(max_n) + "], got " + std::to_string(n)
                        : "n must be >= 1, got " + std::to_string(n));
   }
+  if (structured_output && ignore_eos) {
+    bad("ignore_eos",
+        "ignore_eos cannot be combined with structured output: the output ends "
+        "with EOS where it is complete");
+  }
   if (logprobs < -1 || logprobs > kMaxLogprobs) {
     bad("logprobs", "logprobs must be in [0, " + std::to_string(kMaxLogprobs) + "], got " +
                         std::to_string(logprobs));

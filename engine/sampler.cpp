@@ -46,7 +46,7 @@ Sampler::Sampler(int vocab_size)
 bool Sampler::is_plain_greedy(const SamplingParams& p, const SamplingContext& ctx) {
   return p.temperature == 0.0 && p.logprobs < 0 && p.logit_bias.empty() &&
          p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
-         static_cast<int>(ctx.output.size()) >= p.min_tokens;
+         static_cast<int>(ctx.output.size()) >= p.min_tokens && ctx.allowed.empty();
 }
 
 int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
@@ -63,6 +63,7 @@ int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
   }
   if (p.repetition_penalty != 1.0 || p.presence_penalty != 0.0 || p.frequency_penalty != 0.0)
     apply_penalties(p, ctx);
+  if (!ctx.allowed.empty()) apply_mask(logits, ctx.allowed);
 
   int32_t chosen = 0;
   if (p.temperature == 0.0) {
@@ -76,6 +77,25 @@ int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
   }
   if (logprobs && p.logprobs >= 0) compute_logprobs(logits, chosen, p.logprobs, logprobs);
   return chosen;
+}
+
+void Sampler::apply_mask(std::span<const float> logits, std::span<const uint32_t> allowed) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  bool any = false;
+  for (int i = 0; i < vocab_; ++i) {
+    if (allowed[static_cast<size_t>(i) / 32] >> (i % 32) & 1u) {
+      any |= work_[static_cast<size_t>(i)] != kNegInf;
+    } else {
+      work_[static_cast<size_t>(i)] = kNegInf;
+    }
+  }
+  if (any) return;
+  // min_tokens masked every token the grammar allows (it allows only EOS: the output is
+  // complete): the grammar's tokens come back with their logits.
+  for (int i = 0; i < vocab_; ++i) {
+    if (allowed[static_cast<size_t>(i) / 32] >> (i % 32) & 1u)
+      work_[static_cast<size_t>(i)] = logits[static_cast<size_t>(i)];
+  }
 }
 
 void Sampler::apply_penalties(const SamplingParams& p, const SamplingContext& ctx) {

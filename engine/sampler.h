@@ -26,6 +26,10 @@ struct SamplingContext {
   std::span<const int32_t> prompt;   // for the repetition penalty
   std::span<const int32_t> output;   // for all penalties and min_tokens
   std::span<const int32_t> eos_ids;  // masked until min_tokens (unless ignore_eos)
+  // Structured output: bit (id % 32) of word (id / 32) allows token id; empty: every token.
+  // Applied after the bias, min_tokens and penalties; where it and min_tokens leave nothing,
+  // the grammar wins (the output must end where it is complete).
+  std::span<const uint32_t> allowed;
 };
 
 class Sampler {
@@ -53,6 +57,7 @@ class Sampler {
   static constexpr int kNumBins = 64 * kBinsPerUnit;
 
   void apply_penalties(const SamplingParams& p, const SamplingContext& ctx);
+  void apply_mask(std::span<const float> logits, std::span<const uint32_t> allowed);
   int32_t sample_candidates(const SamplingParams& p, double uniform_draw);
   // The candidates sorted outright (all of them, or the top-k): for small top-k cuts, and for
   // non-finite probabilities.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/grammar/token_matcher.h"
 #include "llm/request.h"
 #include "llm/request_stream.h"
 #include "tokenizer/tokenizer.h"
@@ -44,6 +45,9 @@ struct Sequence {
   std::mt19937_64 rng;
   std::optional<IncrementalDetokenizer> detokenizer;
   std::string held_text;  // decoded text withheld because it may start a stop string
+  // Structured output: where the output stands in the request's grammar. It follows the output
+  // tokens, which preemption keeps, so recomputing the KV cache leaves it as it is.
+  std::optional<TokenMatcher> matcher;
 
   int num_output_tokens() const { return static_cast<int>(tokens.size()) - num_prompt_tokens; }
   int num_uncomputed() const { return static_cast<int>(tokens.size()) - num_computed; }

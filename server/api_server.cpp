@@ -20,6 +20,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 int status_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument:
+    case ErrorCode::kUnsupported:  // a request feature this server cannot honour
       return 400;
     case ErrorCode::kResourceExhausted:
       return 429;
@@ -68,7 +69,8 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
   } catch (const ApiError& e) {
     error = e;
   } catch (const Error& e) {
-    error = ApiError(status_for(e.code()), status_for(e.code()) == 500 ? "internal error" : e.what());
+    error = status_for(e.code()) == 500 ? ApiError(500, "internal error")
+                                        : ApiError(status_for(e.code()), e.what(), e.param());
     if (status_for(e.code()) == 500) {
       log_line("llm-serve: internal error in ", request_id, " (", path, "): ", e.what());
     }

@@ -6,6 +6,7 @@
 
 #include "llm/error.h"
 #include "llm/request.h"
+#include "server/openai_structured_output.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -267,6 +268,7 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     r.include_usage = read_bool(*so, "include_usage", false);
   }
   read_sampling(body, ctx, r.params);
+  r.params.structured_output = read_structured_output(body);
   if (const ojson* s = field(body, "suffix")) {
     if (!s->is_string() || !s->get<std::string>().empty()) bad("suffix", "'suffix' is not supported");
   }
@@ -284,9 +286,6 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     if (!messages) bad("messages", "'messages' is required");
     const ojson* tools = field(body, "tools");
     if (tools && !tools->is_array()) bad("tools", "'tools' must be a list");
-    if (const ojson* rf = field(body, "response_format"); rf && (!rf->is_object() || rf->value("type", ojson()) != "text")) {
-      bad("response_format", "only response_format {\"type\": \"text\"} is supported");
-    }
     std::string text;
     r.prompts.push_back(render_chat_prompt(*messages, tools ? *tools : ojson(nullptr),
                                            read_bool(body, "add_generation_prompt", true),

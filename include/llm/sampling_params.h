@@ -9,6 +9,24 @@
 
 namespace llm {
 
+// Structured output: what every completion of the request must match. The engine compiles it
+// when the request is submitted (engine/grammar/), masks each step's logits to the tokens that
+// keep the output matching, and lets EOS through only where the output is complete.
+struct StructuredOutput {
+  enum class Kind {
+    kJsonObject,     // any JSON object (response_format json_object); spec unused
+    kJsonSchema,     // spec: a JSON Schema, within the subset engine/grammar/json_schema_subset.h
+                     // names
+    kRegex,          // spec: a regular expression the whole output matches
+    kChoice,         // spec: a JSON array of strings; the output is one of them
+    kGrammar,        // spec: an EBNF / GBNF grammar whose root rule is "root"
+    kStructuralTag,  // spec: xgrammar's structural-tag JSON (free text, then constrained parts)
+  };
+  Kind kind = Kind::kJsonObject;
+  std::string spec;
+  std::string param = "response_format";  // the request field it came from, for errors
+};
+
 struct SamplingParams {
   double temperature = 1.0;                           // in [0, 2]; 0 = greedy (argmax, lowest id on ties)
   int top_k = 0;                                      // <= 0: off
@@ -26,6 +44,7 @@ struct SamplingParams {
   bool ignore_eos = false;
   int logprobs = -1;  // -1: none; 0..20: also the top N alternatives
   int n = 1;          // completions per prompt, sharing its KV blocks
+  std::optional<StructuredOutput> structured_output;  // none: unconstrained
 
   static constexpr int kMaxLogprobs = 20;
 
