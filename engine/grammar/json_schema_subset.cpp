@@ -73,9 +73,10 @@ class SubsetChecker {
       // OpenAPI's nullable: the schema, or null.
       const bool nullable = out["nullable"].get<bool>();
       out.erase("nullable");
-      if (nullable) return json{{"anyOf", json::array({out, json{{"type", "null"}}})}};
+      if (nullable)
+        out = json{{"anyOf", json::array({infer_type(out, path), json{{"type", "null"}}})}};
     }
-    return out;
+    return distribute(infer_type(declare_required(std::move(out), path), path), path);
   }
 
  private:
@@ -169,6 +170,129 @@ class SubsetChecker {
     if (!v.is_number()) fail(at, "it must be a number");
     (void)schema;
     return v;
+  }
+
+  // A required property missing from "properties" would be dropped by the engine (which
+  // generates only declared properties): it is declared, with the additionalProperties schema
+  // (any value when that is absent).
+  json declare_required(json s, const std::string& path) const {
+    if (!s.is_object() || !s.contains("required")) return s;
+    for (const json& name : s["required"]) {
+      const std::string n = name.get<std::string>();
+      if (s.contains("properties") && s["properties"].contains(n)) continue;
+      const json extra = s.value("additionalProperties", json(true));
+      if (extra == json(false)) {
+        fail(path, "it requires '" + n +
+                       "', which is not in properties and additionalProperties forbids");
+      }
+      s["properties"][n] = extra;
+    }
+    return s;
+  }
+
+  // Keywords that only constrain values of one JSON type, by that type.
+  static const char* family_of(const std::string& key) {
+    static const std::pair<const char*, const char*> kFamilies[] = {
+        {"minLength", "string"},
+        {"maxLength", "string"},
+        {"pattern", "string"},
+        {"format", "string"},
+        {"minimum", "number"},
+        {"maximum", "number"},
+        {"exclusiveMinimum", "number"},
+        {"exclusiveMaximum", "number"},
+        {"items", "array"},
+        {"prefixItems", "array"},
+        {"minItems", "array"},
+        {"maxItems", "array"},
+        {"properties", "object"},
+        {"required", "object"},
+        {"additionalProperties", "object"},
+        {"minProperties", "object"},
+        {"maxProperties", "object"}};
+    for (const auto& [k, family] : kFamilies) {
+      if (key == k) return family;
+    }
+    return nullptr;
+  }
+
+  // A schema without "type" (nor enum, const, anyOf, oneOf, $ref) whose keywords constrain
+  // one type's values, such as {"maxLength": 2}, lets every other type through; the engine
+  // would then generate any string and ignore the bound. Generating only the constrained
+  // types keeps every output valid: {"type": "string", "maxLength": 2}, or an anyOf of one
+  // branch per type when keywords of several types appear.
+  json infer_type(json s, const std::string& path) const {
+    (void)path;
+    if (!s.is_object() || s.contains("type")) return s;
+    for (const char* k : {"enum", "const", "anyOf", "oneOf", "$ref"}) {
+      if (s.contains(k)) return s;
+    }
+    json by_family = json::object();
+    for (auto it = s.begin(); it != s.end();) {
+      if (const char* family = family_of(it.key())) {
+        by_family[family][it.key()] = it.value();
+        it = s.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (by_family.empty()) return s;
+    json branches = json::array();
+    for (auto& [family, keywords] : by_family.items()) {
+      json b = json{{"type", family}};
+      b.update(keywords);
+      branches.push_back(std::move(b));
+    }
+    if (branches.size() == 1) {
+      s.update(branches[0]);
+    } else {
+      s["anyOf"] = std::move(branches);
+    }
+    return s;
+  }
+
+  // Keywords beside anyOf / oneOf also apply to the value, which the engine would ignore:
+  // they move into every branch (A and (B or C) is (A and B) or (A and C), and likewise for
+  // exactly one). Beside a $ref they are refused.
+  json distribute(json s, const std::string& path) const {
+    if (!s.is_object()) return s;
+    const char* alt = s.contains("anyOf") ? "anyOf" : s.contains("oneOf") ? "oneOf" : nullptr;
+    json siblings = json::object();
+    for (const auto& [k, v] : s.items()) {
+      if (k != "anyOf" && k != "oneOf" && k != "$ref" && k != "$defs" && k != "definitions")
+        siblings[k] = v;
+    }
+    if (siblings.empty()) return s;
+    if (s.contains("$ref"))
+      fail(path, "it combines $ref with other keywords, which structured output does not support");
+    if (!alt) return s;
+    if (s.contains("anyOf") && s.contains("oneOf"))
+      fail(path, "it combines anyOf with oneOf, which structured output does not support");
+    json branches = json::array();
+    for (const json& b : s[alt]) {
+      if (b.is_boolean()) {
+        branches.push_back(b.get<bool>() ? siblings : b);
+        continue;
+      }
+      json merged = siblings;
+      for (const auto& [k, v] : b.items()) {
+        if (merged.contains(k) && merged[k] != v) {
+          fail(path, "it sets '" + k + "' both beside " + alt +
+                         " and in a branch, which structured output does not support");
+        }
+        if (k == "$ref")
+          fail(path, "it combines keywords beside " + std::string(alt) +
+                         " with a $ref branch, which structured output does not support");
+        merged[k] = v;
+      }
+      branches.push_back(infer_type(std::move(merged), path));
+    }
+    json out = json::object();
+    for (const char* k : {"$defs", "definitions"}) {
+      if (s.contains(k)) out[k] = s[k];
+    }
+    out[alt] = std::move(branches);
+    return out;
   }
 
   // Combinations the engine would silently weaken.

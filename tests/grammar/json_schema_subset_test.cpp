@@ -102,6 +102,39 @@ TEST(JsonSchemaSubset, DropsAnnotationsAndRewritesNullable) {
   EXPECT_EQ(out["properties"]["a"], json::parse(R"({"type":"integer"})"));
 }
 
+// Rewrites that keep the engine from weakening a schema; each output schema only narrows
+// what the input allows.
+TEST(JsonSchemaSubset, MakesImplicitConstraintsExplicit) {
+  struct Rewrite {
+    const char* in;
+    const char* out;
+  };
+  const Rewrite rewrites[] = {
+      // Type-specific keywords without a type: only that type is generated.
+      {R"({"maxLength":2})", R"({"type":"string","maxLength":2})"},
+      {R"({"minimum":1,"maxItems":2})",
+       R"({"anyOf":[{"type":"number","minimum":1},{"type":"array","maxItems":2}]})"},
+      // Required but undeclared properties are declared (else the engine never writes them).
+      {R"({"type":"object","required":["a"]})",
+       R"({"type":"object","required":["a"],"properties":{"a":true}})"},
+      {R"({"type":"object","required":["a"],"additionalProperties":{"type":"integer"}})",
+       R"({"type":"object","required":["a"],"additionalProperties":{"type":"integer"},"properties":{"a":{"type":"integer"}}})"},
+      // Keywords beside anyOf apply to every branch.
+      {R"({"type":"string","anyOf":[{"maxLength":2},{"minLength":4}]})",
+       R"({"anyOf":[{"type":"string","maxLength":2},{"type":"string","minLength":4}]})"},
+  };
+  for (const Rewrite& r : rewrites) {
+    EXPECT_EQ(check_json_schema_subset(json::parse(r.in), "p"), json::parse(r.out)) << r.in;
+  }
+  const char* refused[] = {
+      R"({"type":"object","required":["a"],"additionalProperties":false})",
+      R"({"$ref":"#/$defs/a","maxLength":3,"$defs":{"a":{"type":"string"}}})",
+      R"({"maxLength":2,"anyOf":[{"maxLength":3}]})",
+  };
+  for (const char* r : refused)
+    EXPECT_THROW(check_json_schema_subset(json::parse(r), "p"), Error) << r;
+}
+
 TEST(JsonSchemaSubset, RefusesSchemasNestedTooDeep) {
   std::string s;
   for (int i = 0; i < 200; ++i) s += R"({"type":"array","items":)";
