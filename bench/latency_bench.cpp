@@ -37,6 +37,7 @@ struct Options {
   int warmup_iters = 1;
   uint64_t seed = 0;
   bool skip_probe = false;
+  std::string guided_json;  // every sequence constrained by this JSON schema
   std::string json;
 };
 
@@ -62,8 +63,17 @@ Iteration run_batch(Engine& engine, const Options& o, int vocab, uint64_t seed) 
   auto prompts = random_prompts(o.batch_size, o.input_len, vocab, seed);
   std::vector<std::shared_ptr<RequestStream>> streams;
   const auto start = Clock::now();
-  for (auto& p : prompts)
-    streams.push_back(engine.submit(fixed_length_request(std::move(p), o.output_len)));
+  for (auto& p : prompts) {
+    Request r = fixed_length_request(std::move(p), o.output_len);
+    if (!o.guided_json.empty()) {
+      // EOS ends a constrained output where it is complete, so the schema itself must keep
+      // the sequence going for --output-len tokens (e.g. an array with a large minItems).
+      r.params.ignore_eos = false;
+      r.params.structured_output =
+          StructuredOutput{StructuredOutput::Kind::kJsonSchema, o.guided_json, "--guided-json"};
+    }
+    streams.push_back(engine.submit(std::move(r)));
+  }
   // A sequence's first event carries its first token, sampled right after its prefill.
   std::vector<bool> finished(streams.size());
   for (size_t i = 0; i < streams.size(); ++i)
@@ -170,6 +180,11 @@ int run(const Options& o) {
                                     {"gemm_gflop_per_s", it.gemm_gflop_per_s}});
   }
   report["engine_steps"] = after.num_steps - before.num_steps;
+  const double mask_ms_per_step = 1000 *
+                                  (after.grammar_mask_seconds - before.grammar_mask_seconds) /
+                                  std::max<int64_t>(1, after.num_steps - before.num_steps);
+  report["guided_json"] = o.guided_json;
+  report["grammar_mask_ms_per_step"] = mask_ms_per_step;
   report["preemptions"] = after.num_preemptions - before.num_preemptions;
 
   Rows rows = {{"batch", std::to_string(o.batch_size) + " x (" + std::to_string(o.input_len) +
@@ -180,6 +195,11 @@ int run(const Options& o) {
                {"decode tokens/s", fmt(decode_tps, 1) + " per sequence, " +
                                        fmt(decode_tps * o.batch_size, 1) + " for the batch"},
                {"request latency", fmt(median(total), 3) + " s"},
+               {"grammar masks", o.guided_json.empty()
+                                     ? std::string("none (unconstrained)")
+                                     : fmt(mask_ms_per_step, 3) + " ms per step (" +
+                                           fmt(100 * mask_ms_per_step / decode_step_ms, 1) +
+                                           "% of a decode step)"},
                kernels_row(dtype)};
   if (!o.skip_probe) {
     const nlohmann::json limits = limits_json(engine_cost(*engine, o.runtime.dtype), machine);
@@ -241,7 +261,10 @@ int latency_main(int argc, char** argv) {
       "warmup-iters", po::value(&o.warmup_iters)->default_value(o.warmup_iters),
       "unmeasured batches first")("seed", po::value(&o.seed)->default_value(0), "prompt seed")(
       "skip-probe", po::bool_switch(&o.skip_probe), "do not measure the machine's limits")(
-      "json", po::value(&o.json), "write the machine-readable result here");
+      "guided-json", po::value(&o.guided_json),
+      "constrain every sequence by this JSON schema (text), which must not let the output end "
+      "within --output-len tokens")("json", po::value(&o.json),
+                                    "write the machine-readable result here");
   add_runtime_options(d, o.runtime);
   const auto check = [&] {
     if (o.batch_size < 1 || o.input_len < 1 || o.num_iters < 1 || o.warmup_iters < 0) {

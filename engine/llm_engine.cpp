@@ -321,7 +321,12 @@ void LlmEngine::run_step() {
     if (s.wants_logits && s.seq->matcher) step_matchers_.push_back(&*s.seq->matcher);
   }
   step_masks_.resize(step_matchers_.size() * words);
-  TokenMatcher::fill_masks(step_matchers_, step_masks_);
+  if (!step_matchers_.empty()) {
+    const auto mask_start = std::chrono::steady_clock::now();
+    TokenMatcher::fill_masks(step_matchers_, step_masks_);
+    counters_.grammar_mask_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - mask_start).count();
+  }
   size_t row = 0, masked_row = 0;
   for (const ScheduledSeq& s : out.scheduled) {
     if (!s.wants_logits) continue;

@@ -98,6 +98,12 @@ std::string engine_message(const std::exception& e) {
   if (const size_t at = m.find(".cc:"); at != std::string::npos) {
     if (const size_t colon = m.find(": ", at); colon != std::string::npos) m = m.substr(colon + 2);
   }
+  // Its assertions read "Check failed: (expr) is false: what".
+  if (m.starts_with("Check failed: ")) {
+    if (const size_t what = m.find(" is false: "); what != std::string::npos)
+      m = m.substr(what + 11);
+  }
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   return m;
 }
 

@@ -66,6 +66,7 @@ struct EngineStats {
   int64_t prompt_tokens_computed = 0;  // prompt (and recomputed) tokens run through the model
   int64_t generation_tokens = 0;       // tokens sampled
   int64_t num_steps = 0;
+  double grammar_mask_seconds = 0;  // structured output: time spent computing token masks
   // Bytes of weights this process holds as loaded (quantized ones at their real size), and of
   // those the matmul weights a decode step streams.
   int64_t weight_bytes = 0;

@@ -30,6 +30,7 @@ targets=(
   "tokenizer 1024 -"
   "hf_tokenizer 4096 json"
   "batch_line 4096 json"
+  "grammar 4096 json"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
