@@ -31,6 +31,8 @@ targets=(
   "hf_tokenizer 4096 json"
   "batch_line 4096 json"
   "grammar 4096 json"
+  "tool_call_parser 4096 tool_calls"
+  "reasoning_parser 4096 reasoning"
 )
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
