@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "batch/batch_runner.h"
-#include "cli/chat_template_option.h"
+#include "cli/chat_options.h"
 #include "cli/engine_options.h"
 #include "cli/main_support.h"
 #include "cli/request_limit_options.h"
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   std::string input, output;
   llm::EngineFlags engine_flags;
   llm::RequestLimits limits;
-  llm::ChatTemplateFlag chat_template;
+  llm::ChatFlags chat;
   po::options_description desc(
       "llm-batch: OpenAI Batch API JSONL in, results out (input order, resumable)\n"
       "Options (each also read from LLM_<NAME>)");
@@ -35,13 +35,13 @@ int main(int argc, char** argv) {
       "lines read ahead and not yet written")(
       "served-model-name", po::value(&served_name),
       "the 'model' the bodies may name (default: the directory name)");
-  llm::add_chat_template_option(desc, chat_template);
+  llm::add_chat_options(desc, chat);
   llm::add_request_limit_options(desc, limits);
   llm::add_engine_options(desc, engine_flags);
   const auto check = [&] {
     if (opt.max_in_flight < 1) throw po::error("--max-in-flight must be >= 1");
     llm::check_request_limits(limits);
-    llm::check_chat_template_flag(chat_template);
+    llm::check_chat_flags(chat);
   };
   if (auto code = llm::parse_command_line("llm-batch", argc, argv, desc, check)) return *code;
   opt.input = input;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     auto engine = llm::Engine::create(engine_flags.resolve(model));
     const llm::ServedModel served(
         *engine, model, served_name.empty() ? llm::default_served_name(model) : served_name,
-        chat_template.source);
+        chat.options);
     llm::ProgressReporter progress(stderr, isatty(STDERR_FILENO) != 0);
     llm::ModelContext ctx = served.context();
     ctx.limits = llm::effective_request_limits(limits, engine_flags.config.max_num_seqs);

@@ -36,8 +36,8 @@ ApiServer::ApiServer(ApiServerOptions options, ServerMetrics& metrics)
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
 
 void ApiServer::set_engine(std::shared_ptr<Engine> engine, const std::filesystem::path& model_dir) {
-  auto model = std::make_unique<ServedModel>(*engine, model_dir, options_.served_model_name,
-                                             options_.chat_template);
+  auto model =
+      std::make_unique<ServedModel>(*engine, model_dir, options_.served_model_name, options_.chat);
   std::lock_guard lock(mu_);
   ctx_ = model->context();
   ctx_.limits = options_.limits;

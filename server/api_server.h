@@ -21,7 +21,7 @@ struct ApiServerOptions {
   std::string served_model_name;
   std::string api_key;  // empty: no auth
   RequestLimits limits;
-  std::optional<std::string> chat_template;  // --chat-template's text: replaces the checkpoint's
+  ChatOptions chat;  // --chat-template, --tool-call-parser, --reasoning-parser
 };
 
 class ApiServer {

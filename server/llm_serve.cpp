@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "cli/chat_template_option.h"
+#include "cli/chat_options.h"
 #include "cli/engine_options.h"
 #include "cli/main_support.h"
 #include "cli/request_limit_options.h"
@@ -33,7 +33,7 @@ struct Options {
   int max_connections = 512;
   int64_t idle_timeout = 60;
   llm::RequestLimits limits;
-  llm::ChatTemplateFlag chat_template;
+  llm::ChatFlags chat;
 };
 
 po::options_description make_options(Options& o) {
@@ -59,7 +59,7 @@ po::options_description make_options(Options& o) {
       "http-threads", po::value(&o.threads)->default_value(o.threads), "HTTP io threads")(
       "shutdown-grace", po::value(&o.shutdown_grace)->default_value(o.shutdown_grace),
       "seconds in-flight requests get to finish on SIGTERM");
-  llm::add_chat_template_option(d, o.chat_template);
+  llm::add_chat_options(d, o.chat);
   llm::add_request_limit_options(d, o.limits);
   llm::add_engine_options(d, o.engine);
   return d;
@@ -77,7 +77,7 @@ void check(Options& o) {
   at_least("max-connections", o.max_connections, 1);
   at_least("idle-timeout", o.idle_timeout, 1);
   llm::check_request_limits(o.limits);
-  llm::check_chat_template_flag(o.chat_template);
+  llm::check_chat_flags(o.chat);
 }
 
 // Generates one token so the first real request does not pay for cold caches.
@@ -98,8 +98,7 @@ int run(const Options& o) {
   llm::ServerMetrics metrics;
   const llm::RequestLimits request_limits =
       llm::effective_request_limits(o.limits, o.engine.config.max_num_seqs);
-  llm::ApiServerOptions api_opts{o.served_model_name, o.api_key, request_limits,
-                                 o.chat_template.source};
+  llm::ApiServerOptions api_opts{o.served_model_name, o.api_key, request_limits, o.chat.options};
   if (api_opts.served_model_name.empty()) api_opts.served_model_name = llm::default_served_name(o.model);
   llm::ApiServer api(api_opts, metrics);
   llm::HttpLimits limits;

@@ -7,6 +7,7 @@
 #include "llm/error.h"
 #include "llm/request.h"
 #include "server/openai_structured_output.h"
+#include "server/openai_tools.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -185,6 +186,49 @@ void read_completion_prompts(const ojson& body, const ModelContext& ctx, ApiRequ
   }
 }
 
+// Whether and how the output is read for tool calls, and the grammar that forces one when
+// tool_choice is required or names a function.
+void read_tool_choice(const std::optional<ToolRequest>& tools, const ModelContext& ctx,
+                      ApiRequest& r) {
+  if (!tools || tools->choice == ToolChoice::kNone) return;
+  if (!ctx.tool_call_format) {
+    bad("tools",
+        "this model's chat template writes tool calls in no format the server knows; "
+        "start it with --tool-call-parser hermes|llama3_json|mistral, or send "
+        "tool_choice \"none\"");
+  }
+  if (r.params.structured_output) {
+    // Both would constrain the same text: content JSON could read as a call, or a call break
+    // the schema.
+    bad(r.params.structured_output->param,
+        "'" + r.params.structured_output->param +
+            "' cannot be combined with tools unless tool_choice is \"none\"");
+  }
+  r.tool_call_format = ctx.tool_call_format;
+  if (tools->choice == ToolChoice::kRequired || tools->choice == ToolChoice::kNamed) {
+    r.params.structured_output =
+        StructuredOutput{StructuredOutput::Kind::kStructuralTag,
+                         forced_tool_call_tag(*tools, *ctx.tool_call_format), "tools"};
+  }
+}
+
+// OpenAI's assistant tool calls carry their arguments as a JSON string; chat templates (as
+// transformers renders them, and vLLM before rendering) read them as an object.
+void arguments_as_objects(ojson& msg) {
+  auto calls = msg.find("tool_calls");
+  if (calls == msg.end() || !calls->is_array()) return;
+  for (ojson& call : *calls) {
+    if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+    ojson& args = call["function"]["arguments"];
+    if (!args.is_string()) continue;
+    try {
+      args = ojson::parse(args.get<std::string>());
+    } catch (const ojson::exception&) {
+      bad("messages", "a tool call's function.arguments must be a JSON string of an object");
+    }
+  }
+}
+
 ojson normalise_messages(const ojson& messages) {
   if (!messages.is_array() || messages.empty()) bad("messages", "'messages' must be a non-empty list");
   ojson out = ojson::array();
@@ -207,6 +251,7 @@ ojson normalise_messages(const ojson& messages) {
     } else if (content != m.end() && !content->is_string() && !content->is_null()) {
       bad("messages", "message 'content' must be a string, null or a list of text parts");
     }
+    arguments_as_objects(msg);
     out.push_back(std::move(msg));
   }
   return out;
@@ -284,10 +329,11 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
   } else {
     const ojson* messages = field(body, "messages");
     if (!messages) bad("messages", "'messages' is required");
-    const ojson* tools = field(body, "tools");
-    if (tools && !tools->is_array()) bad("tools", "'tools' must be a list");
+    const std::optional<ToolRequest> tools = read_tools(body);
+    read_tool_choice(tools, ctx, r);
+    r.reasoning_format = ctx.reasoning_format;
     std::string text;
-    r.prompts.push_back(render_chat_prompt(*messages, tools ? *tools : ojson(nullptr),
+    r.prompts.push_back(render_chat_prompt(*messages, tools ? tools->tools : ojson(nullptr),
                                            read_bool(body, "add_generation_prompt", true),
                                            read_chat_template_kwargs(body), ctx, &text));
     r.prompt_texts.push_back(std::move(text));

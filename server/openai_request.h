@@ -9,7 +9,9 @@
 
 #include "llm/sampling_params.h"
 #include "server/api_error.h"
+#include "server/reasoning_parser.h"
 #include "server/request_limits.h"
+#include "server/tool_call_parser.h"
 
 namespace llm {
 
@@ -28,6 +30,10 @@ struct ModelContext {
   int max_model_len = 0;
   int vocab_size = 0;
   RequestLimits limits;  // the operator's, on top of the model's own bounds
+  // How chat output is read: the model's tool-call format (--tool-call-parser, or detected from
+  // its chat template) and reasoning format (--reasoning-parser). None: not parsed.
+  std::optional<ToolCallFormat> tool_call_format;
+  std::optional<ReasoningFormat> reasoning_format;
 };
 
 // A validated request: one engine request per prompt, each with params.n completions.
@@ -41,6 +47,10 @@ struct ApiRequest {
   bool include_usage = false;  // stream_options.include_usage
   bool echo = false;           // completions: prepend the prompt to the text
   bool logprobs = false;       // chat: logprobs requested (params.logprobs holds top_logprobs)
+  // Chat: how the output is split into content, reasoning_content and tool_calls
+  // (chat_output_parser.h). tool_call_format is set when the request's tools may be called.
+  std::optional<ToolCallFormat> tool_call_format;
+  std::optional<ReasoningFormat> reasoning_format;
 };
 
 // Throws ApiError (400 for malformed fields, anything beyond ctx.limits, and whatever

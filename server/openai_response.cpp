@@ -64,6 +64,47 @@ ojson usage_json(const Usage& u) {
 
 bool wants_logprobs(const ApiRequest& r) { return r.params.logprobs >= 0; }
 
+ChatOutputParser chat_parser(const ApiRequest& r) {
+  return ChatOutputParser(r.reasoning_format, r.tool_call_format, make_tool_call_id_prefix());
+}
+
+// OpenAI's finish reason: "tool_calls" when the model stopped after calling tools.
+std::string finish_reason(FinishReason reason, const ChatOutputParser* parser) {
+  if (reason == FinishReason::kStop && parser && parser->has_tool_calls()) return "tool_calls";
+  return finish_reason_name(reason);
+}
+
+ojson tool_call_json(const ToolCall& c) {
+  return {{"id", c.id},
+          {"type", "function"},
+          {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
+}
+
+// delta.tool_calls entries: the first of a call carries its id, type and name.
+ojson tool_call_delta_json(const ToolCallDelta& d) {
+  ojson out = {{"index", d.index}};
+  if (!d.id.empty()) {
+    out["id"] = d.id;
+    out["type"] = "function";
+    out["function"] = {{"name", d.name}, {"arguments", d.arguments}};
+  } else {
+    out["function"] = {{"arguments", d.arguments}};
+  }
+  return out;
+}
+
+void append(ChatDelta& a, ChatDelta b) {
+  a.reasoning += b.reasoning;
+  a.content += b.content;
+  for (ToolCallDelta& x : b.tool_calls) {
+    if (!a.tool_calls.empty() && a.tool_calls.back().index == x.index) {
+      a.tool_calls.back().arguments += x.arguments;
+    } else {
+      a.tool_calls.push_back(std::move(x));
+    }
+  }
+}
+
 }  // namespace
 
 std::string make_response_id(Endpoint endpoint) {
@@ -121,14 +162,32 @@ ojson ResponseBuilder::body() const {
   for (size_t i = 0; i < choices_.size(); ++i) {
     const Choice& c = choices_[i];
     ojson choice = {{"index", i}};
+    std::optional<ChatOutputParser> parser;
     if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      parser.emplace(chat_parser(*req_));
+      ChatDelta d = parser->push(c.text);
+      append(d, parser->finish());
+      ojson message = {{"role", "assistant"}};
+      // OpenAI: content is null when the message is only tool calls.
+      message["content"] =
+          d.content.empty() && parser->has_tool_calls() ? ojson(nullptr) : ojson(d.content);
+      if (req_->reasoning_format) {
+        message["reasoning_content"] = d.reasoning.empty() ? ojson(nullptr) : ojson(d.reasoning);
+      }
+      if (parser->has_tool_calls()) {
+        message["tool_calls"] = ojson::array();
+        for (const ToolCall& call : parser->tool_calls())
+          message["tool_calls"].push_back(tool_call_json(call));
+      }
+      choice["message"] = std::move(message);
       choice["logprobs"] = wants_logprobs(*req_) ? chat_logprobs(*tok_, c.logprobs) : ojson(nullptr);
     } else {
       choice["text"] = c.text;
       choice["logprobs"] = wants_logprobs(*req_) ? completion_logprobs(*tok_, c.logprobs, c.text_offsets) : ojson(nullptr);
     }
-    choice["finish_reason"] = c.finish_reason.empty() ? ojson(nullptr) : ojson(c.finish_reason);
+    std::string reason = c.finish_reason;
+    if (reason == "stop" && parser && parser->has_tool_calls()) reason = "tool_calls";
+    choice["finish_reason"] = reason.empty() ? ojson(nullptr) : ojson(reason);
     choices.push_back(std::move(choice));
   }
   return {{"id", id_},
@@ -143,6 +202,9 @@ StreamEncoder::StreamEncoder(const ApiRequest& r, const Tokenizer& tok, std::str
     : req_(&r), tok_(&tok), id_(std::move(id)), created_(created),
       text_offset_(r.prompts.size() * static_cast<size_t>(r.params.n), 0) {
   for (const auto& p : r.prompts) prompt_tokens_.push_back(static_cast<int>(p.size()));
+  if (r.endpoint == Endpoint::kChatCompletions) {
+    for (size_t i = 0; i < text_offset_.size(); ++i) parsers_.push_back(chat_parser(r));
+  }
 }
 
 ojson StreamEncoder::chunk_base() const {
@@ -184,8 +246,27 @@ std::string StreamEncoder::event(size_t prompt_index, const CompletionEvent& ev)
   std::vector<size_t> offsets;
   for (size_t i = 0; i < ev.logprobs.size(); ++i) offsets.push_back(text_offset_[index]);
   if (chat) {
-    choice["delta"] = ev.text.empty() ? ojson::object() : ojson{{"content", ev.text}};
+    ChatOutputParser& parser = parsers_[index];
+    ChatDelta d = parser.push(ev.text);
+    if (ev.finish) append(d, parser.finish());
+    // Text the parsers hold back (a possible tag or call) goes out with a later delta.
+    if (d.empty() && !ev.finish && ev.logprobs.empty()) return "";
+    ojson delta = ojson::object();
+    if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+    if (!d.content.empty()) delta["content"] = d.content;
+    if (!d.tool_calls.empty()) {
+      delta["tool_calls"] = ojson::array();
+      for (const ToolCallDelta& t : d.tool_calls)
+        delta["tool_calls"].push_back(tool_call_delta_json(t));
+    }
+    choice["delta"] = std::move(delta);
     choice["logprobs"] = wants_logprobs(*req_) && !ev.logprobs.empty() ? chat_logprobs(*tok_, ev.logprobs) : ojson(nullptr);
+    text_offset_[index] += ev.text.size();
+    choice["finish_reason"] =
+        ev.finish ? ojson(finish_reason(*ev.finish, &parser)) : ojson(nullptr);
+    ojson c = chunk_base();
+    c["choices"].push_back(std::move(choice));
+    return sse_frame(c);
   } else {
     choice["text"] = ev.text;
     choice["logprobs"] = wants_logprobs(*req_) && !ev.logprobs.empty() ? completion_logprobs(*tok_, ev.logprobs, offsets) : ojson(nullptr);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "llm/request.h"
+#include "server/chat_output_parser.h"
 #include "server/openai_request.h"
 
 namespace llm {
@@ -59,6 +60,7 @@ class StreamEncoder {
  private:
   nlohmann::ordered_json chunk_base() const;
   const ApiRequest* req_;
+  std::vector<ChatOutputParser> parsers_;  // chat: per choice
   const Tokenizer* tok_;
   std::string id_;
   int64_t created_;

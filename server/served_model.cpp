@@ -27,13 +27,16 @@ ChatTemplateSource gguf_chat_template_source(const std::filesystem::path& path,
 }  // namespace
 
 ServedModel::ServedModel(const Engine& engine, const std::filesystem::path& model_dir,
-                         std::string served_name, const std::optional<std::string>& chat_template)
+                         std::string served_name, const ChatOptions& chat)
     : source_(is_gguf_file(model_dir) ? gguf_chat_template_source(model_dir, engine.tokenizer())
                                       : load_chat_template_source(model_dir)) {
-  if (chat_template) {
-    source_.source = *chat_template;
+  if (chat.chat_template) {
+    source_.source = *chat.chat_template;
     source_.is_fallback = false;
   }
+  ctx_.tool_call_format =
+      chat.tool_call_format ? chat.tool_call_format : detect_tool_call_format(source_.source);
+  ctx_.reasoning_format = chat.reasoning_format;
   try {
     template_.emplace(ChatTemplate::compile(source_.source));
     ctx_.chat_template = &*template_;

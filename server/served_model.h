@@ -7,6 +7,7 @@
 #include <string>
 
 #include "llm/engine.h"
+#include "server/chat_options.h"
 #include "server/openai_request.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/chat_template_source.h"
@@ -17,10 +18,11 @@ class ServedModel {
  public:
   // Throws llm::Error when tokenizer_config.json is malformed. A template that does not compile
   // leaves chat requests answering 400 with the reason; completions still work.
-  // CHAT_TEMPLATE (--chat-template's text) replaces the checkpoint's template; bos_token and
-  // eos_token still come from the checkpoint.
+  // CHAT.chat_template (--chat-template's text) replaces the checkpoint's template (bos_token
+  // and eos_token still come from the checkpoint); the tool-call format is CHAT's, else the
+  // one the template writes (detect_tool_call_format), else none (tools then answer 400).
   ServedModel(const Engine& engine, const std::filesystem::path& model_dir, std::string served_name,
-              const std::optional<std::string>& chat_template = std::nullopt);
+              const ChatOptions& chat = {});
   ServedModel(const ServedModel&) = delete;
   ServedModel& operator=(const ServedModel&) = delete;
 

@@ -73,6 +73,28 @@ std::string choice_grammar(const StructuredOutput& spec) {
   return ebnf;
 }
 
+// A structural tag's JSON schemas (tool arguments) meet the same subset as response_format's
+// and are written as compactly: each {"type": "json_schema", "json_schema": S} becomes the
+// grammar of S (checked and rewritten) without free whitespace, which the engine's own
+// json_schema parts would allow between every two tokens.
+void compact_tag_schemas(json& node, const std::string& param, int depth) {
+  if (depth > 64)
+    throw Error(ErrorCode::kInvalidArgument, "the structural tag nests too deep", param);
+  if (node.is_object()) {
+    if (node.value("type", json()) == "json_schema" && node.contains("json_schema")) {
+      const json schema = check_json_schema_subset(node["json_schema"], param);
+      const xgrammar::Grammar g =
+          xgrammar::Grammar::FromJSONSchema(schema.dump(), /*any_whitespace=*/false, std::nullopt,
+                                            std::nullopt, /*strict_mode=*/true);
+      node = json{{"type", "grammar"}, {"grammar", g.ToString()}};
+      return;
+    }
+    for (auto& [key, value] : node.items()) compact_tag_schemas(value, param, depth + 1);
+  } else if (node.is_array()) {
+    for (json& value : node) compact_tag_schemas(value, param, depth + 1);
+  }
+}
+
 const char* kind_name(StructuredOutput::Kind k) {
   switch (k) {
     case StructuredOutput::Kind::kJsonObject:
@@ -173,9 +195,18 @@ std::shared_ptr<const CompiledGrammar> GrammarCompiler::compile(const Structured
       case StructuredOutput::Kind::kGrammar:
         out->grammar = c.CompileGrammar(spec.spec, "root");
         break;
-      case StructuredOutput::Kind::kStructuralTag:
-        out->grammar = c.CompileStructuralTag(spec.spec);
+      case StructuredOutput::Kind::kStructuralTag: {
+        json tag;
+        try {
+          tag = json::parse(spec.spec);
+        } catch (const json::exception& e) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      std::string("the structural tag does not parse: ") + e.what(), spec.param);
+        }
+        compact_tag_schemas(tag, spec.param, 0);
+        out->grammar = c.CompileStructuralTag(tag.dump());
         break;
+      }
     }
     return out;
   } catch (const Error&) {

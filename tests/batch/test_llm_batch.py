@@ -108,7 +108,13 @@ def test_mixed_file_answers_every_line_once_in_order(tmp_path):
 
 
 def test_results_equal_what_llm_serve_returns(tmp_path):
-    lines = [completion(i) for i in range(6)] + [chat(i) for i in range(6, 12)]
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string", "maxLength": 6}},
+              "required": ["n", "s"]}
+    lines = [completion(i) for i in range(6)] + [chat(i) for i in range(6, 12)] + [
+        # Structured output: the same codec, so the same constrained text as the server's.
+        completion(12, response_format={"type": "json_object"}, max_tokens=30),
+        chat(13, response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}, max_tokens=40),
+        completion(14, guided_choice=["yes", "no"])]
     write_lines(tmp_path / "in.jsonl", lines)
     r = run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
     assert r.returncode == 0, r.stderr
@@ -124,6 +130,17 @@ def test_results_equal_what_llm_serve_returns(tmp_path):
             assert got["usage"]["completion_tokens"] == body["usage"]["completion_tokens"]
     finally:
         assert srv.stop() == 0
+
+
+def test_a_schema_outside_the_subset_fails_its_line_only(tmp_path):
+    bad = completion(1, guided_json={"type": "array", "uniqueItems": True})
+    write_lines(tmp_path / "in.jsonl", [completion(0), bad, completion(2)])
+    r = run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    out = read_output(tmp_path / "out.jsonl")
+    assert [o["custom_id"] for o in out] == ["req-0", "req-1", "req-2"], r.stderr
+    assert out[1]["error"] is not None or out[1]["response"]["status_code"] == 400, out[1]
+    assert "uniqueItems" in json.dumps(out[1])
+    assert out[0]["response"]["status_code"] == 200 and out[2]["response"]["status_code"] == 200
 
 
 def comparable(o):
