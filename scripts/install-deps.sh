@@ -24,7 +24,7 @@ fi
 # reference (gguf: its writer and quantizers make the test files), in a virtual environment inside
 # the repository.
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c "import openai, prometheus_client, pytest, matplotlib, tokenizers, gguf" 2>/dev/null; then
+if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c "import openai, prometheus_client, pytest, matplotlib, tokenizers, gguf, jsonschema" 2>/dev/null; then
   python3 -m venv "$root/.venv"
   "$root/.venv/bin/pip" install -q -r "$root/tests/server/requirements.txt" -r "$root/bench/requirements.txt" \
     -r "$root/tests/tokenizer/requirements.txt" -r "$root/tests/gguf/requirements.txt"

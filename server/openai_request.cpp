@@ -332,6 +332,17 @@ ApiRequest parse_api_request(Endpoint endpoint, const ojson& body, const ModelCo
     const std::optional<ToolRequest> tools = read_tools(body);
     read_tool_choice(tools, ctx, r);
     r.reasoning_format = ctx.reasoning_format;
+    using Kind = StructuredOutput::Kind;
+    if (r.reasoning_format && r.params.structured_output &&
+        r.params.structured_output->kind != Kind::kRegex &&
+        r.params.structured_output->kind != Kind::kChoice &&
+        r.params.structured_output->kind != Kind::kGrammar) {
+      // The model thinks first; a JSON answer or a tool call is constrained after its think
+      // block. (A regex, choice or grammar describes the whole output, think block included.)
+      r.params.structured_output->reasoning = *r.reasoning_format == ReasoningFormat::kDeepSeekR1
+                                                  ? StructuredOutput::Reasoning::kOpened
+                                                  : StructuredOutput::Reasoning::kOptional;
+    }
     std::string text;
     r.prompts.push_back(render_chat_prompt(*messages, tools ? tools->tools : ojson(nullptr),
                                            read_bool(body, "add_generation_prompt", true),

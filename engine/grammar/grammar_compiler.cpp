@@ -95,6 +95,43 @@ void compact_tag_schemas(json& node, const std::string& param, int depth) {
   }
 }
 
+// SPEC as a part of a structural tag (what reasoning_first puts after the think block).
+json tag_format(const StructuredOutput& spec, const json& parsed) {
+  switch (spec.kind) {
+    case StructuredOutput::Kind::kJsonObject:
+      // Explicitly open: compact_tag_schemas compiles in strict mode.
+      return {{"type", "json_schema"}, {"json_schema", {{"type", "object"}, {"additionalProperties", true}}}};
+    case StructuredOutput::Kind::kJsonSchema:
+      return {{"type", "json_schema"}, {"json_schema", parsed}};
+    case StructuredOutput::Kind::kRegex:
+      return {{"type", "regex"}, {"pattern", spec.spec}};
+    case StructuredOutput::Kind::kChoice:
+      return {{"type", "grammar"}, {"grammar", choice_grammar(spec)}};
+    case StructuredOutput::Kind::kGrammar:
+      return {{"type", "grammar"}, {"grammar", spec.spec}};
+    case StructuredOutput::Kind::kStructuralTag:
+      return parsed.contains("format") ? parsed["format"] : parsed;
+  }
+  return {};
+}
+
+// The whole output of a reasoning model: its think block (free text, closed by "</think>" and
+// the blank line its chat format puts before the answer), then the constrained part. The
+// grammar covers both, so an output that skips or never closes the block still cannot leave
+// the structure unconstrained.
+json reasoning_first(const StructuredOutput& spec, const json& parsed) {
+  const json inner = tag_format(spec, parsed);
+  json think = {{"type", "tag"},
+                {"begin", spec.reasoning == StructuredOutput::Reasoning::kOpened ? "" : "<think>"},
+                {"content", {{"type", "any_text"}}},
+                {"end", "</think>\n\n"}};
+  json thought = {{"type", "sequence"}, {"elements", {think, inner}}};
+  if (spec.reasoning == StructuredOutput::Reasoning::kOptional) {
+    thought = {{"type", "or"}, {"elements", {thought, inner}}};
+  }
+  return {{"type", "structural_tag"}, {"format", thought}};
+}
+
 const char* kind_name(StructuredOutput::Kind k) {
   switch (k) {
     case StructuredOutput::Kind::kJsonObject:
@@ -158,55 +195,55 @@ GrammarCompiler::Impl& GrammarCompiler::impl() {
 }
 
 std::shared_ptr<const CompiledGrammar> GrammarCompiler::compile(const StructuredOutput& spec) {
+  using Kind = StructuredOutput::Kind;
   xgrammar::GrammarCompiler& c = impl().compiler;
   // Compact JSON (", " and ": " separators, no other whitespace): the output is canonical, and
   // a model cannot spend its tokens on whitespace inside the structure.
   constexpr bool kAnyWhitespace = false;
+  json parsed;
+  if (spec.kind == Kind::kJsonSchema || spec.kind == Kind::kStructuralTag) {
+    try {
+      parsed = json::parse(spec.spec);
+    } catch (const json::exception& e) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  std::string("the ") + kind_name(spec.kind) + " does not parse: " + e.what(), spec.param);
+    }
+  }
   try {
     auto out = std::make_shared<CompiledGrammar>(
         CompiledGrammar{xgrammar::CompiledGrammar(xgrammar::NullObj{}), vocab_size_});
+    if (spec.reasoning != StructuredOutput::Reasoning::kNone) {
+      json tag = reasoning_first(spec, parsed);
+      compact_tag_schemas(tag, spec.param, 0);
+      out->grammar = c.CompileStructuralTag(tag.dump());
+      return out;
+    }
     switch (spec.kind) {
-      case StructuredOutput::Kind::kJsonObject:
+      case Kind::kJsonObject:
         // Strict mode off: any properties, as json_object promises nothing more.
         out->grammar = c.CompileJSONSchema(R"({"type": "object"})", kAnyWhitespace, std::nullopt,
                                            std::nullopt, /*strict_mode=*/false);
         break;
-      case StructuredOutput::Kind::kJsonSchema: {
-        json schema;
-        try {
-          schema = json::parse(spec.spec);
-        } catch (const json::exception& e) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      std::string("the JSON schema does not parse: ") + e.what(), spec.param);
-        }
+      case Kind::kJsonSchema:
         // Strict mode: properties the schema does not name are not generated (OpenAI's strict
         // schemas say additionalProperties: false anyway); output stays valid either way.
-        out->grammar = c.CompileJSONSchema(check_json_schema_subset(schema, spec.param).dump(),
+        out->grammar = c.CompileJSONSchema(check_json_schema_subset(parsed, spec.param).dump(),
                                            kAnyWhitespace, std::nullopt, std::nullopt,
                                            /*strict_mode=*/true);
         break;
-      }
-      case StructuredOutput::Kind::kRegex:
+      case Kind::kRegex:
         out->grammar = c.CompileRegex(spec.spec);
         break;
-      case StructuredOutput::Kind::kChoice:
+      case Kind::kChoice:
         out->grammar = c.CompileGrammar(choice_grammar(spec));
         break;
-      case StructuredOutput::Kind::kGrammar:
+      case Kind::kGrammar:
         out->grammar = c.CompileGrammar(spec.spec, "root");
         break;
-      case StructuredOutput::Kind::kStructuralTag: {
-        json tag;
-        try {
-          tag = json::parse(spec.spec);
-        } catch (const json::exception& e) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      std::string("the structural tag does not parse: ") + e.what(), spec.param);
-        }
-        compact_tag_schemas(tag, spec.param, 0);
-        out->grammar = c.CompileStructuralTag(tag.dump());
+      case Kind::kStructuralTag:
+        compact_tag_schemas(parsed, spec.param, 0);
+        out->grammar = c.CompileStructuralTag(parsed.dump());
         break;
-      }
     }
     return out;
   } catch (const Error&) {

@@ -177,7 +177,10 @@ class SubsetChecker {
   // (any value when that is absent).
   json declare_required(json s, const std::string& path) const {
     if (!s.is_object() || !s.contains("required")) return s;
-    for (const json& name : s["required"]) {
+    // A copy: adding "properties" below may move the object's members (an ordered_json is a
+    // vector of them), and with them a reference into "required".
+    const json required = s["required"];
+    for (const json& name : required) {
       const std::string n = name.get<std::string>();
       if (s.contains("properties") && s["properties"].contains(n)) continue;
       const json extra = s.value("additionalProperties", json(true));

@@ -22,9 +22,15 @@ struct StructuredOutput {
     kGrammar,        // spec: an EBNF / GBNF grammar whose root rule is "root"
     kStructuralTag,  // spec: xgrammar's structural-tag JSON (free text, then constrained parts)
   };
+  // A reasoning model's think block before the constrained part: free text up to "</think>",
+  // which the grammar lets through ahead of the structure. kOpened: the chat template opened
+  // the block in the prompt (DeepSeek-R1); kOptional: the output may open one with "<think>"
+  // (Qwen3, whose template closes an empty one when thinking is off).
+  enum class Reasoning { kNone, kOpened, kOptional };
   Kind kind = Kind::kJsonObject;
   std::string spec;
   std::string param = "response_format";  // the request field it came from, for errors
+  Reasoning reasoning = Reasoning::kNone;
 };
 
 struct SamplingParams {

@@ -130,6 +130,38 @@ TEST(TokenMatcher, BatchedMasksEqualOneByOne) {
   }
 }
 
+// A reasoning model's output: its think block is free text, the answer after it constrained.
+TEST(TokenMatcher, ThinkBlockThenTheConstrainedAnswer) {
+  const Tokenizer tok = Tokenizer::load(std::string(LLM_SOURCE_DIR) + "/tests/data/llama2-tokenizer");
+  GrammarCompiler compiler(tok, tok.vocab_size(), {tok.eos_id()});
+  const auto bytes = token_bytes(tok, tok.vocab_size());
+  // Whether TEXT, one token per character, is a whole output of the spec.
+  auto complete = [&](StructuredOutput::Reasoning reasoning, const std::string& text) {
+    StructuredOutput spec{StructuredOutput::Kind::kJsonSchema,
+                          R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})",
+                          "response_format", reasoning};
+    TokenMatcher m(compiler.compile(spec));
+    for (const char c : text) {
+      const auto id = std::find(bytes.begin(), bytes.end(), std::string(1, c)) - bytes.begin();
+      if (!m.accept(static_cast<int32_t>(id))) return false;
+    }
+    return m.accept(tok.eos_id());
+  };
+  using R = StructuredOutput::Reasoning;
+  const std::string answer = R"({"a": 12})";
+  const std::string thought = "Let me think {\"a\": 3} over.</think>\n\n";
+  // DeepSeek-R1: the prompt opened the block, so the output starts inside it.
+  EXPECT_TRUE(complete(R::kOpened, thought + answer));
+  EXPECT_FALSE(complete(R::kOpened, answer));  // still thinking: no answer has begun
+  EXPECT_FALSE(complete(R::kOpened, thought + R"({"b": 1})"));
+  // Qwen3: a block if the output opens one, else the answer straight away.
+  EXPECT_TRUE(complete(R::kOptional, "<think>" + thought + answer));
+  EXPECT_TRUE(complete(R::kOptional, answer));
+  EXPECT_FALSE(complete(R::kOptional, "Sure! " + answer));
+  EXPECT_FALSE(complete(R::kOptional, "<think>" + thought + "[]"));
+  EXPECT_FALSE(complete(R::kNone, "<think>" + thought + answer));
+}
+
 TEST(GrammarCompiler, NamesWhatItCannotCompile) {
   const Tokenizer tok =
       Tokenizer::load(std::string(LLM_SOURCE_DIR) + "/tests/data/llama2-tokenizer");

@@ -73,3 +73,26 @@ def test_qwen3_enable_thinking_reaches_the_template(tmp_path_factory):
     assert s.stop() == 0
     # Disabled, the template writes an empty think block for the model to continue after.
     assert prompts[False] == prompts[True] + "<think>\n\n</think>\n\n"
+
+
+def test_json_answer_after_the_think_block(served):
+    """With a reasoning parser, response_format constrains the answer after the think block: the
+    think text stays free, and every answer that stops is schema-valid JSON in content."""
+    parser, _, client = served
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    stopped = 0
+    for seed in range(8):
+        r = client.chat.completions.create(
+            model="m", messages=MESSAGES, temperature=1.0, seed=seed, max_tokens=40,
+            response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": schema}})
+        choice = r.choices[0]
+        reasoning = choice.message.model_extra["reasoning_content"]
+        assert reasoning is None or "</think>" not in reasoning
+        if choice.finish_reason == "stop":
+            stopped += 1
+            assert isinstance(json.loads(choice.message.content)["n"], int), choice.message.content
+        elif parser == "deepseek_r1":
+            # The template opened the block: until "</think>" everything is reasoning.
+            assert choice.message.content in ("", None) or reasoning is not None
+    if parser == "qwen3":
+        assert stopped > 0, "no seed answered straight away"
