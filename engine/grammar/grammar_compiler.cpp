@@ -100,7 +100,8 @@ json tag_format(const StructuredOutput& spec, const json& parsed) {
   switch (spec.kind) {
     case StructuredOutput::Kind::kJsonObject:
       // Explicitly open: compact_tag_schemas compiles in strict mode.
-      return {{"type", "json_schema"}, {"json_schema", {{"type", "object"}, {"additionalProperties", true}}}};
+      return {{"type", "json_schema"},
+              {"json_schema", {{"type", "object"}, {"additionalProperties", true}}}};
     case StructuredOutput::Kind::kJsonSchema:
       return {{"type", "json_schema"}, {"json_schema", parsed}};
     case StructuredOutput::Kind::kRegex:
@@ -206,7 +207,8 @@ std::shared_ptr<const CompiledGrammar> GrammarCompiler::compile(const Structured
       parsed = json::parse(spec.spec);
     } catch (const json::exception& e) {
       throw Error(ErrorCode::kInvalidArgument,
-                  std::string("the ") + kind_name(spec.kind) + " does not parse: " + e.what(), spec.param);
+                  std::string("the ") + kind_name(spec.kind) + " does not parse: " + e.what(),
+                  spec.param);
     }
   }
   try {

@@ -132,14 +132,16 @@ TEST(TokenMatcher, BatchedMasksEqualOneByOne) {
 
 // A reasoning model's output: its think block is free text, the answer after it constrained.
 TEST(TokenMatcher, ThinkBlockThenTheConstrainedAnswer) {
-  const Tokenizer tok = Tokenizer::load(std::string(LLM_SOURCE_DIR) + "/tests/data/llama2-tokenizer");
+  const Tokenizer tok =
+      Tokenizer::load(std::string(LLM_SOURCE_DIR) + "/tests/data/llama2-tokenizer");
   GrammarCompiler compiler(tok, tok.vocab_size(), {tok.eos_id()});
   const auto bytes = token_bytes(tok, tok.vocab_size());
   // Whether TEXT, one token per character, is a whole output of the spec.
   auto complete = [&](StructuredOutput::Reasoning reasoning, const std::string& text) {
-    StructuredOutput spec{StructuredOutput::Kind::kJsonSchema,
-                          R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})",
-                          "response_format", reasoning};
+    StructuredOutput spec{
+        StructuredOutput::Kind::kJsonSchema,
+        R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})",
+        "response_format", reasoning};
     TokenMatcher m(compiler.compile(spec));
     for (const char c : text) {
       const auto id = std::find(bytes.begin(), bytes.end(), std::string(1, c)) - bytes.begin();
