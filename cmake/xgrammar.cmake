@@ -26,6 +26,24 @@ if(NOT EXISTS "${LLM_XGRAMMAR_DIR}/include/xgrammar/xgrammar.h")
   endif()
 endif()
 
+# The library is the same in every build folder of a checkout (optimised, uninstrumented), so
+# the sanitizer and fuzz builds may link the main build's instead of compiling it again, which
+# saves CI minutes: libstdc++'s ABI is the same under gcc and clang.
+set(LLM_XGRAMMAR_LIBRARY "" CACHE FILEPATH
+    "A libxgrammar.a another build folder of this checkout built, linked instead of compiling one")
+if(LLM_XGRAMMAR_LIBRARY)
+  if(NOT EXISTS "${LLM_XGRAMMAR_LIBRARY}")
+    message(FATAL_ERROR "LLM_XGRAMMAR_LIBRARY: ${LLM_XGRAMMAR_LIBRARY} does not exist")
+  endif()
+  add_library(xgrammar STATIC IMPORTED GLOBAL)
+  set_target_properties(xgrammar PROPERTIES
+    IMPORTED_LOCATION "${LLM_XGRAMMAR_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES
+      "${LLM_XGRAMMAR_DIR}/include;${LLM_XGRAMMAR_DIR}/3rdparty/dlpack/include"
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+  return()
+endif()
+
 file(GLOB_RECURSE llm_xgrammar_sources CONFIGURE_DEPENDS "${LLM_XGRAMMAR_DIR}/cpp/*.cc")
 list(FILTER llm_xgrammar_sources EXCLUDE REGEX "/cpp/tvm_ffi/")
 add_library(xgrammar STATIC ${llm_xgrammar_sources})

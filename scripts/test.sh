@@ -16,10 +16,11 @@ jobs=$(nproc)
 # -O1 with line tables keeps the second build cheap and the reports readable. Every GoogleTest
 # binary and the soak run under ASan + UBSan; the Python end-to-end suites, which drive the same
 # binaries as the soak, ran above.
+# Both link the main build's xgrammar (uninstrumented either way) rather than compiling it twice more.
 "$root/scripts/build.sh" build-asan -DLLM_SANITIZE=ON -DLLM_ENABLE_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug \
-  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
+  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DLLM_XGRAMMAR_LIBRARY=$root/build/libxgrammar.a"
 (cd "$root/build-asan" && ctest --output-on-failure -j "$jobs" -E "^(server_e2e|batch_e2e|bench_e2e)$")
 
 # A few seconds of every libFuzzer target (clang, ASan + UBSan) over its seed corpus; the long
 # run is tests/fuzz/run.sh 60.
-"$root/tests/fuzz/run.sh" 5
+XGRAMMAR_LIBRARY="$root/build/libxgrammar.a" "$root/tests/fuzz/run.sh" 5
