@@ -70,6 +70,42 @@ TEST(StructuredOutput, SampledCompletionsThatStopMatchTheSchema) {
   EXPECT_GT(stopped, 0) << "no completion finished: the test checked nothing";
 }
 
+// The mask applies on the host to any backend's logits, and a constrained greedy row never takes
+// the device-argmax shortcut: the emulated CUDA backend (decode replayed as graphs, split over
+// two devices) writes the CPU backend's constrained outputs.
+TEST(StructuredOutput, TheEmulatedCudaBackendWritesTheCpuBackendsOutputs) {
+  auto run = [](const EngineConfig& c) {
+    auto engine = Engine::create(c);
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    for (uint64_t seed = 0; seed < 4; ++seed) {
+      Request r = constrained(random_prompt(10, 20 + seed), 0, 60);
+      r.params.temperature = 0.0;
+      streams.push_back(engine->submit(r));
+    }
+    std::vector<Completion> out;
+    for (auto& s : streams) out.push_back(collect(*s, 1).at(0));
+    return out;
+  };
+  const auto cpu = run(config());
+  EngineConfig simt;
+  simt.model_dir = model_dir();
+  simt.backend = "simt";
+  simt.dtype = "f32";
+  simt.cuda_graphs = true;
+  simt.tensor_parallel_size = 2;
+  simt.max_num_seqs = 8;
+  const auto gpu = run(simt);
+  int stopped = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    EXPECT_EQ(gpu[i].token_ids, cpu[i].token_ids) << cpu[i].text;
+    if (cpu[i].finish == FinishReason::kStop) {
+      ++stopped;
+      expect_valid(cpu[i].text);
+    }
+  }
+  EXPECT_GT(stopped, 0) << "no completion finished: the test checked nothing";
+}
+
 // Preemption recomputes a sequence's KV cache but keeps its tokens, and with them its place in
 // the grammar: the outputs equal those of a pool large enough for all.
 TEST(StructuredOutput, PreemptionKeepsEachCompletionOnItsGrammar) {
