@@ -81,12 +81,23 @@ int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
 
 void Sampler::apply_mask(std::span<const float> logits, std::span<const uint32_t> allowed) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  // Word by word: a grammar usually allows a few hundred of 100k+ tokens, so most words are
+  // 0 (32 tokens masked at once) and the per-bit work is only for the rest.
   bool any = false;
-  for (int i = 0; i < vocab_; ++i) {
-    if (allowed[static_cast<size_t>(i) / 32] >> (i % 32) & 1u) {
-      any |= work_[static_cast<size_t>(i)] != kNegInf;
-    } else {
-      work_[static_cast<size_t>(i)] = kNegInf;
+  const int words = (vocab_ + 31) / 32;
+  for (int w = 0; w < words; ++w) {
+    const uint32_t bits = allowed[static_cast<size_t>(w)];
+    const int begin = w * 32, end = std::min(vocab_, begin + 32);
+    if (bits == 0) {
+      std::fill(work_.begin() + begin, work_.begin() + end, kNegInf);
+      continue;
+    }
+    for (int i = begin; i < end; ++i) {
+      if (bits >> (i - begin) & 1u) {
+        any |= work_[static_cast<size_t>(i)] != kNegInf;
+      } else {
+        work_[static_cast<size_t>(i)] = kNegInf;
+      }
     }
   }
   if (any) return;

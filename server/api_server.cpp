@@ -31,23 +31,38 @@ int status_for(ErrorCode code) {
 
 }  // namespace
 
-ApiServer::ApiServer(ApiServerOptions options, ServerMetrics& metrics)
-    : options_(std::move(options)), metrics_(metrics),
-      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+ApiServer::ApiServer(ApiServerOptions options, ServerMetrics& metrics, ModelRouter& router,
+                     std::unique_ptr<AdminApi> admin)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      router_(router),
+      admin_(std::move(admin)),
+      shadows_(metrics, options_.max_shadow_in_flight),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count()) {}
 
-void ApiServer::set_engine(std::shared_ptr<Engine> engine, const std::filesystem::path& model_dir) {
-  auto model =
-      std::make_unique<ServedModel>(*engine, model_dir, options_.served_model_name, options_.chat);
-  std::lock_guard lock(mu_);
-  ctx_ = model->context();
-  ctx_.limits = options_.limits;
-  model_ = std::move(model);
-  engine_ = std::move(engine);
-}
+ApiServer::~ApiServer() = default;
 
-std::shared_ptr<Engine> ApiServer::engine() const {
-  std::lock_guard lock(mu_);
-  return engine_;
+RoutedRequest ApiServer::route_request(HttpExchange& ex, const ojson& body,
+                                       std::string& requested) const {
+  const ojson* model = body.is_object() && body.contains("model") ? &body["model"] : nullptr;
+  if (model && !model->is_string()) throw ApiError(400, "'model' must be a string", "model");
+  if (model) {
+    requested = model->get<std::string>();
+  } else {
+    // Without "model", a server of one model serves it (as before several were possible).
+    const std::vector<ModelSpec> models = router_.models();
+    if (models.size() != 1)
+      throw ApiError(400, "'model' is required: this server holds several models", "model");
+    requested = models[0].name;
+  }
+  std::string user;
+  if (body.is_object() && body.contains("user") && body["user"].is_string())
+    user = body["user"].get<std::string>();
+  return router_.route(requested, user, [&ex](const std::string& header) {
+    return std::string(ex.request()[header]);
+  });
 }
 
 net::awaitable<void> ApiServer::respond_json(HttpExchange& ex, int status, const ojson& body) {
@@ -91,70 +106,110 @@ net::awaitable<void> ApiServer::handle(HttpExchange& ex) {
 }
 
 net::awaitable<void> ApiServer::route(HttpExchange& ex, const std::string& path, RequestRecord& record) {
+  if (path.rfind("/admin/", 0) == 0) {
+    if (!admin_) throw ApiError(404, "no route for " + path + " (the admin API needs --admin-key)");
+    co_await admin_->handle(ex, path);
+    co_return;
+  }
   const Route r = find_route(path);
   if (r == Route::kHealth) {
     check_method(r, ex.request(), path);
-    if (!ready_) throw ApiError(503, "the model is loading");
-    const ojson empty = ojson::object();
-    co_await respond_json(ex, 200, empty);
+    // 200 once every model has a ready version with traffic; the body says, per model and
+    // version, what is ready, loading or failed.
+    const ojson state = router_.status();
+    co_await respond_json(ex, ready_ && router_.ready() ? 200 : 503, state);
     co_return;
   }
   if (r == Route::kMetrics) {
     check_method(r, ex.request(), path);
-    auto engine = this->engine();
-    std::optional<EngineStats> stats;
-    if (engine) stats = engine->stats();
-    co_await ex.respond(200, "text/plain; version=0.0.4", metrics_.render(stats ? &*stats : nullptr));
+    std::vector<VersionStats> stats;
+    for (const auto& v : router_.loaded())
+      stats.push_back({v->model_name(), v->version(), v->engine().stats()});
+    co_await ex.respond(200, "text/plain; version=0.0.4", metrics_.render(stats));
     co_return;
   }
   if (route_needs_auth(r) && !options_.api_key.empty()) {
     const auto auth = ex.request()[http::field::authorization];
     if (auth != "Bearer " + options_.api_key) throw ApiError(401, "missing or invalid API key");
   }
-  if (!ready_) throw ApiError(503, "the model is loading");
+  if (!ready_) throw ApiError(503, "the models are loading");
   // 405 after auth and readiness, so an unauthenticated client learns nothing about methods.
   check_method(r, ex.request(), path);
   if (r == Route::kModels) {
-    const ojson model = {{"id", options_.served_model_name}, {"object", "model"}, {"created", created_},
-                         {"owned_by", "llm-server"}, {"max_model_len", ctx_.max_model_len}};
-    // Bodies are built before co_await: GCC 12 miscompiles braced temporaries across it.
-    const ojson body = {{"object", "list"}, {"data", ojson::array({model})}};
-    co_await respond_json(ex, 200, body);
+    co_await list_models(ex);
   } else if (r == Route::kCompletions) {
     co_await generate(ex, Endpoint::kCompletions, record);
   } else if (r == Route::kChatCompletions) {
     co_await generate(ex, Endpoint::kChatCompletions, record);
-  } else if (r == Route::kTokenize) {
-    co_await tokenize(ex);
   } else {
-    co_await detokenize(ex);
+    co_await tokenize(ex, r == Route::kDetokenize);
   }
+}
+
+net::awaitable<void> ApiServer::list_models(HttpExchange& ex) {
+  ojson data = ojson::array();
+  for (const std::string& id : router_.ids()) {
+    ojson model = {
+        {"id", id}, {"object", "model"}, {"created", created_}, {"owned_by", "llm-server"}};
+    try {
+      // The context length of the version a request would reach now.
+      const RoutedRequest routed =
+          router_.route(id, "", [](const std::string&) { return std::string(); });
+      model["max_model_len"] = routed.primary->context().max_model_len;
+    } catch (const ApiError&) {
+      // Not ready yet: listed without a length.
+    }
+    data.push_back(std::move(model));
+  }
+  // Bodies are built before co_await: GCC 12 miscompiles braced temporaries across it.
+  const ojson body = {{"object", "list"}, {"data", std::move(data)}};
+  co_await respond_json(ex, 200, body);
 }
 
 net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, RequestRecord& record) {
   const auto start = Clock::now();
-  auto engine = this->engine();
-  const ApiRequest r = parse_api_request(endpoint, parse_json_body(ex.request().body()), ctx_);
+  const ojson body = parse_json_body(ex.request().body());
+  std::string requested;
+  const RoutedRequest routed = route_request(ex, body, requested);
+  // The request holds its version: unloading or re-weighting it now does not cut this short.
+  const std::shared_ptr<ModelVersion> version = routed.primary;
+  record.model = version->model_name();
+  record.version = version->version();
+  ex.add_header("X-Model-Version", version->model_name() + ":" + version->version());
+  ModelContext ctx = version->context();
+  ctx.served_model_name = requested;  // responses echo the name the client used
+  const ApiRequest r = parse_api_request(endpoint, body, ctx);
 
   // Woken by each event and by the client's socket becoming readable (a hang-up), never by a
   // timer: an idle stream costs nothing while the engine works on it.
-  auto signal = std::make_shared<AsyncSignal>(co_await net::this_coro::executor);
-  ApiCompletion job(*engine, r, *ctx_.tokenizer, [signal] { signal->notify(); });
+  const auto executor = co_await net::this_coro::executor;
+  auto signal = std::make_shared<AsyncSignal>(executor);
+  ApiCompletion job(version->engine(), r, *ctx.tokenizer, [signal] { signal->notify(); });
+  // The copy starts after the primary is queued, so it never goes ahead of it.
+  std::shared_ptr<ShadowPair> shadow;
+  if (routed.shadow)
+    shadow = shadows_.start(executor, *version, routed.shadow, endpoint, body, requested);
   ex.on_peer_readable([signal] { signal->notify(); });
-  StreamEncoder encoder(r, *ctx_.tokenizer, job.id(), job.created());
+  StreamEncoder encoder(r, *ctx.tokenizer, job.id(), job.created());
   bool client_gone = false;
   if (r.stream) client_gone = !(co_await ex.start_stream()) || !(co_await ex.send(encoder.start()));
 
+  std::vector<int32_t> first_choice;  // the tokens a shadow copy is compared with
   while (!client_gone) {
     std::string frames;
     const bool done = job.drain([&](size_t p, const CompletionEvent& ev) {
       if (record.ttft_seconds < 0 && !ev.token_ids.empty()) record.ttft_seconds = seconds_since(start);
       if (r.stream) frames += encoder.event(p, ev);
+      if (shadow && p == 0 && ev.index == 0)
+        first_choice.insert(first_choice.end(), ev.token_ids.begin(), ev.token_ids.end());
     });
     if (r.stream && !frames.empty() && !(co_await ex.send(frames))) client_gone = true;
     if (done || client_gone) break;
     co_await signal->wait();
     if (ex.peer_closed()) client_gone = true;
+  }
+  if (shadow) {
+    shadow->primary_done(client_gone ? std::nullopt : std::optional(std::move(first_choice)));
   }
   const Usage usage = job.builder().usage();
   record.prompt_tokens = usage.prompt_tokens;
@@ -172,21 +227,26 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   } else if (r.stream) {
     if (co_await ex.send(encoder.finish())) co_await ex.finish_stream();
   } else {
-    const ojson body = job.builder().body();
-    co_await respond_json(ex, 200, body);
+    const ojson reply = job.builder().body();
+    co_await respond_json(ex, 200, reply);
   }
 }
 
-net::awaitable<void> ApiServer::tokenize(HttpExchange& ex) {
-  const std::vector<int32_t> ids = tokenize_request_ids(parse_json_body(ex.request().body()), ctx_);
-  const ojson reply = {{"count", ids.size()}, {"max_model_len", ctx_.max_model_len}, {"tokens", ids}};
-  co_await respond_json(ex, 200, reply);
-}
-
-net::awaitable<void> ApiServer::detokenize(HttpExchange& ex) {
-  const std::vector<int32_t> ids = detokenize_request_ids(parse_json_body(ex.request().body()), ctx_);
-  const ojson reply = {{"prompt", ctx_.tokenizer->decode(ids)}};
-  co_await respond_json(ex, 200, reply);
+net::awaitable<void> ApiServer::tokenize(HttpExchange& ex, bool detokenize) {
+  const ojson body = parse_json_body(ex.request().body());
+  std::string requested;
+  const RoutedRequest routed = route_request(ex, body, requested);
+  const ModelContext& ctx = routed.primary->context();
+  if (detokenize) {
+    const std::vector<int32_t> ids = detokenize_request_ids(body, ctx);
+    const ojson reply = {{"prompt", ctx.tokenizer->decode(ids)}};
+    co_await respond_json(ex, 200, reply);
+  } else {
+    const std::vector<int32_t> ids = tokenize_request_ids(body, ctx);
+    const ojson reply = {
+        {"count", ids.size()}, {"max_model_len", ctx.max_model_len}, {"tokens", ids}};
+    co_await respond_json(ex, 200, reply);
+  }
 }
 
 }  // namespace llm

@@ -1,5 +1,6 @@
 // llm-serve: the OpenAI-compatible HTTP server. Binds first (so /health answers 503 while the
-// model loads), loads the model, runs a warm-up generation, then serves until SIGINT/SIGTERM.
+// models load), loads the model (--model) or every version of every model a config file
+// declares (--config), each warmed up and checked, then serves until SIGINT/SIGTERM.
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "cli/chat_options.h"
 #include "cli/engine_options.h"
 #include "cli/main_support.h"
+#include "cli/model_config.h"
 #include "cli/request_limit_options.h"
 #include "llm/engine.h"
 #include "llm/error.h"
@@ -22,7 +24,8 @@ namespace po = boost::program_options;
 namespace {
 
 struct Options {
-  std::string model, host = "127.0.0.1", served_model_name, api_key;
+  std::string model, config, host = "127.0.0.1", served_model_name, api_key, admin_key;
+  int max_shadow_in_flight = 8;
   int port = 8000;
   int threads = 2;
   int shutdown_grace = 30;
@@ -38,8 +41,17 @@ struct Options {
 
 po::options_description make_options(Options& o) {
   po::options_description d("llm-serve: OpenAI-compatible HTTP server\nOptions (each also read from LLM_<NAME>, e.g. LLM_MAX_NUM_SEQS)");
-  d.add_options()("help,h", "show this help")("model", po::value(&o.model)->required(),
+  d.add_options()("help,h", "show this help")("model", po::value(&o.model),
                                               "Hugging Face model directory, or a GGUF file")(
+      "config", po::value(&o.config),
+      "JSON file declaring several models and versions (canary weights, shadow, golden checks; "
+      "see cli/model_config.h); instead of --model")(
+      "admin-key", po::value(&o.admin_key),
+      "enable the admin API (/admin/models/...: load, unload, weights, promote, rollback, "
+      "shadow) for 'Authorization: Bearer KEY'")(
+      "max-shadow-in-flight",
+      po::value(&o.max_shadow_in_flight)->default_value(o.max_shadow_in_flight),
+      "shadow copies running at once; more are dropped, never queued")(
       "host", po::value(&o.host)->default_value(o.host), "address to listen on")(
       "port", po::value(&o.port)->default_value(o.port), "port (0: any free port)")(
       "served-model-name", po::value(&o.served_model_name),
@@ -66,7 +78,11 @@ po::options_description make_options(Options& o) {
 }
 
 void check(Options& o) {
+  if (o.model.empty() == o.config.empty()) throw po::error("give either --model or --config");
+  if (!o.config.empty() && !o.served_model_name.empty())
+    throw po::error("--served-model-name names the --model; a --config names its models itself");
   const auto at_least = llm::require_at_least;
+  at_least("max-shadow-in-flight", o.max_shadow_in_flight, 0);
   at_least("max-queue", o.max_queue, 0);
   at_least("max-body-bytes", o.max_body_bytes, 1);
   // Below this not even a plain POST with its usual headers fits.
@@ -80,27 +96,44 @@ void check(Options& o) {
   llm::check_chat_flags(o.chat);
 }
 
-// Generates one token so the first real request does not pay for cold caches.
-void warm_up(llm::Engine& engine) {
-  llm::Request r;
-  r.prompt_token_ids = engine.tokenizer().encode("Hello");
-  r.params.max_tokens = 1;
-  r.params.temperature = 0;
-  auto stream = engine.submit(r);
-  while (stream->next()) {
-  }
+// The models to serve: the config file's, or --model as one model of one version.
+std::vector<llm::ModelSpec> model_specs(const Options& o) {
+  const llm::VersionDefaults defaults{o.engine, o.chat, {}};
+  if (!o.config.empty()) return llm::read_model_config(o.config, defaults);
+  llm::ModelSpec m;
+  m.name = o.served_model_name.empty() ? llm::default_served_name(o.model) : o.served_model_name;
+  llm::VersionSpec v;
+  v.version = "default";
+  v.model = o.model;
+  v.engine = o.engine.resolve(o.model);
+  v.chat = o.chat.options;
+  v.weight = 1;
+  m.versions.push_back(std::move(v));
+  return {std::move(m)};
 }
 
 int run(const Options& o) {
   // Ranks 1.. of a multi-process tensor-parallel model only compute: no HTTP server here.
-  if (llm::serve_if_worker_rank(o.engine.resolve(o.model))) return 0;
+  if (!o.model.empty() && llm::serve_if_worker_rank(o.engine.resolve(o.model))) return 0;
   llm::net::io_context ioc;
   llm::ServerMetrics metrics;
   const llm::RequestLimits request_limits =
       llm::effective_request_limits(o.limits, o.engine.config.max_num_seqs);
-  llm::ApiServerOptions api_opts{o.served_model_name, o.api_key, request_limits, o.chat.options};
-  if (api_opts.served_model_name.empty()) api_opts.served_model_name = llm::default_served_name(o.model);
-  llm::ApiServer api(api_opts, metrics);
+  llm::ModelRouter router(model_specs(o));  // a bad config stops here, before anything binds
+  std::unique_ptr<llm::AdminApi> admin;
+  if (!o.admin_key.empty()) {
+    const llm::VersionDefaults defaults{o.engine, o.chat, {}};
+    admin = std::make_unique<llm::AdminApi>(
+        router, o.admin_key, request_limits,
+        [defaults, max_queue = o.max_queue](const nlohmann::ordered_json& v,
+                                            const std::string& where) {
+          llm::VersionSpec spec = llm::parse_version_spec(v, defaults, where);
+          spec.engine.max_queue = max_queue;
+          return spec;
+        });
+  }
+  llm::ApiServerOptions api_opts{o.api_key, o.admin_key, request_limits, o.max_shadow_in_flight};
+  llm::ApiServer api(api_opts, metrics, router, std::move(admin));
   llm::HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
   limits.max_header_bytes = static_cast<size_t>(o.max_header_bytes);
@@ -126,20 +159,26 @@ int run(const Options& o) {
     if (!ec) signalled = true;
   });
 
-  std::shared_ptr<llm::Engine> engine;
   try {
-    llm::EngineConfig cfg = o.engine.resolve(o.model);
-    cfg.max_queue = o.max_queue;
-    engine = llm::Engine::create(cfg);
-    api.set_engine(engine, o.model);
-    warm_up(*engine);
+    // One version at a time: each gets its memory budget from what the ones before left.
+    for (const llm::ModelSpec& m : router.models()) {
+      for (llm::VersionSpec v : m.versions) {
+        v.engine.max_queue = o.max_queue;
+        router.begin_load(m.name, v.version);
+        auto loaded = llm::ModelVersion::load(m, v, request_limits);
+        llm::log_line("llm-serve: loaded '", m.name, "' version '", v.version, "' on ",
+                      loaded->engine().backend_name(), " with ",
+                      loaded->engine().stats().kv_blocks_total, " KV blocks",
+                      v.shadow ? " (shadow)" : "");
+        router.finish_load(std::move(loaded));
+      }
+    }
   } catch (...) {
     stop_io();
     throw;
   }
   api.set_ready();
-  llm::log_line("llm-serve: ready, serving '", api_opts.served_model_name, "' on ", engine->backend_name(),
-                " with ", engine->stats().kv_blocks_total, " KV blocks");
+  llm::log_line("llm-serve: ready");
 
   while (!signalled) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   llm::log_line("llm-serve: shutting down; waiting up to ", o.shutdown_grace, " s for ",
@@ -151,7 +190,7 @@ int run(const Options& o) {
   }
   if (server.active_requests() > 0) {
     llm::log_line("llm-serve: grace period over, aborting ", server.active_requests(), " request(s)");
-    engine->abort_all();
+    for (const auto& v : router.loaded()) v->engine().abort_all();
     const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (server.active_requests() > 0 && std::chrono::steady_clock::now() < hard) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

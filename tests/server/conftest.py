@@ -17,7 +17,8 @@ MODEL = ROOT / "models" / "stories260K"
 
 class Server:
     def __init__(self, *extra_args, env=None, model=MODEL):
-        cmd = [str(BIN_DIR / "llm-serve"), "--model", str(model), "--port", "0", *extra_args]
+        # model=None: the arguments say what to serve (--config FILE).
+        cmd = [str(BIN_DIR / "llm-serve"), *(["--model", str(model)] if model else []), "--port", "0", *extra_args]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
         self.log = []
