@@ -14,10 +14,12 @@ bool blank(const std::string& s) { return s.find_first_not_of(" \t\r") == std::s
 
 }  // namespace
 
-int64_t count_nonblank_lines(const std::filesystem::path& path) {
+int64_t count_nonblank_lines(const std::filesystem::path& path, const BatchOptions& options) {
   std::ifstream in(path);
-  int64_t n = 0;
-  for (std::string line; std::getline(in, line);) n += !blank(line);
+  int64_t n = 0, k = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (!blank(line)) n += options.in_shard(k++);
+  }
   return n;
 }
 
@@ -103,17 +105,17 @@ bool BatchRunner::poll(Slot& s) {
 BatchCounts BatchRunner::run() {
   std::ifstream in(opt_.input);
   if (!in) throw Error(ErrorCode::kNotFound, opt_.input.string() + ": cannot open the input file");
-  counts_.total = count_nonblank_lines(opt_.input);
+  counts_.total = count_nonblank_lines(opt_.input, opt_);
   const int64_t skip = opt_.resume ? resume_point() : 0;
   out_ = std::fopen(opt_.output.c_str(), opt_.resume ? "ab" : "wb");
   if (!out_) throw Error(ErrorCode::kNotFound, opt_.output.string() + ": cannot open for writing: " + std::strerror(errno));
 
-  int64_t line_number = 0, nonblank = 0;
+  int64_t line_number = 0, nonblank = 0, index = 0;  // index: of non-blank lines, all shards
   std::string text;
   // Lines answered by an earlier run: only their custom_ids are needed (duplicate detection).
   while (nonblank < skip && std::getline(in, text)) {
     ++line_number;
-    if (blank(text)) continue;
+    if (blank(text) || !opt_.in_shard(index++)) continue;
     ++nonblank;
     const BatchLine line = parse_batch_line(text, line_number);
     if (line.error.empty()) seen_ids_.insert(line.custom_id);
@@ -130,7 +132,7 @@ BatchCounts BatchRunner::run() {
         break;
       }
       ++line_number;
-      if (blank(text)) continue;
+      if (blank(text) || !opt_.in_shard(index++)) continue;
       window.push_back(Slot{parse_batch_line(text, line_number)});
       start(window.back());
     }

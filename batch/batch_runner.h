@@ -26,6 +26,10 @@ struct BatchOptions {
   std::filesystem::path input, output;
   bool resume = false;
   int max_in_flight = 64;
+  // --shard I/N: only the non-blank lines whose index k (from 0) has k % N == I; the shards'
+  // outputs are put back together by merge_batch_outputs (batch/batch_merge.h).
+  int shard_index = 0, shard_count = 1;
+  bool in_shard(int64_t k) const { return k % shard_count == shard_index; }
 };
 
 class BatchRunner {
@@ -68,7 +72,7 @@ class BatchRunner {
   std::shared_ptr<Wakeup> wake_ = std::make_shared<Wakeup>();
 };
 
-// Non-blank lines of a file (for the progress total).
-int64_t count_nonblank_lines(const std::filesystem::path& path);
+// Non-blank lines of a file in OPTIONS' shard (for the progress total).
+int64_t count_nonblank_lines(const std::filesystem::path& path, const BatchOptions& options = {});
 
 }  // namespace llm
