@@ -124,7 +124,7 @@ std::vector<ModelSpec> parse_model_config(const ojson& config, const VersionDefa
   std::vector<ModelSpec> out;
   std::set<std::string> ids;  // names and aliases: one namespace
   for (const ojson& m : *models) {
-    only_keys(m, {"name", "aliases", "sticky", "warmup", "golden", "versions"},
+    only_keys(m, {"name", "aliases", "sticky", "warmup", "golden", "monitor_logprobs", "versions"},
               where + ", a model");
     ModelSpec spec;
     spec.name = string_at(m, "name", where + ", a model");
@@ -152,6 +152,10 @@ std::vector<ModelSpec> parse_model_config(const ojson& config, const VersionDefa
       } else {
         bad(at, "'sticky' must be \"user\" or \"header:NAME\"");
       }
+    }
+    if (const auto l = m.find("monitor_logprobs"); l != m.end()) {
+      if (!l->is_boolean()) bad(at, "'monitor_logprobs' must be true or false");
+      spec.monitor_logprobs = l->get<bool>();
     }
     if (const auto w = m.find("warmup"); w != m.end()) {
       if (!w->is_array()) bad(at, "'warmup' must be a list of prompts");

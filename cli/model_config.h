@@ -2,7 +2,7 @@
 //
 //   {"models": [
 //     {"name": "chat", "aliases": ["gpt-4o-mini"], "sticky": "user",
-//      "warmup": ["Hello"],
+//      "warmup": ["Hello"], "monitor_logprobs": true,
 //      "golden": [{"prompt": "Once upon", "max_tokens": 8, "expected": " a time"}],
 //      "versions": [
 //        {"version": "v1", "model": "models/a", "weight": 95, "flags": {"num-blocks": 512}},

@@ -339,10 +339,10 @@ void LlmEngine::run_step() {
     SamplingContext ctx = context(q);
     if (q.matcher)
       ctx.allowed = std::span<const uint32_t>(step_masks_).subspan(masked_row++ * words, words);
-    const int32_t token = !step.ids.empty()
-                              ? step.ids[r]
-                              : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx,
-                                                 q.rng, p.logprobs >= 0 ? &lp : nullptr);
+    const int32_t token =
+        !step.ids.empty() ? step.ids[r]
+                          : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx, q.rng,
+                                             p.logprobs >= 0 || p.track_logprob ? &lp : nullptr);
     if (q.matcher && !q.matcher->accept(token)) {
       // The mask allowed it, so the grammar must: a bug, which ends this completion only.
       std::fprintf(stderr, "llm engine: the grammar refused token %d it allowed (request %s)\n",
@@ -352,6 +352,7 @@ void LlmEngine::run_step() {
     }
     q.tokens.push_back(token);
     ++counters_.generation_tokens;
+    if (p.track_logprob) q.sum_logprob += lp.sampled.logprob;
     if (p.logprobs >= 0) ev.logprobs.push_back(std::move(lp));
     if (q.index == 0 && !q.request->parked.empty()) release_parked(*q.request);
     if (auto reason = output_->process(q, token, ev)) {
@@ -371,6 +372,7 @@ void LlmEngine::finish(Sequence& seq, FinishReason reason, CompletionEvent ev) {
   ev.usage.prompt_tokens = seq.num_prompt_tokens;
   ev.usage.completion_tokens = seq.num_output_tokens();
   ev.usage.cached_prompt_tokens = seq.num_cached_prompt_tokens;
+  ev.usage.sum_logprob = seq.sum_logprob;
   ev.queue_seconds =
       std::chrono::duration<double>(
           seq.first_scheduled.value_or(std::chrono::steady_clock::now()) - seq.arrival)

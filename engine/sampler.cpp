@@ -46,7 +46,8 @@ Sampler::Sampler(int vocab_size)
 bool Sampler::is_plain_greedy(const SamplingParams& p, const SamplingContext& ctx) {
   return p.temperature == 0.0 && p.logprobs < 0 && p.logit_bias.empty() &&
          p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
-         static_cast<int>(ctx.output.size()) >= p.min_tokens && ctx.allowed.empty();
+         static_cast<int>(ctx.output.size()) >= p.min_tokens && ctx.allowed.empty() &&
+         !p.track_logprob;
 }
 
 int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
@@ -75,7 +76,7 @@ int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
     // nothing and lets a grown prefix reuse it.
     chosen = sample_candidates(p, uniform(rng));
   }
-  if (logprobs && p.logprobs >= 0) compute_logprobs(logits, chosen, p.logprobs, logprobs);
+  if (logprobs) compute_logprobs(logits, chosen, std::max(p.logprobs, 0), logprobs);
   return chosen;
 }
 

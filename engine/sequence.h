@@ -43,6 +43,7 @@ struct Sequence {
 
   // Sampling and output state, owned by the engine's output processing.
   std::mt19937_64 rng;
+  double sum_logprob = 0;  // SamplingParams::track_logprob
   std::optional<IncrementalDetokenizer> detokenizer;
   std::string held_text;  // decoded text withheld because it may start a stop string
   // Structured output: where the output stands in the request's grammar. It follows the output

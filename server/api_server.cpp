@@ -178,7 +178,9 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   ex.add_header("X-Model-Version", version->model_name() + ":" + version->version());
   ModelContext ctx = version->context();
   ctx.served_model_name = requested;  // responses echo the name the client used
-  const ApiRequest r = parse_api_request(endpoint, body, ctx);
+  ApiRequest r = parse_api_request(endpoint, body, ctx);
+  const bool monitor = router_.model(version->model_name()).monitor_logprobs;
+  r.params.track_logprob = monitor;
 
   // Woken by each event and by the client's socket becoming readable (a hang-up), never by a
   // timer: an idle stream costs nothing while the engine works on it.
@@ -188,7 +190,7 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   // The copy starts after the primary is queued, so it never goes ahead of it.
   std::shared_ptr<ShadowPair> shadow;
   if (routed.shadow)
-    shadow = shadows_.start(executor, *version, routed.shadow, endpoint, body, requested);
+    shadow = shadows_.start(executor, *version, routed.shadow, endpoint, body, requested, monitor);
   ex.on_peer_readable([signal] { signal->notify(); });
   StreamEncoder encoder(r, *ctx.tokenizer, job.id(), job.created());
   bool client_gone = false;
@@ -216,6 +218,8 @@ net::awaitable<void> ApiServer::generate(HttpExchange& ex, Endpoint endpoint, Re
   record.completion_tokens = usage.completion_tokens;
   record.queue_seconds = job.queue_seconds();
   record.finish_reason = client_gone ? "abort" : job.first_finish();
+  if (monitor && usage.completion_tokens > 0)
+    record.mean_logprob = usage.sum_logprob / usage.completion_tokens;
   // Counted before the last bytes go out: a client that reads its reply and then scrapes
   // /metrics must find this request there.
   record.e2e_seconds = seconds_since(start);

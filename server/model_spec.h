@@ -39,6 +39,9 @@ struct ModelSpec {
   std::string sticky_header;                // kHeader: the header whose value pins the version
   std::vector<std::string> warmup_prompts;  // generated (1 token) before a version is routable
   std::vector<GoldenCase> golden;           // and these must match
+  // Each answer's mean token logprob goes to /metrics (llm_model_mean_token_logprob): a drift
+  // signal, paid for by reading whole logits back for greedy requests too.
+  bool monitor_logprobs = false;
   std::vector<VersionSpec> versions;
 };
 

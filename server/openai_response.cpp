@@ -140,6 +140,7 @@ void ResponseBuilder::add(size_t prompt_index, const CompletionEvent& ev) {
   if (ev.finish) {
     c.finish_reason = finish_reason_name(*ev.finish);
     c.cached_tokens = ev.usage.cached_prompt_tokens;
+    c.sum_logprob = ev.usage.sum_logprob;
     ++num_finished_;
   }
 }
@@ -152,6 +153,7 @@ Usage ResponseBuilder::usage() const {
       u.cached_prompt_tokens += choices_[i].cached_tokens;
     }
     u.completion_tokens += static_cast<int>(choices_[i].token_ids.size());
+    u.sum_logprob += choices_[i].sum_logprob;
   }
   return u;
 }

@@ -38,6 +38,7 @@ class ResponseBuilder {
     std::string finish_reason;
     int prompt_tokens = 0;
     int cached_tokens = 0;
+    double sum_logprob = 0;  // Usage::sum_logprob of the finishing event
   };
   const ApiRequest* req_;
   const Tokenizer* tok_;

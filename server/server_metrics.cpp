@@ -15,6 +15,8 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
 const prometheus::Histogram::BucketBoundaries kLengthBuckets = {
     1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+const prometheus::Histogram::BucketBoundaries kLogprobBuckets = {
+    -12, -10, -8, -6, -5, -4, -3, -2.5, -2, -1.5, -1, -0.75, -0.5, -0.25, -0.1, -0.01};
 const prometheus::Histogram::BucketBoundaries kTokenBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
 
@@ -112,6 +114,11 @@ ServerMetrics::ServerMetrics()
                                .Name("llm_model_output_tokens")
                                .Help("Generated tokens per request by model and version")
                                .Register(*registry_)),
+      model_mean_logprob_(
+          BuildHistogram()
+              .Name("llm_model_mean_token_logprob")
+              .Help("Mean log-probability of the generated tokens per request (monitor_logprobs)")
+              .Register(*registry_)),
       model_running_(BuildGauge()
                          .Name("llm_model_num_requests_running")
                          .Help("Sequences holding KV blocks, by model and version")
@@ -147,6 +154,7 @@ void ServerMetrics::record_request(const RequestRecord& r) {
       .Increment();
   model_e2e_.Add(labels, kLatencyBuckets).Observe(r.e2e_seconds);
   model_output_tokens_.Add(labels, kLengthBuckets).Observe(r.completion_tokens);
+  if (r.mean_logprob) model_mean_logprob_.Add(labels, kLogprobBuckets).Observe(*r.mean_logprob);
   if (r.ttft_seconds >= 0) {
     model_ttft_.Add(labels, kLatencyBuckets).Observe(r.ttft_seconds);
     if (r.completion_tokens > 1) {

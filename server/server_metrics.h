@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct RequestRecord {
   std::string finish_reason;  // "stop", "length", "abort", "error"
   std::string model, version;  // what answered it (empty: no model was reached)
   bool shadow = false;  // a shadow copy: counted for its version only, not in the server totals
+  std::optional<double> mean_logprob;  // monitor_logprobs: the answer's mean token logprob
 };
 
 // One loaded version's engine counters, as /metrics labels them.
@@ -77,6 +79,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& model_tpot_;
   prometheus::Family<prometheus::Histogram>& model_e2e_;
   prometheus::Family<prometheus::Histogram>& model_output_tokens_;
+  prometheus::Family<prometheus::Histogram>& model_mean_logprob_;
   prometheus::Family<prometheus::Gauge>& model_running_;
   prometheus::Family<prometheus::Gauge>& model_waiting_;
   prometheus::Family<prometheus::Gauge>& model_kv_usage_;

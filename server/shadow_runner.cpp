@@ -46,6 +46,8 @@ net::awaitable<void> run_shadow(std::shared_ptr<ShadowJob> job, ServerMetrics& m
   record.model = job->version->model_name();
   record.version = job->version->version();
   record.shadow = true;
+  if (job->request.params.track_logprob && usage.completion_tokens > 0)
+    record.mean_logprob = usage.sum_logprob / usage.completion_tokens;
   metrics.record_request(record);
   job->completion.reset();
   job->in_flight->fetch_sub(1);
@@ -84,7 +86,8 @@ void ShadowPair::record_if_both() {
 
 std::shared_ptr<ShadowPair> ShadowRunner::start(
     net::any_io_executor ex, const ModelVersion& primary, std::shared_ptr<ModelVersion> shadow,
-    Endpoint endpoint, const nlohmann::ordered_json& body, const std::string& requested) {
+    Endpoint endpoint, const nlohmann::ordered_json& body, const std::string& requested,
+    bool monitor_logprobs) {
   const std::string model = primary.model_name(), version = primary.version();
   if (in_flight_->load() >= max_in_flight_ || shadow->engine().stats().waiting > 0) {
     metrics_.record_shadow(model, version, shadow->version(), ShadowResult::kDropped);
@@ -97,6 +100,7 @@ std::shared_ptr<ShadowPair> ShadowRunner::start(
     ctx.served_model_name = requested;
     job->request = parse_api_request(endpoint, body, ctx);
     job->request.stream = false;
+    job->request.params.track_logprob = monitor_logprobs;
     job->signal = std::make_shared<AsyncSignal>(ex);
     job->completion = std::make_unique<ApiCompletion>(
         shadow->engine(), job->request, *ctx.tokenizer, [s = job->signal] { s->notify(); });

@@ -48,13 +48,14 @@ class ShadowRunner {
   ShadowRunner(ServerMetrics& metrics, int max_in_flight)
       : metrics_(metrics), max_in_flight_(max_in_flight) {}
 
-  // Starts a copy of BODY (the client's request for REQUESTED) on SHADOW, on executor EX.
+  // Starts a copy of BODY (the client's request for REQUESTED) on SHADOW, on executor EX;
+  // MONITOR_LOGPROBS: its mean token logprob goes to /metrics too.
   // Returns the pair the primary completes, or null when the copy was dropped or refused
   // (already counted).
   std::shared_ptr<ShadowPair> start(net::any_io_executor ex, const ModelVersion& primary,
                                     std::shared_ptr<ModelVersion> shadow, Endpoint endpoint,
                                     const nlohmann::ordered_json& body,
-                                    const std::string& requested);
+                                    const std::string& requested, bool monitor_logprobs);
 
  private:
   ServerMetrics& metrics_;

@@ -51,6 +51,7 @@ struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   int cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+  double sum_logprob = 0;  // SamplingParams::track_logprob: the generated tokens' logprobs summed
 };
 
 // New output of one of a request's n completions. The last event of a completion carries its

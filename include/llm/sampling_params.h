@@ -42,6 +42,9 @@ struct SamplingParams {
   double presence_penalty = 0.0;                      // in [-2, 2]; over output tokens
   double frequency_penalty = 0.0;                     // in [-2, 2]; over output tokens
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
+  // Monitoring (llm-serve's monitor_logprobs): the sampled tokens' log-probabilities are summed
+  // into the finishing event's Usage::sum_logprob. Greedy rows then read back whole logits.
+  bool track_logprob = false;
   std::optional<uint64_t> seed;                       // a per-request generator; random when absent
   int max_tokens = 16;                                // >= 1
   int min_tokens = 0;             // EOS and stop tokens are masked until this many

@@ -212,6 +212,33 @@ TEST(Engine, SeededSamplingIsIndependentOfTheBatch) {
   EXPECT_NE(run_one(*engine, other_seed).token_ids, alone.token_ids);
 }
 
+// track_logprob (llm-serve's monitor_logprobs) sums what logprobs reports, token for token,
+// and changes no token: a greedy row leaves the argmax shortcut for the same argmax.
+TEST(Engine, TrackedLogprobIsTheSumOfTheReportedOnes) {
+  auto engine = Engine::create(base_config());
+  for (const double temperature : {0.0, 0.8}) {
+    Request r;
+    r.prompt_token_ids = random_prompt(12, 9);
+    r.params.temperature = temperature;
+    r.params.seed = 5;
+    r.params.max_tokens = 24;
+    r.params.ignore_eos = true;
+    Request reported = r;
+    reported.params.logprobs = 0;
+    Request tracked = r;
+    tracked.params.track_logprob = true;
+    const Completion a = run_one(*engine, reported), b = run_one(*engine, tracked);
+    ASSERT_EQ(a.token_ids, b.token_ids);
+    EXPECT_EQ(run_one(*engine, r).token_ids, a.token_ids);
+    double sum = 0;
+    for (const LogprobEntry& e : a.logprobs) sum += e.sampled.logprob;
+    EXPECT_LT(sum, 0.0);
+    EXPECT_NEAR(b.usage.sum_logprob, sum, 1e-3) << "temperature " << temperature;
+    EXPECT_TRUE(b.logprobs.empty());  // tracked, not reported
+    EXPECT_EQ(a.usage.sum_logprob, 0.0);
+  }
+}
+
 TEST(Engine, StopStringSplitAcrossTokensIsCaughtAndNotEmitted) {
   auto engine = Engine::create(base_config());
   const Tokenizer& tok = engine->tokenizer();

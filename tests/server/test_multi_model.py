@@ -38,7 +38,8 @@ def server(checkpoints, tmp_path_factory):
             {"version": "v1", "model": str(checkpoints[0]), "weight": 3, "flags": small()},
             {"version": "v2", "model": str(checkpoints[1]), "weight": 1, "flags": small()},
             {"version": "v3", "model": str(checkpoints[0]), "shadow": True, "flags": small()}]},
-        {"name": "stories", "versions": [{"version": "a", "model": str(MODEL), "flags": small()}]},
+        {"name": "stories", "monitor_logprobs": True,
+         "versions": [{"version": "a", "model": str(MODEL), "flags": small()}]},
     ])
     s = Server("--config", str(config), "--admin-key", "admin-secret", model=None)
     yield s
@@ -135,6 +136,20 @@ def test_the_shadow_is_compared_with_each_version(server):
     # The shadow's own figures are labelled with its version, outside the server totals.
     assert m["llm_model_output_tokens_count[('model', 'tiny'), ('version', 'v3')]"] >= 6
     assert m["llm_model_requests_total[('finished_reason', 'length'), ('model', 'tiny'), ('version', 'v1')]"] >= 3
+
+
+def test_mean_token_logprob_is_watched_where_asked(server):
+    key = "llm_model_mean_token_logprob_{}[('model', 'stories'), ('version', 'a')]"
+    before = server.metrics()
+    _, body = complete(server, "stories", max_tokens=12, logprobs=0, temperature=0.7, seed=4)
+    token_logprobs = body["choices"][0]["logprobs"]["token_logprobs"]
+    after = server.metrics()
+    assert after[key.format("count")] - before.get(key.format("count"), 0) == 1
+    mean = after[key.format("sum")] - before.get(key.format("sum"), 0)
+    assert mean == pytest.approx(sum(token_logprobs) / len(token_logprobs), abs=1e-3)
+    # Not watched on a model that did not ask (its greedy requests keep the argmax shortcut).
+    complete(server, "tiny")
+    assert not any(k.startswith("llm_model_mean_token_logprob") and "'tiny'" in k for k in server.metrics())
 
 
 def test_admin_needs_its_key(server):
