@@ -52,10 +52,9 @@ RoutedRequest ApiServer::route_request(HttpExchange& ex, const ojson& body,
     requested = model->get<std::string>();
   } else {
     // Without "model", a server of one model serves it (as before several were possible).
-    const std::vector<ModelSpec> models = router_.models();
-    if (models.size() != 1)
+    requested = router_.only_model();
+    if (requested.empty())
       throw ApiError(400, "'model' is required: this server holds several models", "model");
-    requested = models[0].name;
   }
   std::string user;
   if (body.is_object() && body.contains("user") && body["user"].is_string())

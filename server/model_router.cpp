@@ -117,6 +117,11 @@ std::vector<ModelSpec> ModelRouter::models() const {
   return out;
 }
 
+std::string ModelRouter::only_model() const {
+  std::lock_guard lock(mu_);
+  return deployments_.size() == 1 ? deployments_.begin()->first : std::string();
+}
+
 const ModelSpec& ModelRouter::model(const std::string& name) const {
   std::lock_guard lock(mu_);
   return find(name).spec;  // specs are never replaced, so the reference stays valid

@@ -38,6 +38,8 @@ class ModelRouter {
 
   // The declared models, for loading them at start.
   std::vector<ModelSpec> models() const;
+  // The name of the only model, or empty when there are several (a request must then say).
+  std::string only_model() const;
   const ModelSpec& model(const std::string& name) const;  // throws ApiError 404
 
   // Loading a version: begin_load reserves its name (409 if taken) and reports it as loading;

@@ -8,6 +8,7 @@
 #include "llm/request.h"
 #include "server/openai_structured_output.h"
 #include "server/openai_tools.h"
+#include "server/request_fields.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -16,17 +17,11 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message) {
-  throw ApiError(400, message, param);
-}
+using request_fields::bad;
+using request_fields::field;
 
 // Typed readers: absent or null fields keep the default; a present field of the wrong type is
 // a 400 naming the parameter.
-const ojson* field(const ojson& body, const char* name) {
-  auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
-
 bool read_bool(const ojson& body, const char* name, bool dflt) {
   const ojson* v = field(body, name);
   if (!v) return dflt;

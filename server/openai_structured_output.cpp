@@ -1,6 +1,7 @@
 #include "server/openai_structured_output.h"
 
 #include "server/api_error.h"
+#include "server/request_fields.h"
 
 namespace llm {
 namespace {
@@ -8,14 +9,8 @@ namespace {
 using ojson = nlohmann::ordered_json;
 using Kind = StructuredOutput::Kind;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message) {
-  throw ApiError(400, message, param);
-}
-
-const ojson* field(const ojson& body, const char* name) {
-  auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
+using request_fields::bad;
+using request_fields::field;
 
 // A schema given as an object, or as a JSON string of one (vLLM accepts both for guided_json).
 std::string schema_text(const ojson& v, const std::string& param) {

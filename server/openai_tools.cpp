@@ -1,20 +1,15 @@
 #include "server/openai_tools.h"
 
 #include "server/api_error.h"
+#include "server/request_fields.h"
 
 namespace llm {
 namespace {
 
 using ojson = nlohmann::ordered_json;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message) {
-  throw ApiError(400, message, param);
-}
-
-const ojson* field(const ojson& body, const char* name) {
-  auto it = body.find(name);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
+using request_fields::bad;
+using request_fields::field;
 
 void check_tool(const ojson& tool, size_t i) {
   const std::string at = "tools[" + std::to_string(i) + "]";

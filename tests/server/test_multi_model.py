@@ -115,12 +115,28 @@ def shadow_counts(server, version):
             "diverged": get("llm_shadow_first_divergence_tokens_count")}
 
 
+def settle_shadow(server):
+    """Waits until the shadow copies already sent are all counted (they finish after their
+    primaries, asynchronously)."""
+    idle = "llm_model_num_requests_{}[('model', 'tiny'), ('version', 'v3')]"
+    wait_for(lambda: server.metrics().get(idle.format("running"), 0) == 0 and
+             server.metrics().get(idle.format("waiting"), 0) == 0, "the shadow to go idle")
+    seen = None
+    while True:
+        now = [shadow_counts(server, v) for v in ("v1", "v2")]
+        if now == seen:
+            return
+        seen = now
+        time.sleep(0.2)
+
+
 def test_the_shadow_is_compared_with_each_version(server):
     """v3 has v1's weights: greedy answers agree with v1's exactly and differ from v2's."""
     users = {}
     for i in range(200):
         v, _ = complete(server, "tiny", user=f"u{i}")
         users.setdefault(v, f"u{i}")
+    settle_shadow(server)
     before = {v: shadow_counts(server, v) for v in ("v1", "v2")}
     for _ in range(3):
         complete(server, "tiny", user=users["tiny:v1"], max_tokens=8)
