@@ -16,9 +16,11 @@ jobs=$(nproc)
 # -O1 with line tables keeps the second build cheap and the reports readable. Every GoogleTest
 # binary and the soak run under ASan + UBSan; the Python end-to-end suites, which drive the same
 # binaries as the soak, ran above.
-# Both link the main build's xgrammar (uninstrumented either way) rather than compiling it twice more.
+# Both link the main build's xgrammar (uninstrumented either way) rather than compiling it twice
+# more, and the ASan build leaves out the benchmark tools (bench_e2e, their only test, ran above).
 "$root/scripts/build.sh" build-asan -DLLM_SANITIZE=ON -DLLM_ENABLE_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug \
-  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DLLM_XGRAMMAR_LIBRARY=$root/build/libxgrammar.a"
+  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DLLM_XGRAMMAR_LIBRARY=$root/build/libxgrammar.a" \
+  -DLLM_BUILD_BENCH=OFF
 (cd "$root/build-asan" && ctest --output-on-failure -j "$jobs" -E "^(server_e2e|batch_e2e|bench_e2e)$")
 
 # A few seconds of every libFuzzer target (clang, ASan + UBSan) over its seed corpus; the long
