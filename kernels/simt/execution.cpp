@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -55,6 +56,7 @@ struct Thread {
   WarpResult result;
   int barrier_pred = 0;
   int barrier_count = 0;
+  std::uint64_t barrier_site = 0;
 };
 
 // One block in flight on this OS thread.
@@ -65,6 +67,7 @@ struct Block {
   std::vector<Thread*> at_barrier;
   Thread* current = nullptr;
   SplitMix64 rng{0};
+  bool divergent = false;  // a divergent barrier was reported (once per launch)
 };
 
 thread_local Block* tl_block = nullptr;
@@ -182,7 +185,41 @@ void resolve_warp_ops(Block& block) {
   block.at_warp.clear();
 }
 
+// Every thread of the block that has not exited must wait at the same __syncthreads; otherwise
+// the launch fails (cudaErrorLaunchFailure, as compute-sanitizer's synccheck would flag it) and
+// the waiting threads go on so the block can end.
+void check_barrier(Block& block) {
+  std::size_t exited = 0;
+  for (const Thread& t : block.threads) exited += t.wait == Wait::kDone;
+  const Thread* first = block.at_barrier.front();
+  const Thread* other = nullptr;
+  for (const Thread* t : block.at_barrier) {
+    if (t->barrier_site != first->barrier_site) other = t;
+  }
+  if ((exited == 0 && other == nullptr) || block.divergent) return;
+  block.divergent = true;
+  if (other) {
+    std::fprintf(stderr,
+                 "simt: divergent __syncthreads in block (%u,%u,%u): thread (%u,%u,%u) and thread "
+                 "(%u,%u,%u) wait at different call sites\n",
+                 blockIdx.x, blockIdx.y, blockIdx.z, first->idx.x, first->idx.y, first->idx.z,
+                 other->idx.x, other->idx.y, other->idx.z);
+  } else {
+    const Thread* gone = nullptr;
+    for (const Thread& t : block.threads) {
+      if (t.wait == Wait::kDone && !gone) gone = &t;
+    }
+    std::fprintf(stderr,
+                 "simt: divergent __syncthreads in block (%u,%u,%u): thread (%u,%u,%u) waits while "
+                 "%zu thread(s) of the block have exited, thread (%u,%u,%u) among them\n",
+                 blockIdx.x, blockIdx.y, blockIdx.z, first->idx.x, first->idx.y, first->idx.z,
+                 exited, gone->idx.x, gone->idx.y, gone->idx.z);
+  }
+  record_launch_error(cudaErrorLaunchFailure);
+}
+
 void release_barrier(Block& block) {
+  check_barrier(block);
   int count = 0;
   for (Thread* t : block.at_barrier) count += t->barrier_pred;
   for (Thread* t : block.at_barrier) {
@@ -254,11 +291,12 @@ WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, i
   return t->result;
 }
 
-int block_barrier(int pred) {
+int block_barrier(int pred, std::uint64_t site) {
   Block* block = tl_block;
   Thread* t = block->current;
   t->wait = Wait::kBarrier;
   t->barrier_pred = pred;
+  t->barrier_site = site;
   block->at_barrier.push_back(t);
   suspend(t);
   return t->barrier_count;
@@ -284,16 +322,24 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* arg) {
   blockDim = config.block;
   const std::size_t nthreads =
       static_cast<std::size_t>(config.block.x) * config.block.y * config.block.z;
+  // Blocks run in a shuffled order too: a GPU promises none, so a kernel that leans on block
+  // 0 running first (or on blocks finishing in index order) fails here.
+  std::vector<uint3> order;
+  order.reserve(static_cast<std::size_t>(config.grid.x) * config.grid.y * config.grid.z);
   for (unsigned z = 0; z < config.grid.z; ++z) {
     for (unsigned y = 0; y < config.grid.y; ++y) {
-      for (unsigned x = 0; x < config.grid.x; ++x) {
-        blockIdx = uint3{x, y, z};
-        SplitMix64 mix{seed ^ (launch << 32) ^ (std::uint64_t{z} << 48)};
-        block.rng = SplitMix64{mix() ^ (std::uint64_t{y} << 32) ^ x};
-        tl_shared_ptr = tl_shared.prepare(config.shared_bytes);
-        run_block(block, body, arg, nthreads);
-      }
+      for (unsigned x = 0; x < config.grid.x; ++x) order.push_back(uint3{x, y, z});
     }
+  }
+  SplitMix64 block_rng{seed ^ (launch << 20) ^ 0x5851F42D4C957F2Dull};
+  std::shuffle(order.begin(), order.end(), block_rng);
+  block.divergent = false;
+  for (const uint3 b : order) {
+    blockIdx = b;
+    SplitMix64 mix{seed ^ (launch << 32) ^ (std::uint64_t{b.z} << 48)};
+    block.rng = SplitMix64{mix() ^ (std::uint64_t{b.y} << 32) ^ b.x};
+    tl_shared_ptr = tl_shared.prepare(config.shared_bytes);
+    run_block(block, body, arg, nthreads);
   }
   tl_block = outer;
 }

@@ -43,7 +43,9 @@ namespace detail {
 WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, int c,
                          std::uint64_t site);
 // Blocks until all threads of the block arrive; returns how many arrived with pred != 0.
-int block_barrier(int pred);
+// SITE identifies the call site: threads waiting at different __syncthreads calls, or while
+// others of the block have exited, are a divergent barrier (undefined on a GPU; reported here).
+int block_barrier(int pred, std::uint64_t site);
 
 inline std::uint64_t site_key(const std::source_location& site) {
   return (reinterpret_cast<std::uintptr_t>(site.file_name()) << 20) ^
@@ -132,17 +134,19 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t shared_byte
 
 // --- CUDA's block- and warp-level intrinsics -------------------------------------------------
 
-inline void __syncthreads() {
-  llm::simt::detail::block_barrier(0);
+// (The source_location defaults give each call site its own key; real CUDA code calls these
+// with the usual arguments.)
+inline void __syncthreads(std::source_location s = std::source_location::current()) {
+  llm::simt::detail::block_barrier(0, llm::simt::detail::site_key(s));
 }
-inline int __syncthreads_count(int pred) {
-  return llm::simt::detail::block_barrier(pred != 0);
+inline int __syncthreads_count(int pred, std::source_location s = std::source_location::current()) {
+  return llm::simt::detail::block_barrier(pred != 0, llm::simt::detail::site_key(s));
 }
-inline int __syncthreads_and(int pred) {
-  return llm::simt::detail::block_barrier(pred == 0) == 0;
+inline int __syncthreads_and(int pred, std::source_location s = std::source_location::current()) {
+  return llm::simt::detail::block_barrier(pred == 0, llm::simt::detail::site_key(s)) == 0;
 }
-inline int __syncthreads_or(int pred) {
-  return llm::simt::detail::block_barrier(pred != 0) != 0;
+inline int __syncthreads_or(int pred, std::source_location s = std::source_location::current()) {
+  return llm::simt::detail::block_barrier(pred != 0, llm::simt::detail::site_key(s)) != 0;
 }
 
 inline void __syncwarp(unsigned mask = 0xffffffffu) {

@@ -3,6 +3,7 @@
 // must give wrong answers here instead of passing by luck of a sequential thread order.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -137,6 +138,59 @@ float butterfly_lane0(const float* x) {
     v = next;
   }
   return v[0];
+}
+
+// A barrier only part of the block reaches is undefined on a GPU (compute-sanitizer's synccheck
+// flags it); the emulator fails the launch instead of letting the waiting threads through.
+__global__ void barrier_after_early_exit(float* out) {
+  if (threadIdx.x < 16) return;
+  __syncthreads();
+  out[threadIdx.x] = 1.0f;
+}
+
+__global__ void barrier_at_two_sites(float* out) {
+  if (threadIdx.x % 2) {
+    __syncthreads();
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1.0f;
+}
+
+// Uniform across the block (every thread takes the same branch): allowed.
+__global__ void barrier_in_uniform_branch(float* out) {
+  if (blockIdx.x == 0) __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = 1.0f;
+}
+
+TEST(SimtBarrier, DivergentSyncthreadsFailsTheLaunch) {
+  std::vector<float> out(64, 0.0f);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  LLM_LAUNCH(barrier_after_early_exit, 1, 64, 0, nullptr, out.data());
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  LLM_LAUNCH(barrier_at_two_sites, 1, 64, 0, nullptr, out.data());
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  LLM_LAUNCH(barrier_in_uniform_branch, 2, 32, 0, nullptr, out.data());
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  for (float v : out) EXPECT_EQ(v, 1.0f);
+}
+
+// Blocks start in no particular order on a GPU, and in a shuffled one here: a kernel that
+// assumes block 0 runs first sees it fail.
+__global__ void record_block_order(unsigned* next, unsigned* order) {
+  if (threadIdx.x == 0) order[atomicAdd(next, 1u)] = blockIdx.x;
+}
+
+TEST(SimtLaunch, BlocksRunInAShuffledOrder) {
+  unsigned next = 0;
+  std::vector<unsigned> order(64, 0xFFFFFFFFu);
+  LLM_LAUNCH(record_block_order, 64, 32, 0, nullptr, &next, order.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(next, 64u);
+  std::vector<unsigned> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (unsigned b = 0; b < 64; ++b) EXPECT_EQ(sorted[b], b) << "each block runs once";
+  EXPECT_NE(order, sorted) << "64 blocks in index order: the grid is not shuffled";
 }
 
 TEST(SimtWarp, ShuffleReductionWithFullMaskIsExact) {
