@@ -106,7 +106,7 @@ Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
   }
   // A graphed decode step runs a fixed shape: `bucket` rows, the extra ones reading one cached
   // key of their table's first block and writing nothing (slot -1), and attention launched for
-  // the longest context the model allows. Their logits are computed and never read.
+  // a context bucket (below). Their logits are computed and never read.
   const int bucket = graph_bucket(batch);
   for (int s = num_seqs; s < bucket; ++s) {
     h_ids_.push_back(-1);
@@ -118,7 +118,17 @@ Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
     h_tables_[static_cast<size_t>(s) * max_blocks_per_seq_] = 0;
   }
   const int rows = std::max(num_seqs, bucket);
-  if (bucket > 0) max_seq_len = model_->config().max_position_embeddings;
+  // The context bucket: the smallest power of two from 256 tokens that covers the batch's
+  // longest sequence (capped at the model's window), so a 128k-context model does not launch
+  // attention grids sized for its whole window on every decode step. One graph per (rows,
+  // context bucket); the kernels read each row's real length from seq_lens.
+  int context_bucket = 0;
+  if (bucket > 0) {
+    context_bucket = 256;
+    while (context_bucket < max_seq_len) context_bucket *= 2;
+    context_bucket = std::min(context_bucket, model_->config().max_position_embeddings);
+    max_seq_len = std::max(max_seq_len, context_bucket);
+  }
   const int64_t T = static_cast<int64_t>(h_ids_.size());
   const int64_t L = static_cast<int64_t>(h_logits_indices_.size());
 
@@ -144,7 +154,7 @@ Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
 
   Tensor logits = logits_.tensor.rows(0, L);
   auto forward = [&] { model_->forward(in, *cache_, ws_, logits); };
-  if (bucket > 0 && be.replay_graph(bucket, forward)) {
+  if (bucket > 0 && be.replay_graph((int64_t{bucket} << 32) | context_bucket, forward)) {
     ++graphed_steps_;
   } else {
     forward();

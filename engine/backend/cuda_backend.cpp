@@ -487,7 +487,10 @@ bool CudaBackend::replay_graph(int64_t key, const std::function<void()>& record)
     // same work again in the graph is harmless: it recomputes the same values.
     record();
     synchronize();
-    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal), "cudaStreamBeginCapture");
+    // Thread-local: tensor-parallel ranks are threads of one process, and a global-mode capture
+    // on one would make another rank's cudaMalloc (its own eager warm-up run) fail.
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+          "cudaStreamBeginCapture");
     cudaGraph_t graph = nullptr;
     try {
       record();

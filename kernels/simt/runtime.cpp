@@ -6,6 +6,7 @@
 // rejected here too, so the backend's error handling is exercised in tests.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -133,9 +134,14 @@ State& state() {
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
 thread_local int tl_device = 0;  // cudaSetDevice's, per host thread as in CUDA
-// Captures begun by this thread in global mode: while any is open, calls CUDA calls unsafe
-// during capture (cudaMalloc, synchronisation) fail here, as they do on a GPU.
-thread_local int tl_global_captures = 0;
+// Calls unsafe during capture (cudaMalloc, synchronisation) fail, as on a GPU, while this
+// thread has a global or thread-local capture open, or any thread has a global one open: the
+// global mode reaches across threads, so ranks on several threads must capture thread-locally.
+thread_local int tl_strict_captures = 0;
+std::atomic<int> g_global_captures{0};
+bool unsafe_call_refused() {
+  return tl_strict_captures > 0 || g_global_captures.load() > 0;
+}
 
 std::size_t rounded_size(std::size_t size) {
   return (size + kAlignment - 1) / kAlignment * kAlignment;
@@ -213,7 +219,7 @@ using llm::simt::state;
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (ptr == nullptr) return fail(cudaErrorInvalidValue);
   *ptr = nullptr;
-  if (llm::simt::tl_global_captures > 0) return fail(cudaErrorStreamCaptureUnsupported);
+  if (llm::simt::unsafe_call_refused()) return fail(cudaErrorStreamCaptureUnsupported);
   if (size == 0) return cudaSuccess;
   auto& s = state();
   std::lock_guard lock(s.mu);
@@ -355,7 +361,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   std::lock_guard lock(state().mu);
   if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (llm::simt::capturing(stream) || llm::simt::tl_global_captures > 0) {
+  if (llm::simt::capturing(stream) || llm::simt::unsafe_call_refused()) {
     return llm::simt::invalidate_capture(stream, cudaErrorStreamCaptureUnsupported);
   }
   return cudaSuccess;
@@ -386,7 +392,8 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
   if (stream->capture) return fail(cudaErrorIllegalState);
   stream->capture = std::make_unique<std::vector<std::function<void()>>>();
   stream->capture_mode = mode;
-  if (mode == cudaStreamCaptureModeGlobal) ++llm::simt::tl_global_captures;
+  if (mode != cudaStreamCaptureModeRelaxed) ++llm::simt::tl_strict_captures;
+  if (mode == cudaStreamCaptureModeGlobal) ++llm::simt::g_global_captures;
   return cudaSuccess;
 }
 
@@ -399,7 +406,8 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   }
   auto work = std::move(*stream->capture);
   stream->capture.reset();
-  if (stream->capture_mode == cudaStreamCaptureModeGlobal) --llm::simt::tl_global_captures;
+  if (stream->capture_mode != cudaStreamCaptureModeRelaxed) --llm::simt::tl_strict_captures;
+  if (stream->capture_mode == cudaStreamCaptureModeGlobal) --llm::simt::g_global_captures;
   if (!work.empty() && work.back() == nullptr) return fail(cudaErrorStreamCaptureInvalidated);
   auto owned = std::make_unique<CUgraph_st>(CUgraph_st{std::move(work)});
   *graph = owned.get();

@@ -171,6 +171,36 @@ TEST(SimtModel, GraphedDecodeStepsGiveTheEagerLogits) {
   EXPECT_LE(worst, 1e-4);
 }
 
+// Graphs are captured per context bucket (256, 512, ... tokens), not for the model's whole
+// window: decoding across 256 tokens switches to a new graph and still gives the eager logits.
+TEST(SimtModel, GraphedDecodeAcrossAContextBucketGivesTheEagerLogits) {
+  SimtModel eager(DType::kF32), graphed(DType::kF32, /*cuda_graphs=*/true);
+  ModelRunner a(*eager.backend, eager.model, eager.cache, 256, 4);
+  ModelRunner b(*graphed.backend, graphed.model, graphed.cache, 256, 4, /*cuda_graphs=*/true);
+  std::vector<int32_t> seq = random_prompt(250, 17);
+  std::vector<int32_t> table;
+  for (int k = 0; k < 20; ++k) table.push_back((k * 7) % 20);
+  int computed = 0;
+  double worst = 0;
+  const int vocab = eager.ck.config().vocab_size;
+  for (int step = 0; step < 12; ++step) {  // the prefill, then decodes at 251 .. 261 tokens
+    const std::vector<BatchEntry> batch = {
+        {std::span<const int32_t>(seq).subspan(static_cast<size_t>(computed)), computed, table,
+         true}};
+    const auto la = a.execute(batch);
+    const std::vector<float> want(la.begin(), la.end());
+    const auto lb = b.execute(batch);
+    ASSERT_EQ(lb.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, static_cast<double>(std::abs(lb[i] - want[i])));
+    computed = static_cast<int>(seq.size());
+    seq.push_back(
+        static_cast<int32_t>(std::max_element(want.begin(), want.begin() + vocab) - want.begin()));
+  }
+  EXPECT_EQ(b.graphed_steps(), 11);
+  EXPECT_LE(worst, 1e-4);
+}
+
 // The greedy path reads back argmax ids computed on the device: the logits' own argmax.
 TEST(SimtModel, DeviceArgmaxIsTheArgmaxOfTheLogits) {
   SimtModel m(DType::kF32);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "kernels/cuda/launch.h"
@@ -69,6 +70,42 @@ TEST(SimtGraph, CaptureRecordsAndLaunchReplaysWithCaptureTimeArguments) {
   cudaGetLastError();
   cudaFree(x);
   cudaFree(y);
+}
+
+// A global-mode capture restricts every host thread, a thread-local one only its own: with
+// tensor-parallel ranks on threads, one rank's global capture would fail another rank's
+// cudaMalloc (the backend captures thread-locally for this reason).
+TEST(SimtGraph, GlobalCaptureReachesOtherThreadsAndThreadLocalDoesNot) {
+  for (const cudaStreamCaptureMode mode :
+       {cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal,
+        cudaStreamCaptureModeRelaxed}) {
+    Stream stream;
+    ASSERT_EQ(cudaStreamBeginCapture(stream.s, mode), cudaSuccess);
+    cudaError_t other = cudaErrorUnknown;
+    std::thread([&other] {
+      float* p = nullptr;
+      other = cudaMalloc(&p, 256);
+      if (other == cudaSuccess) cudaFree(p);
+      cudaGetLastError();
+    }).join();
+    float* mine = nullptr;
+    const cudaError_t own = cudaMalloc(&mine, 256);
+    if (own == cudaSuccess) cudaFree(mine);
+    cudaGetLastError();
+    cudaGraph_t graph = nullptr;
+    cudaStreamEndCapture(stream.s, &graph);  // (a GPU may call the capture invalidated)
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    EXPECT_EQ(other,
+              mode == cudaStreamCaptureModeGlobal ? cudaErrorStreamCaptureUnsupported : cudaSuccess)
+        << "mode " << mode;
+    EXPECT_EQ(
+        own, mode == cudaStreamCaptureModeRelaxed ? cudaSuccess : cudaErrorStreamCaptureUnsupported)
+        << "mode " << mode;
+  }
+  float* after = nullptr;
+  EXPECT_EQ(cudaMalloc(&after, 256), cudaSuccess) << "every capture has ended";
+  cudaFree(after);
 }
 
 TEST(SimtGraph, CublasCaptureReadsHostScalarsAtCaptureTime) {
