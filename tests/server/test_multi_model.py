@@ -168,6 +168,20 @@ def test_mean_token_logprob_is_watched_where_asked(server):
     assert not any(k.startswith("llm_model_mean_token_logprob") and "'tiny'" in k for k in server.metrics())
 
 
+def test_shadow_copies_are_dropped_not_queued_when_full(checkpoints, tmp_path):
+    config = write_config(tmp_path / "models.json", [
+        {"name": "tiny", "versions": [
+            {"version": "v1", "model": str(checkpoints[0]), "flags": small()},
+            {"version": "v3", "model": str(checkpoints[0]), "shadow": True, "flags": small()}]}])
+    s = Server("--config", str(config), "--max-shadow-in-flight", "0", model=None)
+    for _ in range(3):
+        assert complete(s, "tiny", max_tokens=4)[0] == "tiny:v1"
+    m = s.metrics()
+    assert m["llm_shadow_requests_total[('model', 'tiny'), ('result', 'dropped'), ('shadow_version', 'v3'), ('version', 'v1')]"] == 3
+    assert not any("'compared'" in k for k in m if k.startswith("llm_shadow_requests_total"))
+    assert s.stop() == 0
+
+
 def test_admin_needs_its_key(server):
     assert admin(server, "models", headers={})[0] == 401
     assert admin(server, "models", headers={"Authorization": "Bearer wrong"})[0] == 401
