@@ -174,38 +174,44 @@ void ModelRouter::unload(const std::string& model, const std::string& version) {
   d.versions.erase(it);
 }
 
-void ModelRouter::set_weights(const std::string& model,
-                              const std::map<std::string, double>& weights) {
-  std::lock_guard lock(mu_);
-  Deployment& d = find(model);
-  Deployment next = d;
+void ModelRouter::apply_weights(Deployment& d, const std::map<std::string, double>& weights) {
+  // Everything is checked before anything changes: a refused change leaves the weights as
+  // they were.
+  double total = 0;
+  for (const auto& [name, slot] : d.versions) {
+    if (!slot.loaded || name == d.shadow) continue;
+    const auto it = weights.find(name);
+    total += it == weights.end() ? slot.weight : it->second;
+  }
   for (const auto& [version, w] : weights) {
-    const auto it = next.versions.find(version);
-    if (it == next.versions.end() || !it->second.loaded)
+    const auto it = d.versions.find(version);
+    if (it == d.versions.end() || !it->second.loaded)
       bad_request("the model '" + d.spec.name + "' has no ready version '" + version + "'");
     if (version == d.shadow)
       bad_request("version '" + version + "' is the shadow: it takes no weight");
     if (!(w >= 0) || w > 1e12) bad_request("weights must be numbers >= 0");
-    it->second.weight = w;
   }
-  if (total_weight(next) <= 0) bad_request("the weights would add up to 0: no version would serve");
+  if (total <= 0) bad_request("the weights would add up to 0: no version would serve");
   d.history.push_back(weights_of(d));
-  for (auto& [version, slot] : d.versions) slot.weight = next.versions[version].weight;
+  for (const auto& [version, w] : weights) d.versions[version].weight = w;
+}
+
+void ModelRouter::set_weights(const std::string& model,
+                              const std::map<std::string, double>& weights) {
+  std::lock_guard lock(mu_);
+  apply_weights(find(model), weights);
 }
 
 void ModelRouter::promote(const std::string& model, const std::string& version) {
+  std::lock_guard lock(mu_);
+  Deployment& d = find(model);
   std::map<std::string, double> w;
-  {
-    std::lock_guard lock(mu_);
-    const Deployment& d = find(model);
-    for (const auto& [name, slot] : d.versions) {
-      if (slot.loaded && name != d.shadow) w[name] = name == version ? 1.0 : 0.0;
-    }
-    if (!w.contains(version))
-      bad_request("the model '" + d.spec.name + "' has no ready serving version '" + version + "'");
+  for (const auto& [name, slot] : d.versions) {
+    if (slot.loaded && name != d.shadow) w[name] = name == version ? 1.0 : 0.0;
   }
-  // Not atomic with the lookup above, but set_weights checks everything again under the lock.
-  set_weights(model, w);
+  if (!w.contains(version))
+    bad_request("the model '" + d.spec.name + "' has no ready serving version '" + version + "'");
+  apply_weights(d, w);
 }
 
 void ModelRouter::rollback(const std::string& model) {

@@ -86,6 +86,8 @@ class ModelRouter {
 
   Deployment& find(const std::string& model);  // by name or alias; throws ApiError 404
   const Deployment& find(const std::string& model) const;
+  // set_weights' change, the lock held (promote shares it, so both are one step).
+  static void apply_weights(Deployment& d, const std::map<std::string, double>& weights);
   static double total_weight(const Deployment& d);
   static std::map<std::string, double> weights_of(const Deployment& d);
 
