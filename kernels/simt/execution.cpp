@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_api.h"
+#include "kernels/simt/async_copy.h"
 #include "kernels/simt/stacks.h"
 
 thread_local constinit uint3 threadIdx{0, 0, 0};
@@ -57,6 +58,7 @@ struct Thread {
   int barrier_pred = 0;
   int barrier_count = 0;
   std::uint64_t barrier_site = 0;
+  detail::AsyncCopies copies;  // cp.async state (kernels/simt/async_copy.cpp)
 };
 
 // One block in flight on this OS thread.
@@ -85,6 +87,7 @@ struct SharedBuffer {
 };
 thread_local SharedBuffer tl_shared;
 thread_local void* tl_shared_ptr = nullptr;
+thread_local std::size_t tl_shared_bytes = 0;
 
 std::atomic<std::uint64_t> g_launch_counter{0};
 
@@ -148,6 +151,24 @@ void resolve_warp_ops(Block& block) {
     };
     WarpResult r;
     const bool self_in_mask = (t->mask >> lane) & 1u;
+    if (t->op == WarpOp::kCollective) {
+      // Once per warp: by the lowest lane that takes part.
+      bool lowest = true;
+      for (int j = 0; j < lane && lowest; ++j) lowest = !takes_part(j);
+      if (lowest) {
+        void* lanes[32] = {};
+        unsigned present = 0;
+        for (int j = 0; j < 32; ++j) {
+          if (!takes_part(j)) continue;
+          lanes[j] = reinterpret_cast<void*>(
+              static_cast<std::uintptr_t>(block.threads[static_cast<std::size_t>(base + j)].value));
+          present |= 1u << j;
+        }
+        reinterpret_cast<detail::CollectiveFn>(static_cast<std::uintptr_t>(t->site))(
+            lanes, present, static_cast<unsigned>(base / 32));
+      }
+      continue;
+    }
     switch (t->op) {
       case WarpOp::kSync:
         r.valid = self_in_mask;
@@ -291,6 +312,17 @@ WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, i
   return t->result;
 }
 
+void warp_collective(CollectiveFn fn, void* payload) {
+  // Lanes match on the function (kept in `site`): lanes at another collective are not present.
+  warp_exchange(WarpOp::kCollective, 0xffffffffu,
+                static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(payload)), 0, 0,
+                static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)));
+}
+
+AsyncCopies& current_async_copies() {
+  return tl_block->current->copies;
+}
+
 int block_barrier(int pred, std::uint64_t site) {
   Block* block = tl_block;
   Thread* t = block->current;
@@ -306,6 +338,12 @@ int block_barrier(int pred, std::uint64_t site) {
 
 void* dynamic_shared_memory() {
   return tl_shared_ptr;
+}
+
+bool in_dynamic_shared_memory(const void* p, std::size_t bytes) {
+  const auto* b = static_cast<const unsigned char*>(tl_shared_ptr);
+  const auto* q = static_cast<const unsigned char*>(p);
+  return b != nullptr && q >= b && q + bytes <= b + tl_shared_bytes;
 }
 
 void run_grid(const LaunchConfig& config, void (*body)(void*), void* arg) {
@@ -339,6 +377,7 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* arg) {
     SplitMix64 mix{seed ^ (launch << 32) ^ (std::uint64_t{b.z} << 48)};
     block.rng = SplitMix64{mix() ^ (std::uint64_t{b.y} << 32) ^ b.x};
     tl_shared_ptr = tl_shared.prepare(config.shared_bytes);
+    tl_shared_bytes = config.shared_bytes;
     run_block(block, body, arg, nthreads);
   }
   tl_block = outer;

@@ -28,7 +28,16 @@ namespace llm::simt {
 
 // Warp-level operations; the emulator resolves them among the lanes that wait at the same kind
 // of operation with the same mask.
-enum class WarpOp : std::uint8_t { kSync, kShflIdx, kShflUp, kShflDown, kShflXor, kVote, kActive };
+enum class WarpOp : std::uint8_t {
+  kSync,
+  kShflIdx,
+  kShflUp,
+  kShflDown,
+  kShflXor,
+  kVote,
+  kActive,
+  kCollective,  // mma.sync, ldmatrix: one function computes every lane's result
+};
 
 struct WarpResult {
   std::uint64_t bits = 0;  // the source lane's value (shuffles), the ballot (votes)
@@ -46,6 +55,18 @@ WarpResult warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int b, i
 // SITE identifies the call site: threads waiting at different __syncthreads calls, or while
 // others of the block have exited, are a divergent barrier (undefined on a GPU; reported here).
 int block_barrier(int pred, std::uint64_t site);
+
+// A warp-collective instruction (mma.sync, ldmatrix; kernels/simt/tensor_core.cpp): each lane
+// passes its own operands and result pointers in `payload`; once every lane of the warp waits at
+// the same collective, `fn` runs once with the 32 lanes' payloads (null for a lane that is not
+// there; `present` has a bit per lane that is) and writes every lane's results.
+using CollectiveFn = void (*)(void* const lanes[32], unsigned present, unsigned warp);
+void warp_collective(CollectiveFn fn, void* payload);
+
+// The cp.async copies the running thread issued and has not waited for (kernels/simt/
+// async_copy.cpp keeps them; each emulated thread has its own).
+struct AsyncCopies;
+AsyncCopies& current_async_copies();
 
 inline std::uint64_t site_key(const std::source_location& site) {
   return (reinterpret_cast<std::uintptr_t>(site.file_name()) << 20) ^
@@ -104,6 +125,8 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* ctx);
 
 // The running block's dynamic shared memory (poisoned with 0xFF bytes when the block starts).
 void* dynamic_shared_memory();
+// Whether [p, p + bytes) lies inside it (ldmatrix and cp.async check their shared operands).
+bool in_dynamic_shared_memory(const void* p, std::size_t bytes);
 
 // The emulated `kernel<<<grid, block, shared_bytes, stream>>>(args...)`: the arguments are
 // converted to the kernel's parameter types once and every thread gets a copy of them.

@@ -35,4 +35,5 @@
 #include "kernels/simt/execution.h"
 #include "kernels/simt/nccl.h"
 #include "kernels/simt/runtime.h"
+#include "kernels/simt/tensor_core.h"
 // clang-format on
