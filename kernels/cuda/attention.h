@@ -54,7 +54,13 @@ void decode_attention(const PagedAttentionParams& p, int partition_tokens, float
                       cudaStream_t stream);
 
 // Writes the rows of the sequences with more than one new token; other rows are left alone.
+// 16-bit caches with head_dim 64/80/96/128/256 run on tensor cores (Q and P rounded to the
+// cache type, f32 accumulation), everything else on the scalar f32 kernel.
 void prefill_attention(const PagedAttentionParams& p, cudaStream_t stream);
+
+// The tensor-core kernel alone (prefill_attention_mma.cu): false, launching nothing, for a cache
+// type or head size it does not handle.
+bool prefill_attention_tensor_cores(const PagedAttentionParams& p, cudaStream_t stream);
 
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

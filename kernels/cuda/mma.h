@@ -24,11 +24,11 @@ inline namespace LLM_CUDA_ABI {
 template <typename T>
 __device__ inline std::uint32_t pack2(float lo, float hi) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x = lo: the low half
-    return *reinterpret_cast<const std::uint32_t*>(&v);
+    return std::uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(lo))} |
+           (std::uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(hi))} << 16);
   } else {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const std::uint32_t*>(&v);
+    return std::uint32_t{__half_as_ushort(__float2half_rn(lo))} |
+           (std::uint32_t{__half_as_ushort(__float2half_rn(hi))} << 16);
   }
 }
 

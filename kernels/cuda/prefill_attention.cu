@@ -181,6 +181,7 @@ void dispatch_head_dim(const PagedAttentionParams& p, cudaStream_t stream) {
 
 void prefill_attention(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.num_seqs == 0 || p.max_query_len <= 1) return;
+  if (prefill_attention_tensor_cores(p, stream)) return;
   if (p.cache_type == CUDA_R_16BF) {
     dispatch_head_dim<__nv_bfloat16>(p, stream);
   } else if (p.cache_type == CUDA_R_16F) {

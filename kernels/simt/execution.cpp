@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
 #include <cstdio>
@@ -133,12 +134,34 @@ int shuffle_source(WarpOp op, int lane, int b, int c) {
   return in_range ? j : lane;
 }
 
-// Completes every pending warp operation. A lane takes part in lane i's operation when it waits
-// at the same kind of operation with the same mask (and call site), and both lanes are in the
-// mask; anything read from a lane that does not take part is poison.
+// Completes the pending warp operations of a random, non-empty subset of the warps that have
+// them; the other warps stay where they are for now. Warps therefore drift apart as they would
+// on a GPU, where nothing keeps them in step between barriers: a warp that refills shared memory
+// another warp is still reading (a missing __syncthreads) is caught instead of hidden by
+// lockstep. A lane takes part in lane i's operation when it waits at the same kind of operation
+// with the same mask (and call site), and both lanes are in the mask; anything read from a lane
+// that does not take part is poison.
 void resolve_warp_ops(Block& block) {
   const int n = static_cast<int>(block.threads.size());
+  std::uint64_t pending = 0, chosen = 0;  // warps with operations (a block has at most 32)
+  for (const Thread* t : block.at_warp) pending |= 1ull << ((t - block.threads.data()) / 32);
+  chosen = pending & block.rng();
+  if (chosen == 0) {
+    // At least one: the k-th pending warp, k at random.
+    int k = static_cast<int>(block.rng() % static_cast<unsigned>(std::popcount(pending)));
+    for (std::uint64_t rest = pending;; rest &= rest - 1) {
+      if (k-- == 0) {
+        chosen = rest & -rest;
+        break;
+      }
+    }
+  }
+  std::vector<Thread*> waiting;
   for (Thread* t : block.at_warp) {
+    if (((chosen >> ((t - block.threads.data()) / 32)) & 1u) == 0) waiting.push_back(t);
+  }
+  for (Thread* t : block.at_warp) {
+    if (((chosen >> ((t - block.threads.data()) / 32)) & 1u) == 0) continue;
     const int linear = static_cast<int>(t - block.threads.data());
     const int base = linear & ~31, lane = linear & 31;
     auto takes_part = [&](int j) {
@@ -201,9 +224,11 @@ void resolve_warp_ops(Block& block) {
     t->result = r;
   }
   // Only now: resolution above reads the other lanes' pending state.
-  for (Thread* t : block.at_warp) block.runnable.push_back(t);
+  for (Thread* t : block.at_warp) {
+    if ((chosen >> ((t - block.threads.data()) / 32)) & 1u) block.runnable.push_back(t);
+  }
   for (Thread* t : block.runnable) t->wait = Wait::kRunnable;
-  block.at_warp.clear();
+  block.at_warp = std::move(waiting);
 }
 
 // Every thread of the block that has not exited must wait at the same __syncthreads; otherwise

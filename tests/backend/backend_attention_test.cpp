@@ -75,6 +75,13 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       {"window1_mha_hd16", 1, 1, 16, 8, {{10, 1}, {0, 9}}, 1},
       {"softcap_gqa4_hd64", 1, 4, 64, 16, {{50, 1}, {0, 30}}, 0, 1.5f},
       {"window_and_softcap", 2, 2, 32, 16, {{700, 1}, {5, 12}}, 16, 2.0f},
+      // The tensor-core prefill's other head sizes (Phi-2: 80, Qwen/Gemma-7B-class: 96, 256),
+      // GQA 8 (two row tiles per token block), chunks behind long cached prefixes, a window.
+      {"gqa2_hd80_bs16", 2, 2, 80, 16, {{0, 37}, {90, 18}, {5, 1}}},
+      {"gqa8_hd96_bs32", 1, 8, 96, 32, {{0, 19}, {61, 9}}},
+      {"gqa2_hd256_bs16", 1, 2, 256, 16, {{0, 23}, {40, 17}}},
+      {"window40_gqa4_hd128", 2, 4, 128, 8, {{0, 70}, {150, 33}}, 40},
+      {"softcap_hd256_bs8", 1, 2, 256, 8, {{9, 30}}, 0, 30.0f},
   };
   const BackendCase& bc = GetParam();
   LLM_SKIP_IF_UNAVAILABLE(bc);
@@ -188,13 +195,20 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
     }
 
     // float64 reference: row i of sequence s sees positions 0..cached+i.
-    std::vector<double> want(static_cast<size_t>(T) * H * hd), scale(want.size());
+    std::vector<double> want(static_cast<size_t>(T) * H * hd), bound(want.size());
     for (int s = 0; s < S; ++s) {
       for (int i = 0; i < c.seqs[s].new_tokens; ++i) {
         const int row = query_start[s] + i, visible = c.seqs[s].cached + i + 1;
         for (int h = 0; h < H; ++h) {
           const int kvh = h / c.group;
-          const float* q = &qkv[static_cast<size_t>(row) * width + static_cast<size_t>(h) * hd];
+          const float* q_in = &qkv[static_cast<size_t>(row) * width + static_cast<size_t>(h) * hd];
+          // The scaled query, as the kernel has it (rounded for tensor cores on prefill rows).
+          std::vector<double> q(static_cast<size_t>(hd));
+          const bool rounds = c.seqs[s].new_tokens > 1 && bc.attention_rounds_query(hd);
+          for (int d = 0; d < hd; ++d) {
+            const float scaled = q_in[d] * shape.scale;
+            q[d] = rounds ? rounded(bc.kv_dtype, {scaled})[0] : scaled;
+          }
           std::vector<double> p(static_cast<size_t>(visible));
           double mx = -INFINITY, denom = 0;
           const int first = c.window > 0 ? std::max(0, visible - c.window) : 0;
@@ -203,7 +217,7 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
             for (int d = 0; d < hd; ++d)
               dot += static_cast<double>(q[d]) *
                      keys[s][(static_cast<size_t>(j) * KVH + kvh) * hd + d];
-            p[j] = dot / std::sqrt(static_cast<double>(hd));
+            p[j] = dot;
             if (c.softcap > 0) p[j] = c.softcap * std::tanh(p[j] / c.softcap);
             if (j < first) p[j] = -INFINITY;
             mx = std::max(mx, p[j]);
@@ -218,12 +232,15 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
             }
             const size_t o = (static_cast<size_t>(row) * H + h) * hd + d;
             want[o] = acc / denom;
-            scale[o] = mag / denom;
+            // Error bound: f32 sums (1e-4 of the weighted magnitude); with tensor cores each
+            // softmax weight is also rounded to 16 bits (2^-9 relative, so 2^-9 of the same
+            // magnitude at most; 2^-8 leaves room for the f32 part).
+            bound[o] = (rounds ? 0x1p-8 : 1e-4) * mag / denom;
           }
         }
       }
     }
-    expect_close(to_host(*be, out.tensor), want, scale, 1e-4, "attention " + c.name);
+    expect_close(to_host(*be, out.tensor), want, bound, 1.0, "attention " + c.name);
   }
 }
 

@@ -57,11 +57,17 @@ std::vector<BackendCase> backend_cases() {
                    },
                    DType::kBF16};
   simt.matmul_rounds_input = [](DType) { return true; };
+  // kernels/cuda/prefill_attention_mma.cu's head sizes.
+  const auto tensor_core_head = [](int hd) {
+    return hd == 64 || hd == 80 || hd == 96 || hd == 128 || hd == 256;
+  };
+  simt.attention_rounds_query = tensor_core_head;
   cases.push_back(simt);
   // The same source on a real device, when there is one.
   BackendCase cuda{"cuda", nullptr, DType::kBF16};
   cuda.matmul_rounds_input = [](DType) { return true; };
   cuda.matmul_batch_invariant = false;
+  cuda.attention_rounds_query = tensor_core_head;
 #if defined(LLM_HAVE_CUDA_BACKEND)
   cuda.make = [] { return make_cuda_device_backend({}); };
   cuda.unavailable = [] {

@@ -32,6 +32,10 @@ struct BackendCase {
   // A row's product does not depend on the other rows in the batch (bit for bit). cuBLAS on a
   // real GPU picks kernels (tiling, split-K) by shape, so it makes no such promise.
   bool matmul_batch_invariant = true;
+  // Whether prefill attention with this head size rounds the scaled queries (and the softmax
+  // weights) to the cache's 16-bit type for tensor cores; the reference then rounds q * scale
+  // the same way, and the weights' rounding (2^-9 relative each) is in the tolerance.
+  std::function<bool(int head_dim)> attention_rounds_query = [](int) { return false; };
   // Non-empty when this backend cannot run here (no device): the tests skip, saying why.
   std::function<std::string()> unavailable = [] { return std::string(); };
 };
