@@ -35,6 +35,15 @@ __device__ inline __half from_f32<__half>(float v) {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
+// Before a loop over a register array: nvcc unrolls it fully, so every index is a constant and
+// the array stays in registers (a dynamically indexed array lives in local memory). Loops with
+// a runtime trip count are written with the array's constant bound and a `break`.
+#if defined(__CUDACC__)
+#define LLM_UNROLL _Pragma("unroll")
+#else
+#define LLM_UNROLL
+#endif
+
 __device__ inline float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
   return v;

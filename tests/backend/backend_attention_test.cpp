@@ -78,8 +78,10 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       // The tensor-core prefill's other head sizes (Phi-2: 80, Qwen/Gemma-7B-class: 96, 256),
       // GQA 8 (two row tiles per token block), chunks behind long cached prefixes, a window.
       {"gqa2_hd80_bs16", 2, 2, 80, 16, {{0, 37}, {90, 18}, {5, 1}}},
-      {"gqa8_hd96_bs32", 1, 8, 96, 32, {{0, 19}, {61, 9}}},
-      {"gqa2_hd256_bs16", 1, 2, 256, 16, {{0, 23}, {40, 17}}},
+      {"gqa8_hd96_bs32", 1, 8, 96, 32, {{0, 19}, {61, 9}, {200, 1}}},
+      {"gqa2_hd256_bs16", 1, 2, 256, 16, {{0, 23}, {40, 17}, {300, 1}}},
+      // A group larger than the 8 query heads a decode block takes (two head chunks).
+      {"gqa12_hd64_bs16", 1, 12, 64, 16, {{130, 1}, {0, 12}, {7, 1}}},
       {"window40_gqa4_hd128", 2, 4, 128, 8, {{0, 70}, {150, 33}}, 40},
       {"softcap_hd256_bs8", 1, 2, 256, 8, {{9, 30}}, 0, 30.0f},
   };

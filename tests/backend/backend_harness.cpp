@@ -63,6 +63,17 @@ std::vector<BackendCase> backend_cases() {
   };
   simt.attention_rounds_query = tensor_core_head;
   cases.push_back(simt);
+  // The other cache types the kernels take: f16 (tensor cores too) and f32 (the scalar prefill,
+  // 4-byte loads in decode).
+  BackendCase simt_f16 = simt;
+  simt_f16.name = "simt_f16kv";
+  simt_f16.kv_dtype = DType::kF16;
+  cases.push_back(simt_f16);
+  BackendCase simt_f32 = simt;
+  simt_f32.name = "simt_f32kv";
+  simt_f32.kv_dtype = DType::kF32;
+  simt_f32.attention_rounds_query = [](int) { return false; };
+  cases.push_back(simt_f32);
   // The same source on a real device, when there is one.
   BackendCase cuda{"cuda", nullptr, DType::kBF16};
   cuda.matmul_rounds_input = [](DType) { return true; };
