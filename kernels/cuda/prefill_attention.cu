@@ -74,6 +74,7 @@ __global__ void __launch_bounds__(kPrefillThreads)
   const T* vc = static_cast<const T*>(p.v_cache);
   const int* table = p.block_tables + static_cast<long long>(s) * p.max_blocks_per_seq;
   float o[kDims];
+  LLM_UNROLL
   for (int i = 0; i < kDims; ++i) o[i] = 0.0f;
   float m = -INFINITY, l = 0.0f;
 
@@ -125,6 +126,7 @@ __global__ void __launch_bounds__(kPrefillThreads)
     m = m_new;
     __syncthreads();  // P complete
 
+    LLM_UNROLL
     for (int i = 0; i < kDims; ++i) {
       const int d = lane + kLanesPerRow * i;
       if (d < hd) {
@@ -140,6 +142,7 @@ __global__ void __launch_bounds__(kPrefillThreads)
   float* orow =
       p.out + static_cast<long long>(q0 + qi) * p.num_heads * hd + static_cast<long long>(h) * hd;
   const float inv = 1.0f / l;
+  LLM_UNROLL
   for (int i = 0; i < kDims; ++i) {
     const int d = lane + kLanesPerRow * i;
     if (d < hd) orow[d] = o[i] * inv;
