@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "  gemm        the model's matrix products per implementation (engine, OpenBLAS, oneDNN)\n"
     "  serve       streaming load against a running llm-serve (TTFT, TPOT, ITL, latency)\n"
     "  sample      host time of one sampling call at 128k-152k vocabularies\n"
+    "  attention   the device's paged-attention kernels beside its peak (bytes, FLOPs)\n"
     "Every subcommand prints a table and, with --json FILE, writes a machine-readable result.\n";
 
 }  // namespace
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   if (sub == "gemm") return llm::bench::gemm_main(argc - 1, argv + 1);
   if (sub == "serve") return llm::bench::serve_main(argc - 1, argv + 1);
   if (sub == "sample") return llm::bench::sample_main(argc - 1, argv + 1);
+  if (sub == "attention") return llm::bench::attention_main(argc - 1, argv + 1);
   std::cerr << "llm-bench: unknown subcommand '" << sub << "'\n" << kUsage;
   return 2;
 }

@@ -10,5 +10,6 @@ int roofline_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 int gemm_main(int argc, char** argv);
 int sample_main(int argc, char** argv);
+int attention_main(int argc, char** argv);
 
 }  // namespace llm::bench

@@ -274,3 +274,45 @@ def test_report_turns_results_into_tables_and_a_plot(tmp_path):
     assert "| tiny | f32 | 2 |" in text, text  # the c=2 throughput row
     assert "| tiny | bf16 | 1 |" in text, text  # the serve row
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_attention_reports_each_kernel_beside_the_peak(tmp_path):
+    out = tmp_path / "attention.json"
+    run(BENCH, "attention", "--backend", "simt", "--heads", 4, "--kv-heads", 2, "--head-dim", 64,
+        "--prefill", "20,33", "--decode", "1,3", "--context", 70, "--iters", 1, "--json", out)
+    report = json.loads(out.read_text())
+    check_common(report, "attention")
+    rows = {(r["kernel"], r["case"]): r for r in report["results"]}
+    assert set(rows) == {("prefill", "T=20"), ("prefill", "T=33"), ("decode", "S=1 C=70"),
+                         ("decode+graph", "S=1 C=70"), ("decode", "S=3 C=70"),
+                         ("decode+graph", "S=3 C=70")}
+    # The work is the formula's: causal pairs for prefill, every cached key for decode.
+    H, KVH, hd = 4, 2, 64
+    assert rows[("prefill", "T=33")]["flops"] == 4 * H * hd * 33 * 34 / 2
+    assert rows[("decode", "S=3 C=70")]["flops"] == 4 * H * hd * 70 * 3
+    assert rows[("decode", "S=3 C=70")]["bytes"] >= 3 * 70 * KVH * hd * 2 * 2
+    for r in report["results"]:
+        positive(r, "bytes", "flops", "ms", "peak_bound_ms", "achieved_tbs")
+        assert r["fraction_of_peak"] == pytest.approx(r["peak_bound_ms"] / r["ms"])
+
+
+def test_attention_plan_runs_nothing_and_refuses_bad_shapes():
+    plan = run(BENCH, "attention", "--plan").stdout
+    assert "prefill T=8192" in plan and "compute bound" in plan and "memory bound" in plan
+    bad = run(BENCH, "attention", "--plan", "--heads", 6, "--kv-heads", 4, check=False)
+    assert bad.returncode == 2 and "multiple of --kv-heads" in bad.stderr
+
+
+def test_gpu_check_runs_every_step_in_the_emulator(tmp_path):
+    out = tmp_path / "gpu_check.json"
+    run(ROOT / "bench" / "gpu_check.sh", "--emulator", "--build", BIN_DIR.parent, "--out", out)
+    report = json.loads(out.read_text())
+    status = {s["step"]: s["status"] for s in report["steps"]}
+    expected = {"conformance", "attention_kernels", "make_model", "prefill_16", "prefill_32",
+                "decode_1_eager", "decode_1_graphs", "decode_2_eager", "decode_2_graphs"}
+    assert {k for k, v in status.items() if v == "passed"} == expected, status
+    # compute-sanitizer needs a device: skipped, saying so.
+    assert all(status[f"sanitizer_{t}"] == "skipped" for t in ("racecheck", "synccheck", "memcheck"))
+    assert {r["kernel"] for r in report["attention_kernels"]} == {"prefill", "decode", "decode+graph"}
+    positive(report["latency"]["decode_2_graphs"], "decode_step_ms", "decode_tokens_per_s")
+    positive(report["latency"]["prefill_32"], "prefill_s", "prefill_tokens_per_s")
