@@ -344,6 +344,10 @@ void warp_collective(CollectiveFn fn, void* payload) {
                 static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(fn)));
 }
 
+bool running_kernel() {
+  return tl_block != nullptr && tl_block->current != nullptr;
+}
+
 AsyncCopies& current_async_copies() {
   return tl_block->current->copies;
 }

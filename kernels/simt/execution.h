@@ -68,6 +68,9 @@ void warp_collective(CollectiveFn fn, void* payload);
 struct AsyncCopies;
 AsyncCopies& current_async_copies();
 
+// Whether a kernel's thread is running on this OS thread (the fault report names it).
+bool running_kernel();
+
 inline std::uint64_t site_key(const std::source_location& site) {
   return (reinterpret_cast<std::uintptr_t>(site.file_name()) << 20) ^
          (std::uint64_t{site.line()} << 8) ^ site.column() ^ 1;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_api.h"
+#include "kernels/simt/guarded_memory.h"
 
 struct CUstream_st {
   unsigned flags = 0;
@@ -81,7 +82,7 @@ std::size_t parse_bytes(const char* text, std::size_t fallback) {
 struct Allocation {
   std::size_t size = 0;
   int device = 0;
-  Buffer memory;
+  GuardedAllocation memory;
 };
 
 struct State {
@@ -226,10 +227,11 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   const std::size_t rounded = llm::simt::rounded_size(size);
   std::size_t& used = s.used[static_cast<std::size_t>(llm::simt::tl_device)];
   if (rounded > s.total - std::min(s.total, used)) return fail(cudaErrorMemoryAllocation);
-  llm::simt::Buffer buf(std::aligned_alloc(llm::simt::kAlignment, rounded));
-  if (!buf) return fail(cudaErrorMemoryAllocation);
-  std::memset(buf.get(), 0xFF, rounded);  // uninitialised device memory reads as NaN
-  auto* base = static_cast<std::byte*>(buf.get());
+  llm::simt::install_fault_report();
+  llm::simt::GuardedAllocation buf(rounded);
+  if (!buf.data()) return fail(cudaErrorMemoryAllocation);
+  std::memset(buf.data(), 0xFF, rounded);  // uninitialised device memory reads as NaN
+  auto* base = static_cast<std::byte*>(buf.data());
   s.device.emplace(base, llm::simt::Allocation{size, llm::simt::tl_device, std::move(buf)});
   used += rounded;
   *ptr = base;

@@ -6,8 +6,31 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_api.h"
+#include "kernels/cuda/launch.h"
 
 namespace {
+
+// Thread 5 of block 1 reads p[i]; every other thread does nothing.
+__global__ void read_one(const float* p, int i, float* out) {
+  if (threadIdx.x == 5 && blockIdx.x == 1) *out = p[i];
+}
+
+// Device memory ends at a guard page: a kernel that reads past its allocation stops at once,
+// naming the address, block and thread, as compute-sanitizer's memcheck would.
+TEST(SimtRuntimeDeathTest, AKernelReadingPastItsAllocationStopsNamingItsThread) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 1000 * sizeof(float)), cudaSuccess);  // 4000 bytes: 4096 mapped
+  float out = 0.0f;
+  // Inside the allocation, and in the rounding's slack (poison): no fault.
+  LLM_LAUNCH(read_one, 2, 32, 0, nullptr, d, 999, &out);
+  LLM_LAUNCH(read_one, 2, 32, 0, nullptr, d, 1023, &out);
+  EXPECT_TRUE(std::isnan(out));
+  EXPECT_DEATH(LLM_LAUNCH(read_one, 2, 32, 0, nullptr, d, 1024, &out),
+               "illegal address .* in block \\(1,0,0\\) thread \\(5,0,0\\)");
+  EXPECT_DEATH(LLM_LAUNCH(read_one, 2, 32, 0, nullptr, d, -100, &out), "illegal address");
+  ASSERT_EQ(cudaFree(d), cudaSuccess);
+}
 
 TEST(SimtRuntime, DeviceMemoryIsAccountedAndPoisoned) {
   llm::simt::set_device_memory_bytes(std::size_t{64} << 20);
