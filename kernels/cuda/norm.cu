@@ -14,7 +14,7 @@ inline namespace LLM_CUDA_ABI {
 template <bool kAdd>
 __global__ void rmsnorm_kernel(float* x, const float* delta, const float* weight, long long dim,
                                float eps, float* out) {
-  __shared__ float scratch[32];
+  LLM_SHARED(float, scratch, 32);
   const long long base = static_cast<long long>(blockIdx.x) * dim;
   float ss = 0.0f;
   for (long long i = threadIdx.x; i < dim; i += blockDim.x) {
@@ -36,7 +36,7 @@ __global__ void rmsnorm_kernel(float* x, const float* delta, const float* weight
 __global__ void qk_norm_kernel(float* qkv, const float* q_weight, const float* k_weight,
                                int row_heads, int num_qk, int num_q, long long head_dim,
                                float eps) {
-  __shared__ float scratch[32];
+  LLM_SHARED(float, scratch, 32);
   const long long token = blockIdx.x / num_qk;
   const int head = static_cast<int>(blockIdx.x % num_qk);
   float* x = qkv + (token * row_heads + head) * head_dim;

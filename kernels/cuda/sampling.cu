@@ -20,8 +20,8 @@ __device__ inline bool better(float v, int i, float best_v, int best_i) {
 }  // namespace
 
 __global__ void argmax_kernel(const float* logits, long long vocab, int* ids) {
-  __shared__ float vals[32];
-  __shared__ int idxs[32];
+  LLM_SHARED(float, vals, 32);
+  LLM_SHARED(int, idxs, 32);
   const float* row = logits + static_cast<long long>(blockIdx.x) * vocab;
   float best_v = -INFINITY;
   int best_i = 0x7fffffff;
@@ -61,7 +61,7 @@ __global__ void argmax_kernel(const float* logits, long long vocab, int* ids) {
 }
 
 __global__ void log_softmax_kernel(const float* logits, long long vocab, float* out) {
-  __shared__ float scratch[32];
+  LLM_SHARED(float, scratch, 32);
   const long long base = static_cast<long long>(blockIdx.x) * vocab;
   float m = -INFINITY;
   for (long long i = threadIdx.x; i < vocab; i += blockDim.x) m = fmaxf(m, logits[base + i]);

@@ -90,6 +90,23 @@ thread_local SharedBuffer tl_shared;
 thread_local void* tl_shared_ptr = nullptr;
 thread_local std::size_t tl_shared_bytes = 0;
 
+// The running block's static shared memory (LLM_SHARED): one arena per OS thread, handed out
+// anew to each block in the order its threads first ask.
+constexpr std::size_t kStaticSharedLimit = 48 * 1024;
+constexpr std::size_t kSharedPerBlockLimit = 101376;  // sm_86/sm_89, the smallest of our targets
+struct StaticShared {
+  alignas(64) std::array<std::byte, kStaticSharedLimit> arena{};
+  std::size_t used = 0;
+  std::vector<std::pair<SharedSite, std::size_t>> sites;  // site -> offset, this block
+  std::vector<std::unique_ptr<std::byte[]>> overflow;     // past the limit (the launch fails)
+  void reset() {
+    used = 0;
+    sites.clear();
+    overflow.clear();
+  }
+};
+thread_local StaticShared tl_static_shared;
+
 std::atomic<std::uint64_t> g_launch_counter{0};
 
 // Suspends the running thread until the scheduler resumes it.
@@ -369,6 +386,33 @@ void* dynamic_shared_memory() {
   return tl_shared_ptr;
 }
 
+void* static_shared_memory(SharedSite site, std::size_t bytes, std::size_t align) {
+  StaticShared& s = tl_static_shared;
+  for (const auto& [known, offset] : s.sites) {
+    if (known.line == site.line &&
+        (known.file == site.file || std::strcmp(known.file, site.file) == 0)) {
+      return offset == SIZE_MAX ? s.overflow.back().get() : s.arena.data() + offset;
+    }
+  }
+  const std::size_t offset = (s.used + align - 1) / align * align;
+  if (offset + bytes > kStaticSharedLimit ||
+      offset + bytes + tl_shared_bytes > kSharedPerBlockLimit) {
+    std::fprintf(stderr,
+                 "simt: static shared memory of block (%u,%u,%u) exceeds its limit: %zu bytes "
+                 "(%s:%d asks %zu) beside %zu dynamic; at most %zu static, %zu in all\n",
+                 blockIdx.x, blockIdx.y, blockIdx.z, offset + bytes, site.file, site.line, bytes,
+                 tl_shared_bytes, kStaticSharedLimit, kSharedPerBlockLimit);
+    record_launch_error(cudaErrorLaunchOutOfResources);
+    s.overflow.push_back(std::make_unique<std::byte[]>(bytes));
+    s.sites.emplace_back(site, SIZE_MAX);
+    return s.overflow.back().get();
+  }
+  s.used = offset + bytes;
+  s.sites.emplace_back(site, offset);
+  std::memset(s.arena.data() + offset, 0xFF, bytes);  // unwritten shared memory reads as NaN
+  return s.arena.data() + offset;
+}
+
 bool in_dynamic_shared_memory(const void* p, std::size_t bytes) {
   const auto* b = static_cast<const unsigned char*>(tl_shared_ptr);
   const auto* q = static_cast<const unsigned char*>(p);
@@ -407,6 +451,7 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* arg) {
     block.rng = SplitMix64{mix() ^ (std::uint64_t{b.y} << 32) ^ b.x};
     tl_shared_ptr = tl_shared.prepare(config.shared_bytes);
     tl_shared_bytes = config.shared_bytes;
+    tl_static_shared.reset();
     run_block(block, body, arg, nthreads);
   }
   tl_block = outer;

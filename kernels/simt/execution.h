@@ -128,6 +128,15 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* ctx);
 
 // The running block's dynamic shared memory (poisoned with 0xFF bytes when the block starts).
 void* dynamic_shared_memory();
+// A block's static shared array (LLM_SHARED): the same memory for every thread of the block
+// asking at `site`, poisoned when the block first asks. Over 48 KB of static shared memory in
+// one block, or over the device's limit with the dynamic memory, fails the launch.
+struct SharedSite {
+  const char* file;
+  int line;
+};
+void* static_shared_memory(SharedSite site, std::size_t bytes, std::size_t align);
+
 // Whether [p, p + bytes) lies inside it (ldmatrix and cp.async check their shared operands).
 bool in_dynamic_shared_memory(const void* p, std::size_t bytes);
 

@@ -20,9 +20,10 @@
 #define __constant__
 #define __managed__
 #define __launch_bounds__(...)
-// A block's threads are fibers on one OS thread and a block never leaves its OS thread, so a
-// thread_local is exactly "one copy per resident block"; blocks on other OS threads get theirs.
-#define __shared__ static thread_local
+// Static shared arrays are declared with LLM_SHARED (kernels/cuda/launch.h), which the emulator
+// poisons per block and counts against the 48 KB limit; a plain __shared__ declaration would be
+// a variable the emulator cannot see, so it does not compile here.
+#define __shared__ static_assert(false, "declare static shared memory with LLM_SHARED (launch.h)");
 
 // The order matters (names.h before the CUDA headers, which then declare the renamed
 // functions), so clang-format must not sort these.

@@ -30,7 +30,7 @@ std::vector<float> random_nonzero(std::size_t n, unsigned seed) {
 // thread may read its partner's slot before the partner stored into it.
 template <bool kFirstBarrier>
 __global__ void block_sum(const float* in, float* out) {
-  __shared__ float buf[256];
+  LLM_SHARED(float, buf, 256);
   const unsigned t = threadIdx.x;
   buf[t] = in[blockIdx.x * blockDim.x + t];
   if (kFirstBarrier) __syncthreads();
@@ -82,7 +82,7 @@ TEST(SimtBarrier, MissingSyncthreadsGivesAWrongAnswerForEverySeed) {
 // find the slot written; only a changing resume order exposes the missing barrier.
 template <bool kBarrier>
 __global__ void read_left_neighbour(const float* in, float* out) {
-  __shared__ float buf[128];
+  LLM_SHARED(float, buf, 128);
   const unsigned t = threadIdx.x;
   buf[t] = in[blockIdx.x * blockDim.x + t];
   if (kBarrier) __syncthreads();
@@ -400,6 +400,45 @@ TEST(SimtLaunch, ReductionThroughput) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::cout << "64 blocks x 256 threads block reduction: " << ms << " ms\n";
   EXPECT_EQ(out[63], tree_sum(&in[63 * 256], 256));
+}
+
+}  // namespace
+
+namespace {
+
+// Thread 0 reads the static shared slot before anyone writes it, then writes its block index:
+// each block must find poison, never the previous block's value.
+__global__ void read_then_write_static(float* seen) {
+  LLM_SHARED(float, slot, 4);
+  if (threadIdx.x == 0) {
+    seen[blockIdx.x] = slot[0];
+    slot[0] = static_cast<float>(blockIdx.x);
+  }
+}
+
+TEST(SimtSharedMemory, StaticSharedMemoryIsPoisonedForEveryBlock) {
+  std::vector<float> seen(6, 0.0f);
+  LLM_LAUNCH(read_then_write_static, 6, 32, 0, nullptr, seen.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (float x : seen) EXPECT_TRUE(std::isnan(x)) << x;
+}
+
+// 40 KB + 16 KB of static shared memory: over the 48 KB a block may declare.
+__global__ void too_much_static(float* out) {
+  LLM_SHARED(float, a, 10 * 1024);
+  LLM_SHARED(float, b, 4 * 1024);
+  a[threadIdx.x] = 1.0f;
+  b[threadIdx.x] = 2.0f;
+  out[threadIdx.x] = a[threadIdx.x] + b[threadIdx.x];
+}
+
+TEST(SimtSharedMemory, OverTheStaticLimitFailsTheLaunch) {
+  std::vector<float> out(32, 0.0f);
+  testing::internal::CaptureStderr();
+  LLM_LAUNCH(too_much_static, 1, 32, 0, nullptr, out.data());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchOutOfResources);
+  EXPECT_NE(err.find("static shared memory"), std::string::npos) << err;
 }
 
 }  // namespace
