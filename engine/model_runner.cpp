@@ -43,7 +43,8 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
       block_tables_.buffer.view(DType::kI32, {max_num_seqs, max_blocks_per_seq_});
   logits_indices_ = make_i32(backend, max_num_seqs);
   argmax_ = make_i32(backend, max_num_seqs);
-  h_argmax_.resize(static_cast<size_t>(max_num_seqs));
+  h_argmax_ = HostArray<int32_t>(backend, static_cast<size_t>(max_num_seqs));
+  h_argmax_.assign(h_argmax_.capacity(), 0);
   const int64_t local_vocab = shard_.vocab_rows;
   logits_.buffer = backend.alloc(static_cast<size_t>(max_num_seqs * local_vocab) * sizeof(float));
   logits_.tensor = logits_.buffer.view(DType::kF32, {max_num_seqs, local_vocab});
@@ -51,13 +52,20 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
     const int64_t per_rank = max_num_seqs * local_vocab;
     gathered_.buffer = backend.alloc(static_cast<size_t>(shard_.size * per_rank) * sizeof(float));
     gathered_.tensor = gathered_.buffer.view(DType::kF32, {shard_.size, per_rank});
-    h_gathered_.resize(static_cast<size_t>(shard_.size * per_rank));
+    h_gathered_ = HostArray<float>(backend, static_cast<size_t>(shard_.size * per_rank));
+    h_gathered_.assign(h_gathered_.capacity(), 0.0f);
   }
-  h_ids_.reserve(static_cast<size_t>(max_num_tokens));
-  h_positions_.reserve(static_cast<size_t>(max_num_tokens));
-  h_slots_.reserve(static_cast<size_t>(max_num_tokens));
-  h_tables_.resize(static_cast<size_t>(max_num_seqs) * max_blocks_per_seq_);
-  h_logits_.resize(static_cast<size_t>(max_num_seqs) * vocab_);
+  const auto tokens = static_cast<size_t>(max_num_tokens), seqs = static_cast<size_t>(max_num_seqs);
+  h_ids_ = HostArray<int32_t>(backend, tokens);
+  h_positions_ = HostArray<int32_t>(backend, tokens);
+  h_slots_ = HostArray<int32_t>(backend, tokens);
+  h_query_start_ = HostArray<int32_t>(backend, seqs + 1);
+  h_seq_lens_ = HostArray<int32_t>(backend, seqs);
+  h_logits_indices_ = HostArray<int32_t>(backend, seqs);
+  h_tables_ = HostArray<int32_t>(backend, seqs * static_cast<size_t>(max_blocks_per_seq_));
+  h_tables_.assign(h_tables_.capacity(), 0);
+  h_logits_ = HostArray<float>(backend, seqs * static_cast<size_t>(vocab_));
+  h_logits_.assign(h_logits_.capacity(), 0.0f);
 }
 
 Tensor ModelRunner::run(std::span<const BatchEntry> batch) {

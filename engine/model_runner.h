@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/host_array.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/model/llama_model.h"
 
@@ -79,12 +80,15 @@ class ModelRunner {
   OwnedTensor logits_;    // [max_num_seqs, shard.vocab_rows]: this rank's vocabulary columns
   OwnedTensor gathered_;  // [ranks, max_num_seqs * vocab_rows]: every rank's, when split
   OwnedTensor argmax_;    // [max_num_seqs] i32: execute_greedy's ids
-  // Host staging for the same, reused every step.
-  std::vector<int32_t> h_ids_, h_positions_, h_slots_, h_query_start_, h_seq_lens_, h_tables_,
-      h_logits_indices_;
-  std::vector<float> h_logits_;    // [max_num_seqs, vocab]
-  std::vector<float> h_gathered_;  // staging of gathered_
-  std::vector<int32_t> h_argmax_;  // [max_num_seqs]
+  // Host staging for the same, reused every step, in the backend's page-locked host memory:
+  // the metadata's copies run asynchronously and the logits come back at the bus's full rate.
+  HostArray<int32_t> h_ids_, h_positions_, h_slots_;  // [max_num_tokens]
+  HostArray<int32_t> h_query_start_;                  // [max_num_seqs + 1]
+  HostArray<int32_t> h_seq_lens_, h_logits_indices_;  // [max_num_seqs]
+  HostArray<int32_t> h_tables_;                       // [max_num_seqs, max_blocks_per_seq]
+  HostArray<float> h_logits_;                         // [max_num_seqs, vocab]
+  HostArray<float> h_gathered_;  // [ranks, max_num_seqs * vocab_rows]: staging of gathered_
+  HostArray<int32_t> h_argmax_;  // [max_num_seqs]
 };
 
 }  // namespace llm

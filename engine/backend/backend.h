@@ -81,6 +81,11 @@ class Backend {
 
   // --- memory ---
   virtual Buffer alloc(size_t bytes) = 0;
+  // Host memory for the per-step copies to and from this backend (step metadata, logits): page-
+  // locked on a device backend, so copies from it run asynchronously and both ways run at the
+  // bus's full rate; ordinary memory here. The caller must not rewrite memory a copy still reads
+  // (the engine's steps end with a synchronising copy back).
+  virtual Buffer alloc_host(size_t bytes);
   virtual void copy_from_host(Tensor dst, const void* src) = 0;
   virtual void copy_to_host(void* dst, Tensor src) = 0;
   // Copies host `src` into `dst` (same element count), converting to dst's dtype.

@@ -163,8 +163,18 @@ Buffer CudaBackend::alloc(size_t bytes) {
   return Buffer(p, bytes, [](void* q) { cudaFree(q); });
 }
 
-// Host sources are pageable: cudaMemcpyAsync returns once it has staged them, so the caller may
-// reuse its buffer at once while the copy stays ordered on the stream.
+Buffer CudaBackend::alloc_host(size_t bytes) {
+  bind();
+  if (bytes == 0) return Buffer(nullptr, 0, {});
+  void* p = nullptr;
+  check(cudaHostAlloc(&p, bytes, cudaHostAllocPortable),
+        "cudaHostAlloc of " + std::to_string(bytes) + " bytes");
+  return Buffer(p, bytes, [](void* q) { cudaFreeHost(q); });
+}
+
+// From pageable memory cudaMemcpyAsync returns once it has staged the source, so the caller may
+// reuse it at once; from alloc_host's page-locked memory it returns at once and the copy reads
+// the source later, in stream order (the caller keeps it until a later synchronisation).
 void CudaBackend::copy_from_host(Tensor dst, const void* src) {
   bind();
   if (dst.nbytes() == 0) return;

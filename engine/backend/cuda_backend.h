@@ -36,6 +36,7 @@ class CudaBackend final : public Backend {
   std::string name() const override { return name_; }
 
   Buffer alloc(size_t bytes) override;
+  Buffer alloc_host(size_t bytes) override;  // cudaHostAlloc: page-locked
   void copy_from_host(Tensor dst, const void* src) override;
   void copy_to_host(void* dst, Tensor src) override;
   void upload(const HostTensor& src, Tensor dst) override;

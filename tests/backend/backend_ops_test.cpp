@@ -66,6 +66,24 @@ TEST_P(BackendOps, MatmulMatchesFloat64ForEveryWeightTypeAndRaggedShape) {
   }
 }
 
+// Host staging memory (page-locked on devices): aligned, and copies to and from it round-trip,
+// the upload reading it after copy_from_host returned (asynchronous from page-locked memory).
+TEST_P(BackendOps, HostStagingMemoryRoundTrips) {
+  const size_t n = 10007;
+  Buffer host = be().alloc_host(n * sizeof(float)), back = be().alloc_host(n * sizeof(float));
+  ASSERT_NE(host.data(), nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(host.data()) % 64, 0u);
+  const std::vector<float> values = random_floats(n, 77);
+  std::copy(values.begin(), values.end(), static_cast<float*>(host.data()));
+  Buffer dev = be().alloc(n * sizeof(float));
+  const Tensor t = dev.view(DType::kF32, {static_cast<int64_t>(n)});
+  be().copy_from_host(t, host.data());
+  be().copy_to_host(back.data(), t);
+  be().synchronize();
+  const auto* got = static_cast<const float*>(back.data());
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], values[i]) << i;
+}
+
 TEST_P(BackendOps, RmsnormAndFusedResidualAdd) {
   const int64_t T = 5, D = 96;
   const float eps = 1e-5f;
