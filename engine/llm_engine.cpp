@@ -305,6 +305,14 @@ void LlmEngine::run_step() {
     entries_.push_back({std::span<const int32_t>(q.tokens).subspan(
                             static_cast<size_t>(q.num_computed), static_cast<size_t>(s.num_tokens)),
                         q.num_computed, q.block_table, s.wants_logits, greedy, long_rope});
+    // A row the device may sample takes its one draw now; the host uses the same draw if the
+    // step comes back as logits, so the generator advances the same either way.
+    if (s.wants_logits && !greedy && !q.matcher) {
+      if (auto rs = Sampler::device_sampling(q.request->params, context(q))) {
+        rs->draw = Sampler::uniform(q.rng);
+        entries_.back().sampling = rs;
+      }
+    }
     const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
                         q.num_computed == static_cast<int>(q.tokens.size()) - 1;
     if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
@@ -327,8 +335,9 @@ void LlmEngine::run_step() {
     counters_.grammar_mask_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - mask_start).count();
   }
-  size_t row = 0, masked_row = 0;
+  size_t row = 0, masked_row = 0, entry = 0;
   for (const ScheduledSeq& s : out.scheduled) {
+    const BatchEntry& e = entries_[entry++];
     if (!s.wants_logits) continue;
     Sequence& q = *s.seq;
     const SamplingParams& p = q.request->params;
@@ -340,9 +349,11 @@ void LlmEngine::run_step() {
     if (q.matcher)
       ctx.allowed = std::span<const uint32_t>(step_masks_).subspan(masked_row++ * words, words);
     const int32_t token =
-        !step.ids.empty() ? step.ids[r]
-                          : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx, q.rng,
-                                             p.logprobs >= 0 || p.track_logprob ? &lp : nullptr);
+        !step.ids.empty()
+            ? step.ids[r]
+            : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx, q.rng,
+                               p.logprobs >= 0 || p.track_logprob ? &lp : nullptr,
+                               e.sampling ? std::optional(e.sampling->draw) : std::nullopt);
     if (q.matcher && !q.matcher->accept(token)) {
       // The mask allowed it, so the grammar must: a bug, which ends this completion only.
       std::fprintf(stderr, "llm engine: the grammar refused token %d it allowed (request %s)\n",

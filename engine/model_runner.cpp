@@ -239,7 +239,27 @@ StepOutput ModelRunner::step(std::span<const BatchEntry> batch) {
   const bool greedy = std::all_of(batch.begin(), batch.end(),
                                   [](const BatchEntry& e) { return e.greedy || !e.wants_logits; });
   if (greedy) return {{}, execute_greedy(batch)};
-  return {execute(batch), {}};
+  const bool device =
+      shard_.size == 1 && std::all_of(batch.begin(), batch.end(), [](const auto& e) {
+        return e.greedy || e.sampling || !e.wants_logits;
+      });
+  if (!device) return {execute(batch), {}};
+  Backend& be = *backend_;
+  const Tensor logits = run(batch);
+  const int64_t L = logits.size(0);
+  rows_.clear();
+  for (const BatchEntry& e : batch) {
+    if (e.wants_logits) rows_.push_back(e.greedy ? RowSampling{} : *e.sampling);
+  }
+  const Tensor ids = prefix(argmax_, L);
+  if (be.sample(logits, rows_, ids)) {
+    be.copy_to_host(h_argmax_.data(), ids);
+    be.synchronize();
+    return {{}, {h_argmax_.data(), static_cast<size_t>(L)}};
+  }
+  be.copy_to_host(h_logits_.data(), logits);
+  be.synchronize();
+  return {{h_logits_.data(), static_cast<size_t>(L * vocab_)}, {}};
 }
 
 }  // namespace llm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct BatchEntry {
   // longrope: the sequence is longer than the pretrained context (the engine decides, as
   // transformers does from the forward's length), so RoPE uses the long factors.
   bool long_rope = false;
+  // Set when the row samples with nothing but temperature, top-k, top-p and min-p (and its
+  // draw already taken): the backend may sample it on the device.
+  std::optional<RowSampling> sampling;
 };
 
 // What a step gives back for the entries that want logits, in entry order: either their
@@ -51,8 +55,9 @@ class ModelRunner {
   // from raw logits): [L] token ids, computed on the device when the backend can (unsplit
   // models), so only the ids cross to the host.
   std::span<const int32_t> execute_greedy(std::span<const BatchEntry> batch);
-  // The step as the engine runs it: execute_greedy when every entry wanting logits is greedy,
-  // else execute.
+  // The step as the engine runs it: execute_greedy when every entry wanting logits is greedy;
+  // sampled on the device when every one is greedy or carries `sampling` and the backend can
+  // (unsplit models); else execute.
   StepOutput step(std::span<const BatchEntry> batch);
 
   int max_num_tokens() const { return max_num_tokens_; }
@@ -89,6 +94,7 @@ class ModelRunner {
   HostArray<float> h_logits_;                         // [max_num_seqs, vocab]
   HostArray<float> h_gathered_;  // [ranks, max_num_seqs * vocab_rows]: staging of gathered_
   HostArray<int32_t> h_argmax_;  // [max_num_seqs]
+  std::vector<RowSampling> rows_;  // step()'s per-row sampling parameters
 };
 
 }  // namespace llm

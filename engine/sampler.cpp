@@ -50,8 +50,19 @@ bool Sampler::is_plain_greedy(const SamplingParams& p, const SamplingContext& ct
          !p.track_logprob;
 }
 
+std::optional<RowSampling> Sampler::device_sampling(const SamplingParams& p,
+                                                    const SamplingContext& ctx) {
+  const bool plain = p.temperature > 0.0 && p.logprobs < 0 && !p.track_logprob &&
+                     p.logit_bias.empty() && p.repetition_penalty == 1.0 &&
+                     p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
+                     static_cast<int>(ctx.output.size()) >= p.min_tokens && ctx.allowed.empty();
+  if (!plain) return std::nullopt;
+  return RowSampling{p.temperature, p.top_k, p.top_p, p.min_p, 0.0};
+}
+
 int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
-                        const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs) {
+                        const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs,
+                        std::optional<double> draw) {
   std::copy(logits.begin(), logits.end(), work_.begin());
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -74,7 +85,7 @@ int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,
   } else {
     // The one draw of the call; nothing else reads the generator, so taking it first changes
     // nothing and lets a grown prefix reuse it.
-    chosen = sample_candidates(p, uniform(rng));
+    chosen = sample_candidates(p, draw ? *draw : uniform(rng));
   }
   if (logprobs) compute_logprobs(logits, chosen, std::max(p.logprobs, 0), logprobs);
   return chosen;

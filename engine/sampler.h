@@ -14,10 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <vector>
 
+#include "engine/backend/backend.h"
 #include "llm/request.h"
 
 namespace llm {
@@ -38,8 +40,17 @@ class Sampler {
 
   // Returns the chosen token. `logits` is the raw [vocab] row. When params.logprobs >= 0,
   // *logprobs receives the sampled token's log-probability and the top alternatives.
+  // `draw`: the call's uniform draw when the caller took it already from `rng` (for a row the
+  // device might have sampled); the generator is then not read.
   int32_t sample(std::span<const float> logits, const SamplingParams& params,
-                 const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs);
+                 const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs,
+                 std::optional<double> draw = std::nullopt);
+
+  // The parameters Backend::sample can take for this row (temperature > 0, and nothing but
+  // top-k, top-p and min-p shaping the distribution: no bias, penalties, masks, min_tokens in
+  // force or logprobs); nullopt otherwise. The draw is left to the caller.
+  static std::optional<RowSampling> device_sampling(const SamplingParams& params,
+                                                    const SamplingContext& ctx);
 
   // True when sample() would return the argmax of the raw logits (greedy, and nothing adjusts
   // the logits or reads them), so the caller may take the argmax from elsewhere.

@@ -74,6 +74,15 @@ struct AttentionShape {
   float softcap = 0.f;
 };
 
+// One row's sampling parameters for Backend::sample (engine/sampler.h's definition).
+struct RowSampling {
+  double temperature = 0.0;  // 0: greedy
+  int top_k = 0;             // <= 0: every token
+  double top_p = 1.0;
+  double min_p = 0.0;
+  double draw = 0.0;  // the row's uniform draw in [0, 1), from its sequence's generator
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -171,6 +180,12 @@ class Backend {
   // ids[r] = the index of the largest entry of logits row r [rows, vocab] f32 (the lowest such
   // index, as the host sampler picks), so a greedy step downloads ids instead of logits.
   virtual bool argmax(Tensor /*logits*/, Tensor /*ids*/) { return false; }
+  // ids[r] = the token rows[r] chooses from logits[r, :] (temperature, top-k, min-p, top-p and
+  // the draw, as the host sampler defines them); false, doing nothing, when this backend leaves
+  // sampling to the host.
+  virtual bool sample(Tensor /*logits*/, std::span<const RowSampling> /*rows*/, Tensor /*ids*/) {
+    return false;
+  }
 };
 
 }  // namespace llm

@@ -469,6 +469,33 @@ bool CudaBackend::argmax(Tensor logits, Tensor ids) {
   return true;
 }
 
+bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids) {
+  if (!options_.device_sampling) return false;
+  bind();
+  expect_f32(*this, logits, "sample input");
+  expect(*this, static_cast<int64_t>(rows.size()) == logits.size(0), "one RowSampling per row");
+  std::vector<llm::cuda::SampleRow> host(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const RowSampling& in = rows[r];
+    llm::cuda::SampleRow& out = host[r];
+    out.inv_temperature = in.temperature > 0.0 ? 1.0 / in.temperature : 0.0;
+    out.top_k = in.top_k;
+    out.top_p = in.top_p;
+    out.min_p = in.min_p;
+    out.draw = in.draw;
+  }
+  auto* dev = static_cast<llm::cuda::SampleRow*>(
+      scratch(sample_rows_, host.size() * sizeof(llm::cuda::SampleRow)));
+  // Pageable source: staged before cudaMemcpyAsync returns, so `host` may go.
+  check(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(host[0]), cudaMemcpyHostToDevice,
+                        stream_),
+        "sampling parameters");
+  llm::cuda::sample(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),
+                    stream_);
+  check_launch("sample");
+  return true;
+}
+
 void CudaBackend::all_reduce_sum(Tensor x) {
   bind();
   expect_f32(*this, x, "all-reduce buffer");

@@ -75,6 +75,7 @@ class CudaBackend final : public Backend {
   bool replay_graph(int64_t key, const std::function<void()>& record) override;
   // Through kernels/cuda/sampling.h, on logits [rows, vocab] f32.
   bool argmax(Tensor logits, Tensor ids) override;
+  bool sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids) override;
 
   // One backend per rank of a model split over `size` devices (rank r on device r): NCCL's
   // unique id is made here and every rank joins on its own thread, as ncclCommInitRank needs.
@@ -99,6 +100,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Scratch gemm_input_;         // x rounded to the weight dtype: [T, K] bf16/f16
+  Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)
   Scratch split_kv_;           // decode_attention's partial outputs (kernels/cuda/attention.h)
   Scratch cublas_workspace_;   // given to cuBLAS so a captured GEMM never allocates
   ncclComm_t nccl_ = nullptr;  // with tp_size > 1

@@ -19,6 +19,9 @@ struct CudaBackendOptions {
   int decode_partition_tokens = 512;
   // Capture decode steps into CUDA graphs, one per batch-size bucket (--cuda-graphs).
   bool cuda_graphs = false;
+  // Sample on the device (Backend::sample) when every row's parameters allow; off, the engine
+  // samples every non-greedy row on the host from copied-back logits.
+  bool device_sampling = true;
   // Tensor parallelism: this rank of tp_size, joined through NCCL to the ranks given the same
   // nccl_id (an ncclUniqueId's bytes). Set by make_*_backend_group.
   int tp_rank = 0;

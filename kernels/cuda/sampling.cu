@@ -74,6 +74,162 @@ __global__ void log_softmax_kernel(const float* logits, long long vocab, float* 
     out[base + i] = logits[base + i] - lse;
 }
 
+namespace {
+
+// A candidate's rank as one integer: larger is better. The logit's bits made monotonic, then the
+// complement of the id (a smaller id wins a tie).
+__device__ inline unsigned long long rank_key(float logit, long long id) {
+  unsigned bits = __float_as_uint(logit);
+  bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return (static_cast<unsigned long long>(bits) << 32) | (0xFFFFFFFFu - static_cast<unsigned>(id));
+}
+
+constexpr int kDigits = 16;  // a radix-select pass splits the rank keys by 4 bits
+
+// Sums each of the 16 buckets over the block; every thread receives the totals. scratch: shared
+// [kThreads / 32 + 1][kDigits] doubles. Fixed order: the same inputs give the same bits.
+__device__ inline void block_sum16(double (&h)[kDigits], double* scratch) {
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  LLM_UNROLL
+  for (int b = 0; b < kDigits; ++b) {
+    for (int o = 16; o > 0; o >>= 1) h[b] += __shfl_xor_sync(kFullMask, h[b], o);
+  }
+  __syncthreads();  // the previous call's totals have been read
+  if (lane == 0) {
+    LLM_UNROLL
+    for (int b = 0; b < kDigits; ++b) scratch[warp * kDigits + b] = h[b];
+  }
+  __syncthreads();
+  if (threadIdx.x < kDigits) {
+    double t = 0.0;
+    for (unsigned w = 0; w < warps; ++w) t += scratch[w * kDigits + threadIdx.x];
+    scratch[warps * kDigits + threadIdx.x] = t;
+  }
+  __syncthreads();
+  LLM_UNROLL
+  for (int b = 0; b < kDigits; ++b) h[b] = scratch[warps * kDigits + b];
+}
+
+}  // namespace
+
+// One block per row. Every cut is a threshold on the rank key found by radix select, 4 bits a
+// pass from the top (16 passes, each one block-wide sum of 16 buckets): the k-th best key for
+// top-k, the last key of the smallest best-first prefix reaching top_p of the mass, then the key
+// at which the best-first mass first exceeds draw * total. After the first passes only the few
+// tokens that share the chosen prefix do any arithmetic. No sort; the logits are only read.
+__global__ void sample_kernel(const float* logits, long long vocab, const SampleRow* params,
+                              int* ids) {
+  LLM_SHARED(float, fscratch, 32);
+  LLM_SHARED(double, dscratch, (kThreads / 32 + 1) * kDigits);
+  const float* row = logits + static_cast<long long>(blockIdx.x) * vocab;
+  const SampleRow p = params[blockIdx.x];
+  // The best logit (for the softmax's shift) and, for greedy rows, the answer.
+  float top = -INFINITY;
+  for (long long i = threadIdx.x; i < vocab; i += blockDim.x) top = fmaxf(top, row[i]);
+  top = block_reduce<true>(top, fscratch);
+  if (p.inv_temperature == 0.0 || p.top_k == 1) {
+    // The best key: the smallest id holding the maximum.
+    int best = 0x7fffffff;
+    for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+      if (row[i] == top && i < best) best = static_cast<int>(i);
+    }
+    const float b = block_reduce<true>(-static_cast<float>(best), fscratch);
+    if (threadIdx.x == 0) ids[blockIdx.x] = static_cast<int>(-b);
+    return;
+  }
+  // The sampler's probability: (logit - top) in f32, then scaled and exponentiated in double.
+  auto prob = [&](long long i) {
+    return exp(static_cast<double>(row[i] - top) * p.inv_temperature);
+  };
+  unsigned long long floor = 0;  // candidates: rank key >= floor and probability >= min_p
+  enum Kind { kCountAtLeast, kMassAtLeast, kMassAbove };
+  // The largest key t whose candidates at keys >= t count (or weigh) at least / above
+  // `threshold`; the caller guarantees key 0 does.
+  auto select = [&](Kind kind, double threshold) {
+    unsigned long long prefix = 0;
+    double above = 0.0;  // candidates with a larger prefix
+    for (int shift = 64 - 4; shift >= 0; shift -= 4) {
+      const unsigned long long high = shift == 60 ? 0 : ~0ull << (shift + 4);
+      double h[kDigits];
+      LLM_UNROLL
+      for (int b = 0; b < kDigits; ++b) h[b] = 0.0;
+      for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+        const unsigned long long k = rank_key(row[i], i);
+        if ((k & high) != prefix || k < floor) continue;
+        double w = 1.0;
+        if (kind != kCountAtLeast) {
+          w = prob(i);
+          if (w < p.min_p) continue;
+        }
+        const int digit = static_cast<int>((k >> shift) & (kDigits - 1));
+        LLM_UNROLL
+        for (int b = 0; b < kDigits; ++b) h[b] += b == digit ? w : 0.0;
+      }
+      block_sum16(h, dscratch);
+      // The largest digit whose suffix, with everything above, still meets the threshold.
+      // (Unrolled with constant indices, so h stays in registers.) Only rounding (sums in
+      // another order than the threshold's) leaves none: then the lowest digit that holds a
+      // candidate, toward the last candidate.
+      double suffix = 0.0, pick_suffix = 0.0, pick_h = 0.0, low_suffix = 0.0, low_h = 0.0;
+      int pick = -1, low = 0;
+      LLM_UNROLL
+      for (int j = 0; j < kDigits; ++j) {
+        const int b = kDigits - 1 - j;
+        suffix += h[b];
+        const double v = above + suffix;
+        if (pick < 0 && (kind == kMassAbove ? v > threshold : v >= threshold)) {
+          pick = b;
+          pick_suffix = suffix;
+          pick_h = h[b];
+        }
+        if (h[b] != 0.0) {
+          low = b;
+          low_suffix = suffix;
+          low_h = h[b];
+        }
+      }
+      if (pick < 0) {
+        pick = low;
+        pick_suffix = low_suffix;
+        pick_h = low_h;
+      }
+      above += pick_suffix - pick_h;
+      prefix |= static_cast<unsigned long long>(pick) << shift;
+    }
+    return prefix;
+  };
+  auto total_mass = [&] {
+    double m = 0.0;
+    for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+      if (rank_key(row[i], i) < floor) continue;
+      const double q = prob(i);
+      if (q >= p.min_p) m += q;
+    }
+    double h[kDigits] = {m};
+    block_sum16(h, dscratch);
+    return h[0];
+  };
+  if (p.top_k > 0 && p.top_k < vocab) floor = select(kCountAtLeast, p.top_k);
+  double total = total_mass();
+  if (p.top_p < 1.0) {
+    floor = select(kMassAtLeast, p.top_p * total);
+    total = total_mass();
+  }
+  const double target = p.draw * total;
+  // Rounding may let no candidate pass the target: then the last one, as the host walk ends.
+  const unsigned long long pick =
+      total > target ? select(kMassAbove, target) : select(kMassAtLeast, total);
+  if (threadIdx.x == 0) ids[blockIdx.x] = static_cast<int>(0xFFFFFFFFu - (pick & 0xFFFFFFFFu));
+}
+
+void sample(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
+            int* ids, cudaStream_t stream) {
+  if (rows > 0) {
+    LLM_LAUNCH(sample_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, logits, vocab,
+               row_params, ids);
+  }
+}
+
 void argmax(const float* logits, long long rows, long long vocab, int* ids, cudaStream_t stream) {
   if (rows > 0) {
     LLM_LAUNCH(argmax_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, logits, vocab, ids);

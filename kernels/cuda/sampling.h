@@ -1,5 +1,5 @@
-// Host entry points of the kernels the sampler can run on device: greedy argmax and
-// log-softmax over rows of logits.
+// Host entry points of the kernels the sampler can run on device: greedy argmax, log-softmax
+// over rows of logits, and sampling with temperature, top-k, top-p and min-p.
 #pragma once
 
 #include "kernels/cuda/cuda_api.h"
@@ -15,6 +15,25 @@ void argmax(const float* logits, long long rows, long long vocab, int* ids, cuda
 // (out may equal logits).
 void log_softmax(const float* logits, long long rows, long long vocab, float* out,
                  cudaStream_t stream);
+
+// One row's sampling: engine/sampler.h's definition (softmax at the temperature, in double;
+// the top_k best; min_p of the best one's probability; top_p of what is left, best first; the
+// draw walked best first, ties broken by the smaller id), with the row's one uniform draw
+// taken on the host from the sequence's generator.
+struct SampleRow {
+  double inv_temperature = 0.0;  // 0: greedy (the argmax, smallest id on ties)
+  double top_p = 1.0;            // (0, 1]
+  double min_p = 0.0;            // [0, 1]
+  double draw = 0.0;             // [0, 1)
+  int top_k = 0;                 // <= 0 or >= vocab: every token
+  int reserved = 0;
+};
+
+// ids[r] = the token row r's parameters choose from logits[r, :]. rows_params: [rows] on the
+// device. Exact sums in another order than the host's best-first one can decide differently
+// only when the draw lands within rounding of a boundary.
+void sample(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
+            int* ids, cudaStream_t stream);
 
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

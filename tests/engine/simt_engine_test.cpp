@@ -10,9 +10,11 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "engine/backend/cuda_backend_factory.h"
 #include "engine/model_runner.h"
+#include "engine/sampler.h"
 #include "llm/error.h"
 #include "tests/engine/engine_test_util.h"
 
@@ -29,9 +31,11 @@ std::vector<nlohmann::json> read_jsonl(const std::string& name) {
 // The model on the emulated device, its cache of the backend's KV type, blocks in a scrambled
 // order so attention must follow the block table.
 struct SimtModel {
-  explicit SimtModel(DType weights, bool cuda_graphs = false)
-      : backend(make_simt_backend(
-            {.device = 0, .decode_partition_tokens = 64, .cuda_graphs = cuda_graphs})),
+  explicit SimtModel(DType weights, bool cuda_graphs = false, bool device_sampling = true)
+      : backend(make_simt_backend({.device = 0,
+                                   .decode_partition_tokens = 64,
+                                   .cuda_graphs = cuda_graphs,
+                                   .device_sampling = device_sampling})),
         model(*backend, ck, weights),
         cache(*backend, ck.config(), 64, 16, backend->kv_cache_dtype(weights)) {}
   Checkpoint ck = Checkpoint::open(model_dir());
@@ -169,6 +173,65 @@ TEST(SimtModel, GraphedDecodeStepsGiveTheEagerLogits) {
   EXPECT_EQ(b.graphed_steps(), 6) << "every decode step replays a graph";
   EXPECT_EQ(a.graphed_steps(), 0);
   EXPECT_LE(worst, 1e-4);
+}
+
+// Rows with temperature, top-k, top-p and min-p are sampled on the device, beside greedy rows
+// and prefill chunks that want no logits, and pick what the host sampler picks from the same
+// logits with the same draws (the backend with device sampling off hands the logits back).
+TEST(SimtEngine, DeviceSamplingPicksWhatTheHostSamplerPicks) {
+  SimtModel on(DType::kBF16), off(DType::kBF16, false, /*device_sampling=*/false);
+  ModelRunner a(*on.backend, on.model, on.cache, 256, 4);
+  ModelRunner b(*off.backend, off.model, off.cache, 256, 4);
+  const int vocab = on.ck.config().vocab_size;
+  const std::vector<RowSampling> kinds = {{0.8, 0, 1.0, 0.0, 0.0},
+                                          {1.3, 5, 1.0, 0.0, 0.0},
+                                          {0.0, 0, 1.0, 0.0, 0.0},
+                                          {1.0, 0, 0.7, 0.05, 0.0}};
+  std::vector<std::vector<int32_t>> seqs = {{1, 403, 89}, {1, 17, 260, 44, 9}, {1, 300}, {1, 5}};
+  std::vector<std::vector<int32_t>> tables;
+  for (int s = 0; s < 4; ++s) {
+    tables.emplace_back();
+    for (int k = 0; k < 16; ++k) tables.back().push_back(s * 16 + k);
+  }
+  std::vector<int> computed(4, 0);
+  std::mt19937_64 draws(99);
+  Sampler sampler(vocab);
+  int sampled = 0;
+  for (int step = 0; step < 6; ++step) {
+    std::vector<BatchEntry> batch;
+    for (int s = 0; s < 4; ++s) {
+      const auto& q = seqs[static_cast<size_t>(s)];
+      BatchEntry e{std::span<const int32_t>(q).subspan(static_cast<size_t>(computed[s])),
+                   computed[s], tables[static_cast<size_t>(s)], true};
+      RowSampling rs = kinds[static_cast<size_t>(s)];
+      e.greedy = rs.temperature == 0.0;
+      rs.draw = Sampler::uniform(draws);
+      if (!e.greedy) e.sampling = rs;
+      batch.push_back(e);
+    }
+    const StepOutput got = a.step(batch);
+    const StepOutput host = b.step(batch);
+    ASSERT_EQ(got.ids.size(), 4u) << "sampled on the device";
+    ASSERT_TRUE(got.logits.empty());
+    ASSERT_EQ(host.logits.size(), static_cast<size_t>(4 * vocab)) << "device sampling off";
+    for (int s = 0; s < 4; ++s) {
+      const RowSampling rs =
+          batch[static_cast<size_t>(s)].sampling.value_or(kinds[static_cast<size_t>(s)]);
+      SamplingParams p;
+      p.temperature = rs.temperature;
+      p.top_k = rs.top_k;
+      p.top_p = rs.top_p;
+      p.min_p = rs.min_p;
+      std::mt19937_64 unused(0);
+      const int want = sampler.sample(host.logits.subspan(static_cast<size_t>(s) * vocab, vocab), p,
+                                      {}, unused, nullptr, rs.draw);
+      EXPECT_EQ(got.ids[static_cast<size_t>(s)], want) << "step " << step << " seq " << s;
+      sampled += !batch[static_cast<size_t>(s)].greedy;
+      computed[s] = static_cast<int>(seqs[static_cast<size_t>(s)].size());
+      seqs[static_cast<size_t>(s)].push_back(got.ids[static_cast<size_t>(s)]);
+    }
+  }
+  EXPECT_EQ(sampled, 18);
 }
 
 // Graphs are captured per context bucket (256, 512, ... tokens), not for the model's whole
