@@ -142,9 +142,16 @@ class Backend {
   // rotary_dim dimensions of each head (all of them unless the model rotates part of the head).
   // cos_sin is [max_positions, rotary_dim / 2, 2] (cos, sin), precomputed (engine/model/rope.h).
   virtual void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) = 0;
-  // Stores the key and value heads of qkv into the paged cache at slot_mapping[t].
+  // Stores the key and value heads of qkv into the paged cache at slot_mapping[t]; a row whose
+  // slot is negative (padding) is not stored.
   virtual void kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                         const AttentionShape& shape) = 0;
+  // rope() then kv_write(), which a backend may do in one pass (the CUDA backend does).
+  virtual void rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
+                             Tensor k_cache, Tensor v_cache, const AttentionShape& shape) {
+    rope(qkv, positions, cos_sin, shape);
+    kv_write(qkv, slot_mapping, k_cache, v_cache, shape);
+  }
   // Causal attention of each new query token over its sequence's cached keys/values (which
   // already include this step's tokens). out is [T, num_heads * head_dim].
   virtual void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,

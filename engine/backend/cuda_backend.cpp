@@ -416,6 +416,20 @@ void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const Atten
   check_launch("rope");
 }
 
+void CudaBackend::rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
+                                Tensor k_cache, Tensor v_cache, const AttentionShape& s) {
+  bind();
+  expect_f32(*this, qkv, "rope input");
+  expect(*this, k_cache.dtype == v_cache.dtype, "key and value caches of different types");
+  const int half = static_cast<int>(cos_sin.size(1));  // rotary_dim / 2
+  expect(*this, 2 * half <= s.head_dim, "rope table wider than the head");
+  llm::cuda::rope_kv_write(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
+                           cos_sin.as<float>(), slot_mapping.as<int>(), s.num_heads, s.num_kv_heads,
+                           s.head_dim, half, s.block_size, k_cache.data, v_cache.data,
+                           cuda_type(k_cache.dtype), stream_);
+  check_launch("rope_kv_write");
+}
+
 void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                            const AttentionShape& s) {
   bind();

@@ -58,6 +58,8 @@ class CudaBackend final : public Backend {
   void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) override;
   void matmul(Tensor x, Tensor w, Tensor out) override;
   void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) override;
+  void rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
+                     Tensor k_cache, Tensor v_cache, const AttentionShape& shape) override;
   void kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                 const AttentionShape& shape) override;
   void attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& batch,

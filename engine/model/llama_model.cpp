@@ -334,9 +334,9 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
     if (config_.qk_norm) be.qk_norm(qkv, L.q_norm.tensor, L.k_norm.tensor, eps, shape);
     shape.window = config_.window_of(static_cast<int>(l));
     const bool local_rope = shape.window > 0 && cos_sin_local_.buffer.data() != nullptr;
-    be.rope(qkv, in.positions, (local_rope ? cos_sin_local_ : cos_sin_).tensor, shape);
-    be.kv_write(qkv, in.slot_mapping, cache.keys(static_cast<int>(l)),
-                cache.values(static_cast<int>(l)), shape);
+    be.rope_kv_write(qkv, in.positions, (local_rope ? cos_sin_local_ : cos_sin_).tensor,
+                     in.slot_mapping, cache.keys(static_cast<int>(l)),
+                     cache.values(static_cast<int>(l)), shape);
     be.attention(qkv, cache.keys(static_cast<int>(l)), cache.values(static_cast<int>(l)), in.attn,
                  shape, attn);
     be.matmul(attn, L.o_proj.tensor, proj);

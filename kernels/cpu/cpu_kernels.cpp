@@ -131,6 +131,7 @@ void kv_write(const float* qkv, int64_t ld, int64_t k_col0, int64_t v_col0,
   const size_t bytes = static_cast<size_t>(head_dim) * sizeof(float);
   for (int64_t t = 0; t < num_tokens; ++t) {
     const int64_t slot = slot_mapping[t];
+    if (slot < 0) continue;  // a padding row: no cache slot (as the CUDA kernel skips it)
     const int64_t block = slot / block_size, offset = slot % block_size;
     for (int h = 0; h < num_kv_heads; ++h) {
       const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;

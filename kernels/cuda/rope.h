@@ -16,5 +16,14 @@ void rope(float* qkv, long long num_tokens, long long ld, const int* positions,
           const float* cos_sin, int num_heads, int num_kv_heads, int head_dim, int half,
           cudaStream_t stream);
 
+// rope() and then kv_write() (kv_cache.h) in one pass: each thread rotates its pair of a query or
+// key head in place, and stores a key head's rotated pair, or a value head's elements, into the
+// paged cache at slot_mapping[t] (rows with a negative slot are only rotated). The rotated keys
+// are also left in qkv, so the result is exactly that of the two kernels.
+void rope_kv_write(float* qkv, long long num_tokens, long long ld, const int* positions,
+                   const float* cos_sin, const int* slot_mapping, int num_heads, int num_kv_heads,
+                   int head_dim, int half, int block_size, void* k_cache, void* v_cache,
+                   cudaDataType cache_type, cudaStream_t stream);
+
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

@@ -251,3 +251,95 @@ INSTANTIATE_TEST_SUITE_P(Backends, BackendAttention, ::testing::ValuesIn(backend
 
 }  // namespace
 }  // namespace llm::test
+
+namespace llm::test {
+namespace {
+
+class BackendRopeKv : public ::testing::TestWithParam<BackendCase> {};
+
+// rope_kv_write (fused on the CUDA backend) against float64: queries and keys rotated in qkv
+// (full and partial rotary), rotated keys and the values in the cache at each token's slot,
+// rows without a slot and every other slot untouched (NaN).
+TEST_P(BackendRopeKv, RotatesAndStoresKeysAndValues) {
+  const BackendCase& bc = GetParam();
+  LLM_SKIP_IF_UNAVAILABLE(bc);
+  auto be = bc.make();
+  const int H = 4, KVH = 2, hd = 16, T = 6, max_pos = 64, bs = 4, blocks = 5;
+  const int64_t width = static_cast<int64_t>(H + 2 * KVH) * hd;
+  const std::vector<int32_t> pos = {0, 1, 5, 63, 2, 40}, slots = {3, 17, -1, 0, 9, 12};
+  for (const int rotary : {hd, hd / 2}) {
+    SCOPED_TRACE("rotary " + std::to_string(rotary));
+    const int half = rotary / 2;
+    const auto qkv =
+        random_floats(static_cast<size_t>(T * width), 50u + static_cast<unsigned>(rotary));
+    std::vector<float> cs(static_cast<size_t>(max_pos * half * 2));
+    for (int p = 0; p < max_pos; ++p) {
+      for (int i = 0; i < half; ++i) {
+        const double a = p * std::pow(10000.0, -2.0 * i / rotary);
+        cs[static_cast<size_t>((p * half + i) * 2)] = static_cast<float>(std::cos(a));
+        cs[static_cast<size_t>((p * half + i) * 2 + 1)] = static_cast<float>(std::sin(a));
+      }
+    }
+    std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
+    for (int t = 0; t < T; ++t) {
+      for (int h = 0; h < H + KVH; ++h) {
+        for (int i = 0; i < half; ++i) {
+          const size_t b = static_cast<size_t>(t * width + h * hd);
+          const double c = cs[static_cast<size_t>((pos[t] * half + i) * 2)];
+          const double s = cs[static_cast<size_t>((pos[t] * half + i) * 2 + 1)];
+          const double x1 = qkv[b + i], x2 = qkv[b + i + half];
+          want[b + i] = x1 * c - x2 * s;
+          want[b + i + half] = x2 * c + x1 * s;
+        }
+      }
+    }
+    const size_t cache_elems = static_cast<size_t>(blocks) * KVH * bs * hd;
+    const std::vector<float> nans(cache_elems, NAN);
+    const auto k_bytes = encode(bc.kv_dtype, nans);
+    Buffer kbuf = be->alloc(k_bytes.size()), vbuf = be->alloc(k_bytes.size());
+    const Tensor kc = kbuf.view(bc.kv_dtype, {blocks, KVH, bs, hd});
+    const Tensor vc = vbuf.view(bc.kv_dtype, {blocks, KVH, bs, hd});
+    be->copy_from_host(kc, k_bytes.data());
+    be->copy_from_host(vc, k_bytes.data());
+    DeviceTensor d = to_backend(*be, qkv, {T, width});
+    DeviceTensor dp = to_backend_i32(*be, pos, {T}), dslots = to_backend_i32(*be, slots, {T});
+    DeviceTensor dcs = to_backend(*be, cs, {max_pos, half, 2});
+    const AttentionShape shape{H, KVH, hd, bs, 0.25f};
+    be->rope_kv_write(d.tensor, dp.tensor, dcs.tensor, dslots.tensor, kc, vc, shape);
+    expect_close(to_host(*be, d.tensor), want, scale, 1e-6, "rotated qkv");
+
+    std::vector<uint8_t> kb(k_bytes.size()), vb(k_bytes.size());
+    be->synchronize();
+    be->copy_to_host(kb.data(), kc);
+    be->copy_to_host(vb.data(), vc);
+    const std::vector<float> kgot = decode(bc.kv_dtype, kb), vgot = decode(bc.kv_dtype, vb);
+    // A 16-bit cache holds the f32 result rounded once: within half a unit of its last place.
+    const double tol = bc.kv_dtype == DType::kF32 ? 1e-6 : 0x1p-8;
+    std::vector<bool> live(cache_elems, false);
+    for (int t = 0; t < T; ++t) {
+      if (slots[t] < 0) continue;
+      for (int h = 0; h < KVH; ++h) {
+        const size_t at =
+            static_cast<size_t>(((slots[t] / bs * KVH + h) * bs + slots[t] % bs) * hd);
+        for (int dd = 0; dd < hd; ++dd) {
+          const double k = want[static_cast<size_t>(t * width + (H + h) * hd + dd)];
+          const double v = want[static_cast<size_t>(t * width + (H + KVH + h) * hd + dd)];
+          EXPECT_NEAR(kgot[at + dd], k, tol * std::abs(k) + 1e-6) << "key t" << t << " d" << dd;
+          EXPECT_NEAR(vgot[at + dd], v, tol * std::abs(v) + 1e-6) << "value t" << t << " d" << dd;
+          live[at + dd] = true;
+        }
+      }
+    }
+    for (size_t i = 0; i < cache_elems; ++i) {
+      if (!live[i]) {
+        ASSERT_TRUE(std::isnan(kgot[i]) && std::isnan(vgot[i])) << "wrote outside its slots: " << i;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendRopeKv, ::testing::ValuesIn(backend_cases()),
+                         BackendCaseName());
+
+}  // namespace
+}  // namespace llm::test
