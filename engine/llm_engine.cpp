@@ -309,7 +309,7 @@ void LlmEngine::run_step() {
     // step comes back as logits, so the generator advances the same either way.
     if (s.wants_logits && !greedy && !q.matcher) {
       if (auto rs = Sampler::device_sampling(q.request->params, context(q))) {
-        rs->draw = Sampler::uniform(q.rng);
+        if (rs->temperature > 0.0) rs->draw = Sampler::uniform(q.rng);
         entries_.back().sampling = rs;
       }
     }
@@ -349,11 +349,19 @@ void LlmEngine::run_step() {
     if (q.matcher)
       ctx.allowed = std::span<const uint32_t>(step_masks_).subspan(masked_row++ * words, words);
     const int32_t token =
-        !step.ids.empty()
-            ? step.ids[r]
-            : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx, q.rng,
-                               p.logprobs >= 0 || p.track_logprob ? &lp : nullptr,
-                               e.sampling ? std::optional(e.sampling->draw) : std::nullopt);
+        !step.ids.empty() ? step.ids[r]
+                          : sampler_->sample(step.logits.subspan(r * vocab, vocab), p, ctx, q.rng,
+                                             p.logprobs >= 0 || p.track_logprob ? &lp : nullptr,
+                                             e.sampling && e.sampling->temperature > 0.0
+                                                 ? std::optional(e.sampling->draw)
+                                                 : std::nullopt);
+    if (!step.ids.empty() && !step.lp_values.empty() && e.sampling && e.sampling->logprobs >= 0) {
+      // The device's logprobs: the chosen token's, then the alternatives'.
+      const float* v = &step.lp_values[r * (1 + kDeviceTopLogprobs)];
+      const int32_t* top = &step.lp_ids[r * kDeviceTopLogprobs];
+      lp.sampled = {token, v[0]};
+      for (int j = 0; j < std::max(p.logprobs, 0); ++j) lp.top.push_back({top[j], v[1 + j]});
+    }
     if (q.matcher && !q.matcher->accept(token)) {
       // The mask allowed it, so the grammar must: a bug, which ends this completion only.
       std::fprintf(stderr, "llm engine: the grammar refused token %d it allowed (request %s)\n",

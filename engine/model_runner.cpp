@@ -65,6 +65,12 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
   h_tables_ = HostArray<int32_t>(backend, seqs * static_cast<size_t>(max_blocks_per_seq_));
   h_tables_.assign(h_tables_.capacity(), 0);
   h_logits_ = HostArray<float>(backend, seqs * static_cast<size_t>(vocab_));
+  lp_values_.buffer = backend.alloc(seqs * (1 + kDeviceTopLogprobs) * sizeof(float));
+  lp_values_.tensor = lp_values_.buffer.view(DType::kF32, {max_num_seqs, 1 + kDeviceTopLogprobs});
+  lp_ids_.buffer = backend.alloc(seqs * kDeviceTopLogprobs * sizeof(int32_t));
+  lp_ids_.tensor = lp_ids_.buffer.view(DType::kI32, {max_num_seqs, kDeviceTopLogprobs});
+  h_lp_values_ = HostArray<float>(backend, seqs * (1 + kDeviceTopLogprobs));
+  h_lp_ids_ = HostArray<int32_t>(backend, seqs * kDeviceTopLogprobs);
   h_logits_.assign(h_logits_.capacity(), 0.0f);
 }
 
@@ -252,10 +258,18 @@ StepOutput ModelRunner::step(std::span<const BatchEntry> batch) {
     if (e.wants_logits) rows_.push_back(e.greedy ? RowSampling{} : *e.sampling);
   }
   const Tensor ids = prefix(argmax_, L);
-  if (be.sample(logits, rows_, ids)) {
+  const Tensor lp_values = prefix(lp_values_, L), lp_ids = prefix(lp_ids_, L);
+  if (be.sample(logits, rows_, ids, lp_values, lp_ids)) {
     be.copy_to_host(h_argmax_.data(), ids);
+    StepOutput out{{}, {h_argmax_.data(), static_cast<size_t>(L)}, {}, {}};
+    if (std::any_of(rows_.begin(), rows_.end(), [](const auto& r) { return r.logprobs >= 0; })) {
+      be.copy_to_host(h_lp_values_.data(), lp_values);
+      be.copy_to_host(h_lp_ids_.data(), lp_ids);
+      out.lp_values = {h_lp_values_.data(), static_cast<size_t>(L) * (1 + kDeviceTopLogprobs)};
+      out.lp_ids = {h_lp_ids_.data(), static_cast<size_t>(L) * kDeviceTopLogprobs};
+    }
     be.synchronize();
-    return {{}, {h_argmax_.data(), static_cast<size_t>(L)}};
+    return out;
   }
   be.copy_to_host(h_logits_.data(), logits);
   be.synchronize();

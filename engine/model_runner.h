@@ -35,6 +35,11 @@ struct BatchEntry {
 struct StepOutput {
   std::span<const float> logits;   // [L, vocab], or empty
   std::span<const int32_t> ids;    // [L], or empty
+  // With device-sampled ids, for the rows whose RowSampling wanted logprobs (else empty):
+  // [L, 1 + kDeviceTopLogprobs] (the chosen token's, then the alternatives') and their ids
+  // [L, kDeviceTopLogprobs], as Backend::sample writes them.
+  std::span<const float> lp_values;
+  std::span<const int32_t> lp_ids;
 };
 
 class ModelRunner {
@@ -95,6 +100,10 @@ class ModelRunner {
   HostArray<float> h_gathered_;  // [ranks, max_num_seqs * vocab_rows]: staging of gathered_
   HostArray<int32_t> h_argmax_;  // [max_num_seqs]
   std::vector<RowSampling> rows_;  // step()'s per-row sampling parameters
+  OwnedTensor lp_values_;          // [max_num_seqs, 1 + kDeviceTopLogprobs] f32
+  OwnedTensor lp_ids_;             // [max_num_seqs, kDeviceTopLogprobs] i32
+  HostArray<float> h_lp_values_;
+  HostArray<int32_t> h_lp_ids_;
 };
 
 }  // namespace llm

@@ -46,9 +46,10 @@ class Sampler {
                  const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs,
                  std::optional<double> draw = std::nullopt);
 
-  // The parameters Backend::sample can take for this row (temperature > 0, and nothing but
-  // top-k, top-p and min-p shaping the distribution: no bias, penalties, masks, min_tokens in
-  // force or logprobs); nullopt otherwise. The draw is left to the caller.
+  // The parameters Backend::sample can take for this row (nothing but temperature, top-k, top-p
+  // and min-p shaping the distribution: no bias, penalties, masks or min_tokens in force; with
+  // logprobs, or the tracked logprob, when asked); nullopt otherwise. The draw (for a temperature
+  // above 0) is left to the caller.
   static std::optional<RowSampling> device_sampling(const SamplingParams& params,
                                                     const SamplingContext& ctx);
 

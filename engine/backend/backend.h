@@ -81,7 +81,11 @@ struct RowSampling {
   double top_p = 1.0;
   double min_p = 0.0;
   double draw = 0.0;  // the row's uniform draw in [0, 1), from its sequence's generator
+  int logprobs = -1;  // >= 0: also the chosen token's logprob and this many alternatives
 };
+
+// The most alternatives a row's logprobs carry on the device (SamplingParams::kMaxLogprobs).
+inline constexpr int kDeviceTopLogprobs = 20;
 
 class Backend {
  public:
@@ -188,9 +192,12 @@ class Backend {
   // index, as the host sampler picks), so a greedy step downloads ids instead of logits.
   virtual bool argmax(Tensor /*logits*/, Tensor /*ids*/) { return false; }
   // ids[r] = the token rows[r] chooses from logits[r, :] (temperature, top-k, min-p, top-p and
-  // the draw, as the host sampler defines them); false, doing nothing, when this backend leaves
-  // sampling to the host.
-  virtual bool sample(Tensor /*logits*/, std::span<const RowSampling> /*rows*/, Tensor /*ids*/) {
+  // the draw, as the host sampler defines them); for rows with logprobs >= 0 also the host
+  // sampler's logprobs of the raw logits: lp_values[r] = [chosen token's, then the best
+  // alternatives'] ([L, 1 + kDeviceTopLogprobs] f32) and lp_ids[r] their ids ([L,
+  // kDeviceTopLogprobs] i32). false, doing nothing, when this backend leaves sampling to the host.
+  virtual bool sample(Tensor /*logits*/, std::span<const RowSampling> /*rows*/, Tensor /*ids*/,
+                      Tensor /*lp_values*/, Tensor /*lp_ids*/) {
     return false;
   }
 };

@@ -483,7 +483,9 @@ bool CudaBackend::argmax(Tensor logits, Tensor ids) {
   return true;
 }
 
-bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids) {
+bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids,
+                         Tensor lp_values, Tensor lp_ids) {
+  static_assert(kDeviceTopLogprobs == llm::cuda::kMaxTopLogprobs);
   if (!options_.device_sampling) return false;
   bind();
   expect_f32(*this, logits, "sample input");
@@ -497,6 +499,7 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
     out.top_p = in.top_p;
     out.min_p = in.min_p;
     out.draw = in.draw;
+    out.logprobs = in.logprobs;
   }
   auto* dev = static_cast<llm::cuda::SampleRow*>(
       scratch(sample_rows_, host.size() * sizeof(llm::cuda::SampleRow)));
@@ -507,6 +510,11 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
   llm::cuda::sample(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),
                     stream_);
   check_launch("sample");
+  if (std::any_of(rows.begin(), rows.end(), [](const RowSampling& r) { return r.logprobs >= 0; })) {
+    llm::cuda::logprobs(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),
+                        lp_values.as<float>(), lp_ids.as<int>(), stream_);
+    check_launch("logprobs");
+  }
   return true;
 }
 

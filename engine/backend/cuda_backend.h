@@ -77,7 +77,8 @@ class CudaBackend final : public Backend {
   bool replay_graph(int64_t key, const std::function<void()>& record) override;
   // Through kernels/cuda/sampling.h, on logits [rows, vocab] f32.
   bool argmax(Tensor logits, Tensor ids) override;
-  bool sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids) override;
+  bool sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids, Tensor lp_values,
+              Tensor lp_ids) override;
 
   // One backend per rank of a model split over `size` devices (rank r on device r): NCCL's
   // unique id is made here and every rank joins on its own thread, as ncclCommInitRank needs.

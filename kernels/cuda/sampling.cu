@@ -112,11 +112,68 @@ __device__ inline void block_sum16(double (&h)[kDigits], double* scratch) {
 
 }  // namespace
 
-// One block per row. Every cut is a threshold on the rank key found by radix select, 4 bits a
-// pass from the top (16 passes, each one block-wide sum of 16 buckets): the k-th best key for
-// top-k, the last key of the smallest best-first prefix reaching top_p of the mass, then the key
-// at which the best-first mass first exceeds draw * total. After the first passes only the few
-// tokens that share the chosen prefix do any arithmetic. No sort; the logits are only read.
+// Radix select: the largest rank key t such that the tokens at keys >= t (and >= floor) weigh
+// at least `threshold` in all (more than it, with kAbove); weight(i) < 0 leaves token i out.
+// Key 0 must meet it. 4 bits a pass from the top: 16 passes, each one block-wide sum of 16
+// buckets; after the first passes only the tokens sharing the chosen prefix weigh anything.
+template <bool kAbove, typename Weight>
+__device__ unsigned long long radix_select(const float* row, long long vocab,
+                                           unsigned long long floor, double threshold,
+                                           Weight weight, double* scratch) {
+  unsigned long long prefix = 0;
+  double above = 0.0;  // tokens with a larger prefix
+  for (int shift = 64 - 4; shift >= 0; shift -= 4) {
+    const unsigned long long high = shift == 60 ? 0 : ~0ull << (shift + 4);
+    double h[kDigits];
+    LLM_UNROLL
+    for (int b = 0; b < kDigits; ++b) h[b] = 0.0;
+    for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+      const unsigned long long k = rank_key(row[i], i);
+      if ((k & high) != prefix || k < floor) continue;
+      const double w = weight(i);
+      if (w < 0.0) continue;
+      const int digit = static_cast<int>((k >> shift) & (kDigits - 1));
+      LLM_UNROLL
+      for (int b = 0; b < kDigits; ++b) h[b] += b == digit ? w : 0.0;
+    }
+    block_sum16(h, scratch);
+    // The largest digit whose suffix, with everything above, still meets the threshold.
+    // (Unrolled with constant indices, so h stays in registers.) Only rounding (sums in another
+    // order than the threshold's) leaves none: then the lowest digit that holds a token,
+    // toward the last one.
+    double suffix = 0.0, pick_suffix = 0.0, pick_h = 0.0, low_suffix = 0.0, low_h = 0.0;
+    int pick = -1, low = 0;
+    LLM_UNROLL
+    for (int j = 0; j < kDigits; ++j) {
+      const int b = kDigits - 1 - j;
+      suffix += h[b];
+      const double v = above + suffix;
+      if (pick < 0 && (kAbove ? v > threshold : v >= threshold)) {
+        pick = b;
+        pick_suffix = suffix;
+        pick_h = h[b];
+      }
+      if (h[b] != 0.0) {
+        low = b;
+        low_suffix = suffix;
+        low_h = h[b];
+      }
+    }
+    if (pick < 0) {
+      pick = low;
+      pick_suffix = low_suffix;
+      pick_h = low_h;
+    }
+    above += pick_suffix - pick_h;
+    prefix |= static_cast<unsigned long long>(pick) << shift;
+  }
+  return prefix;
+}
+
+// One block per row. Every cut is a threshold on the rank key found by radix select: the k-th
+// best key for top-k, the last key of the smallest best-first prefix reaching top_p of the mass,
+// then the key at which the best-first mass first exceeds draw * total. No sort; the logits are
+// only read.
 __global__ void sample_kernel(const float* logits, long long vocab, const SampleRow* params,
                               int* ids) {
   LLM_SHARED(float, fscratch, 32);
@@ -142,61 +199,9 @@ __global__ void sample_kernel(const float* logits, long long vocab, const Sample
     return exp(static_cast<double>(row[i] - top) * p.inv_temperature);
   };
   unsigned long long floor = 0;  // candidates: rank key >= floor and probability >= min_p
-  enum Kind { kCountAtLeast, kMassAtLeast, kMassAbove };
-  // The largest key t whose candidates at keys >= t count (or weigh) at least / above
-  // `threshold`; the caller guarantees key 0 does.
-  auto select = [&](Kind kind, double threshold) {
-    unsigned long long prefix = 0;
-    double above = 0.0;  // candidates with a larger prefix
-    for (int shift = 64 - 4; shift >= 0; shift -= 4) {
-      const unsigned long long high = shift == 60 ? 0 : ~0ull << (shift + 4);
-      double h[kDigits];
-      LLM_UNROLL
-      for (int b = 0; b < kDigits; ++b) h[b] = 0.0;
-      for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
-        const unsigned long long k = rank_key(row[i], i);
-        if ((k & high) != prefix || k < floor) continue;
-        double w = 1.0;
-        if (kind != kCountAtLeast) {
-          w = prob(i);
-          if (w < p.min_p) continue;
-        }
-        const int digit = static_cast<int>((k >> shift) & (kDigits - 1));
-        LLM_UNROLL
-        for (int b = 0; b < kDigits; ++b) h[b] += b == digit ? w : 0.0;
-      }
-      block_sum16(h, dscratch);
-      // The largest digit whose suffix, with everything above, still meets the threshold.
-      // (Unrolled with constant indices, so h stays in registers.) Only rounding (sums in
-      // another order than the threshold's) leaves none: then the lowest digit that holds a
-      // candidate, toward the last candidate.
-      double suffix = 0.0, pick_suffix = 0.0, pick_h = 0.0, low_suffix = 0.0, low_h = 0.0;
-      int pick = -1, low = 0;
-      LLM_UNROLL
-      for (int j = 0; j < kDigits; ++j) {
-        const int b = kDigits - 1 - j;
-        suffix += h[b];
-        const double v = above + suffix;
-        if (pick < 0 && (kind == kMassAbove ? v > threshold : v >= threshold)) {
-          pick = b;
-          pick_suffix = suffix;
-          pick_h = h[b];
-        }
-        if (h[b] != 0.0) {
-          low = b;
-          low_suffix = suffix;
-          low_h = h[b];
-        }
-      }
-      if (pick < 0) {
-        pick = low;
-        pick_suffix = low_suffix;
-        pick_h = low_h;
-      }
-      above += pick_suffix - pick_h;
-      prefix |= static_cast<unsigned long long>(pick) << shift;
-    }
-    return prefix;
+  auto mass_of = [&](long long i) {
+    const double q = prob(i);
+    return q >= p.min_p ? q : -1.0;
   };
   auto total_mass = [&] {
     double m = 0.0;
@@ -209,17 +214,77 @@ __global__ void sample_kernel(const float* logits, long long vocab, const Sample
     block_sum16(h, dscratch);
     return h[0];
   };
-  if (p.top_k > 0 && p.top_k < vocab) floor = select(kCountAtLeast, p.top_k);
+  if (p.top_k > 0 && p.top_k < vocab) {
+    floor = radix_select<false>(
+        row, vocab, 0, p.top_k, [](long long) { return 1.0; }, dscratch);
+  }
   double total = total_mass();
   if (p.top_p < 1.0) {
-    floor = select(kMassAtLeast, p.top_p * total);
+    floor = radix_select<false>(row, vocab, floor, p.top_p * total, mass_of, dscratch);
     total = total_mass();
   }
   const double target = p.draw * total;
   // Rounding may let no candidate pass the target: then the last one, as the host walk ends.
   const unsigned long long pick =
-      total > target ? select(kMassAbove, target) : select(kMassAtLeast, total);
+      total > target ? radix_select<true>(row, vocab, floor, target, mass_of, dscratch)
+                     : radix_select<false>(row, vocab, floor, total, mass_of, dscratch);
   if (threadIdx.x == 0) ids[blockIdx.x] = static_cast<int>(0xFFFFFFFFu - (pick & 0xFFFFFFFFu));
+}
+
+// One block per row: the normaliser, the sampled token's logprob, then the top alternatives by
+// radix select on the rank key (count >= n), gathered and ordered by one thread (n <= 20).
+__global__ void logprobs_kernel(const float* logits, long long vocab, const SampleRow* params,
+                                const int* ids, float* values, int* top_ids) {
+  const int n_top = params[blockIdx.x].logprobs;
+  if (n_top < 0) return;
+  LLM_SHARED(float, fscratch, 32);
+  LLM_SHARED(double, dscratch, (kThreads / 32 + 1) * kDigits);
+  LLM_SHARED(unsigned long long, found, kMaxTopLogprobs);
+  LLM_SHARED(int, found_count, 1);
+  const float* row = logits + static_cast<long long>(blockIdx.x) * vocab;
+  float top = -INFINITY;
+  for (long long i = threadIdx.x; i < vocab; i += blockDim.x) top = fmaxf(top, row[i]);
+  top = block_reduce<true>(top, fscratch);
+  double h[kDigits] = {0.0};
+  for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+    h[0] += exp(static_cast<double>(row[i]) - top);
+  }
+  block_sum16(h, dscratch);
+  const double log_z = top + log(h[0]);
+  float* const out = values + static_cast<long long>(blockIdx.x) * (1 + kMaxTopLogprobs);
+  if (threadIdx.x == 0) out[0] = static_cast<float>(row[ids[blockIdx.x]] - log_z);
+  const int n = static_cast<int>(min(static_cast<long long>(min(n_top, kMaxTopLogprobs)), vocab));
+  if (n == 0) return;
+  const unsigned long long cut = radix_select<false>(
+      row, vocab, 0, n, [](long long) { return 1.0; }, dscratch);
+  if (threadIdx.x == 0) *found_count = 0;
+  __syncthreads();
+  for (long long i = threadIdx.x; i < vocab; i += blockDim.x) {
+    const unsigned long long k = rank_key(row[i], i);
+    if (k >= cut) found[atomicAdd(found_count, 1)] = k;  // exactly n keys
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  for (int a = 1; a < n; ++a) {  // best first
+    const unsigned long long k = found[a];
+    int b = a;
+    for (; b > 0 && found[b - 1] < k; --b) found[b] = found[b - 1];
+    found[b] = k;
+  }
+  int* const out_ids = top_ids + static_cast<long long>(blockIdx.x) * kMaxTopLogprobs;
+  for (int j = 0; j < n; ++j) {
+    const int id = static_cast<int>(0xFFFFFFFFu - (found[j] & 0xFFFFFFFFu));
+    out_ids[j] = id;
+    out[1 + j] = static_cast<float>(row[id] - log_z);
+  }
+}
+
+void logprobs(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
+              const int* ids, float* values, int* top_ids, cudaStream_t stream) {
+  if (rows > 0) {
+    LLM_LAUNCH(logprobs_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, logits, vocab,
+               row_params, ids, values, top_ids);
+  }
 }
 
 void sample(const float* logits, long long rows, long long vocab, const SampleRow* row_params,

@@ -26,14 +26,24 @@ struct SampleRow {
   double min_p = 0.0;            // [0, 1]
   double draw = 0.0;             // [0, 1)
   int top_k = 0;                 // <= 0 or >= vocab: every token
-  int reserved = 0;
+  int logprobs = -1;             // >= 0: also the token's logprob and this many alternatives
 };
+
+// The most alternatives a row's logprobs carry (SamplingParams::kMaxLogprobs).
+inline constexpr int kMaxTopLogprobs = 20;
 
 // ids[r] = the token row r's parameters choose from logits[r, :]. rows_params: [rows] on the
 // device. Exact sums in another order than the host's best-first one can decide differently
 // only when the draw lands within rounding of a boundary.
 void sample(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
             int* ids, cudaStream_t stream);
+
+// For the rows with row_params[r].logprobs >= 0, the host sampler's logprobs of the raw logits
+// (log-softmax with the max in f32 and the normaliser summed in double): values[r, 0] is token
+// ids[r]'s, values[r, 1 + j] and top_ids[r, j] the j-th best token's (ties to the smaller id)
+// for j < logprobs. values [rows, 1 + kMaxTopLogprobs] f32, top_ids [rows, kMaxTopLogprobs] i32.
+void logprobs(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
+              const int* ids, float* values, int* top_ids, cudaStream_t stream);
 
 }  // namespace LLM_CUDA_ABI
 }  // namespace llm::cuda

@@ -183,10 +183,11 @@ TEST(SimtEngine, DeviceSamplingPicksWhatTheHostSamplerPicks) {
   ModelRunner a(*on.backend, on.model, on.cache, 256, 4);
   ModelRunner b(*off.backend, off.model, off.cache, 256, 4);
   const int vocab = on.ck.config().vocab_size;
-  const std::vector<RowSampling> kinds = {{0.8, 0, 1.0, 0.0, 0.0},
-                                          {1.3, 5, 1.0, 0.0, 0.0},
-                                          {0.0, 0, 1.0, 0.0, 0.0},
-                                          {1.0, 0, 0.7, 0.05, 0.0}};
+  // Temperature alone; top-k with the tracked logprob; greedy; top-p and min-p with 5 logprobs.
+  const std::vector<RowSampling> kinds = {{0.8, 0, 1.0, 0.0, 0.0, -1},
+                                          {1.3, 5, 1.0, 0.0, 0.0, 0},
+                                          {0.0, 0, 1.0, 0.0, 0.0, -1},
+                                          {1.0, 0, 0.7, 0.05, 0.0, 5}};
   std::vector<std::vector<int32_t>> seqs = {{1, 403, 89}, {1, 17, 260, 44, 9}, {1, 300}, {1, 5}};
   std::vector<std::vector<int32_t>> tables;
   for (int s = 0; s < 4; ++s) {
@@ -196,7 +197,7 @@ TEST(SimtEngine, DeviceSamplingPicksWhatTheHostSamplerPicks) {
   std::vector<int> computed(4, 0);
   std::mt19937_64 draws(99);
   Sampler sampler(vocab);
-  int sampled = 0;
+  int sampled = 0, with_logprobs = 0;
   for (int step = 0; step < 6; ++step) {
     std::vector<BatchEntry> batch;
     for (int s = 0; s < 4; ++s) {
@@ -222,16 +223,31 @@ TEST(SimtEngine, DeviceSamplingPicksWhatTheHostSamplerPicks) {
       p.top_k = rs.top_k;
       p.top_p = rs.top_p;
       p.min_p = rs.min_p;
+      p.logprobs = rs.logprobs > 0 ? rs.logprobs : -1;
       std::mt19937_64 unused(0);
+      LogprobEntry lp;
       const int want = sampler.sample(host.logits.subspan(static_cast<size_t>(s) * vocab, vocab), p,
-                                      {}, unused, nullptr, rs.draw);
+                                      {}, unused, rs.logprobs >= 0 ? &lp : nullptr, rs.draw);
       EXPECT_EQ(got.ids[static_cast<size_t>(s)], want) << "step " << step << " seq " << s;
+      if (rs.logprobs >= 0) {
+        ASSERT_FALSE(got.lp_values.empty());
+        const float* v = &got.lp_values[static_cast<size_t>(s) * (1 + kDeviceTopLogprobs)];
+        EXPECT_NEAR(v[0], lp.sampled.logprob, 1e-6) << "step " << step << " seq " << s;
+        ASSERT_EQ(lp.top.size(), static_cast<size_t>(std::max(rs.logprobs, 0)));
+        for (size_t j = 0; j < lp.top.size(); ++j) {
+          EXPECT_EQ(got.lp_ids[static_cast<size_t>(s) * kDeviceTopLogprobs + j],
+                    lp.top[j].token_id);
+          EXPECT_NEAR(v[1 + j], lp.top[j].logprob, 1e-6);
+        }
+        ++with_logprobs;
+      }
       sampled += !batch[static_cast<size_t>(s)].greedy;
       computed[s] = static_cast<int>(seqs[static_cast<size_t>(s)].size());
       seqs[static_cast<size_t>(s)].push_back(got.ids[static_cast<size_t>(s)]);
     }
   }
   EXPECT_EQ(sampled, 18);
+  EXPECT_EQ(with_logprobs, 12);
 }
 
 // Graphs are captured per context bucket (256, 512, ... tokens), not for the model's whole

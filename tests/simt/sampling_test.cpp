@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <random>
@@ -107,7 +108,7 @@ namespace {
 TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
   std::mt19937_64 rng(2026);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  int rows_checked = 0, distinct_tokens = 0;
+  int rows_checked = 0, distinct_tokens = 0, rows_with_logprobs = 0;
   for (const long long vocab : {64LL, 512LL, 3001LL}) {
     const long long rows = 48;
     std::vector<float> logits = random_logits(rows, vocab, static_cast<unsigned>(vocab));
@@ -141,7 +142,9 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
         default:
           break;
       }
+      p.logprobs = std::array<int, 5>{-1, 0, 1, 5, 20}[static_cast<size_t>(r % 5)];
       llm::cuda::SampleRow& d = params[static_cast<size_t>(r)];
+      d.logprobs = p.logprobs;
       d.inv_temperature = p.temperature > 0 ? 1.0 / p.temperature : 0.0;
       d.top_k = p.top_k;
       d.top_p = p.top_p;
@@ -154,22 +157,44 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
     llm::cuda::sample(d_logits.ptr, rows, vocab, d_params.ptr, ids.ptr, nullptr);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
     const std::vector<int> got = ids.get();
+    constexpr int kTop = llm::cuda::kMaxTopLogprobs;
+    DeviceArray<float> lp_values(std::vector<float>(static_cast<size_t>(rows * (1 + kTop)), NAN));
+    DeviceArray<int> lp_ids(std::vector<int>(static_cast<size_t>(rows * kTop), -1));
+    llm::cuda::logprobs(d_logits.ptr, rows, vocab, d_params.ptr, ids.ptr, lp_values.ptr, lp_ids.ptr,
+                        nullptr);
+    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    const std::vector<float> values = lp_values.get();
+    const std::vector<int> top_ids = lp_ids.get();
     llm::Sampler sampler(static_cast<int>(vocab));
     std::set<int> seen;
     for (long long r = 0; r < rows; ++r) {
       std::mt19937_64 unused(0);
       const std::span<const float> row(&logits[static_cast<size_t>(r * vocab)],
                                        static_cast<size_t>(vocab));
-      const int want = sampler.sample(row, host[static_cast<size_t>(r)], {}, unused, nullptr,
+      llm::LogprobEntry lp;
+      const llm::SamplingParams& hp = host[static_cast<size_t>(r)];
+      const int want = sampler.sample(row, hp, {}, unused, hp.logprobs >= 0 ? &lp : nullptr,
                                       params[static_cast<size_t>(r)].draw);
       EXPECT_EQ(got[static_cast<size_t>(r)], want) << "vocab " << vocab << " row " << r;
+      if (hp.logprobs >= 0) {
+        // The normaliser is summed in another order: equal, or one float ulp apart.
+        const float* v = &values[static_cast<size_t>(r * (1 + kTop))];
+        EXPECT_NEAR(v[0], lp.sampled.logprob, 4e-7f * std::max(1.0f, std::abs(v[0])));
+        ASSERT_EQ(lp.top.size(), static_cast<size_t>(std::min<long long>(hp.logprobs, vocab)));
+        for (size_t j = 0; j < lp.top.size(); ++j) {
+          EXPECT_EQ(top_ids[static_cast<size_t>(r * kTop) + j], lp.top[j].token_id) << "row " << r;
+          EXPECT_NEAR(v[1 + j], lp.top[j].logprob, 4e-7f * std::max(1.0f, std::abs(v[1 + j])));
+        }
+        ++rows_with_logprobs;
+      }
       seen.insert(want);
       ++rows_checked;
     }
     distinct_tokens += static_cast<int>(seen.size());
   }
   std::cout << "device sampling: " << rows_checked << " rows agree with the host sampler ("
-            << distinct_tokens << " distinct tokens)\n";
+            << distinct_tokens << " distinct tokens), " << rows_with_logprobs
+            << " with their logprobs\n";
 }
 
 }  // namespace
