@@ -289,6 +289,9 @@ void LlmEngine::run_step() {
         eos_ids_};
   };
   entries_.clear();
+  penalty_ids_.clear();
+  penalty_counts_.clear();
+  penalty_starts_.clear();
   const auto now = std::chrono::steady_clock::now();
   for (const ScheduledSeq& s : out.scheduled) {
     Sequence& q = *s.seq;
@@ -310,12 +313,25 @@ void LlmEngine::run_step() {
     if (s.wants_logits && !greedy && !q.matcher) {
       if (auto rs = Sampler::device_sampling(q.request->params, context(q))) {
         if (rs->temperature > 0.0) rs->draw = Sampler::uniform(q.rng);
+        if (rs->repetition_penalty != 1.0 || rs->presence_penalty != 0.0 ||
+            rs->frequency_penalty != 0.0) {
+          penalty_starts_.emplace_back(entries_.size() - 1, add_penalty_tokens(q));
+        }
         entries_.back().sampling = rs;
       }
     }
     const bool decode = s.num_tokens == 1 && q.num_output_tokens() > 0 &&
                         q.num_computed == static_cast<int>(q.tokens.size()) - 1;
     if (!decode) counters_.prompt_tokens_computed += s.num_tokens;
+  }
+  // The lists are complete (no more reallocation): point the rows at theirs.
+  for (size_t i = 0; i < penalty_starts_.size(); ++i) {
+    const auto [entry, begin] = penalty_starts_[i];
+    const size_t end =
+        i + 1 < penalty_starts_.size() ? penalty_starts_[i + 1].second : penalty_ids_.size();
+    RowSampling& rs = *entries_[entry].sampling;
+    rs.penalty_ids = std::span<const int32_t>(penalty_ids_).subspan(begin, end - begin);
+    rs.penalty_counts = std::span<const int32_t>(penalty_counts_).subspan(begin, end - begin);
   }
   const StepOutput step = ranks_->step(entries_);
   scheduler_->complete_step(out);
@@ -380,6 +396,30 @@ void LlmEngine::run_step() {
       q.request->stream->push(std::move(ev));
     }
   }
+}
+
+size_t LlmEngine::add_penalty_tokens(const Sequence& q) {
+  const size_t begin = penalty_ids_.size();
+  token_counts_.resize(static_cast<size_t>(checkpoint_.config().vocab_size), 0);
+  const auto prompt =
+      std::span<const int32_t>(q.tokens).first(static_cast<size_t>(q.num_prompt_tokens));
+  const auto output =
+      std::span<const int32_t>(q.tokens).subspan(static_cast<size_t>(q.num_prompt_tokens));
+  // Each token's output count (0 for one only in the prompt); -1 once it is listed.
+  for (int32_t id : output) ++token_counts_[static_cast<size_t>(id)];
+  for (auto span : {prompt, output}) {
+    for (int32_t id : span) {
+      int32_t& c = token_counts_[static_cast<size_t>(id)];
+      if (c < 0) continue;  // listed already
+      penalty_ids_.push_back(id);
+      penalty_counts_.push_back(c);
+      c = -1;
+    }
+  }
+  for (size_t i = begin; i < penalty_ids_.size(); ++i) {
+    token_counts_[static_cast<size_t>(penalty_ids_[i])] = 0;
+  }
+  return begin;
 }
 
 void LlmEngine::finish(Sequence& seq, FinishReason reason, CompletionEvent ev) {

@@ -62,6 +62,13 @@ class LlmEngine final : public Engine {
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   int64_t next_seq_id_ = 0;
   std::vector<BatchEntry> entries_;
+  // The penalties' token lists of the step's device-sampled rows (RowSampling::penalty_ids and
+  // penalty_counts point into them): each row's distinct prompt and output tokens, then their
+  // output counts; and a vocabulary-sized count array, all zero between rows.
+  std::vector<int32_t> penalty_ids_, penalty_counts_, token_counts_;
+  // Appends q's lists; returns where they start.
+  size_t add_penalty_tokens(const Sequence& q);
+  std::vector<std::pair<size_t, size_t>> penalty_starts_;  // (entry, where its lists start)
   std::vector<TokenMatcher*> step_matchers_;  // [constrained rows] of this step
   std::vector<uint32_t> step_masks_;          // [constrained rows, mask words] their masks
   EngineStats counters_;

@@ -72,6 +72,7 @@ std::string resolve_backend(const EngineConfig& c) {
 CudaBackendOptions cuda_options(const EngineConfig& c) {
   CudaBackendOptions o;
   o.cuda_graphs = c.cuda_graphs;
+  o.device_sampling = c.device_sampling;
   return o;
 }
 

@@ -52,13 +52,19 @@ bool Sampler::is_plain_greedy(const SamplingParams& p, const SamplingContext& ct
 
 std::optional<RowSampling> Sampler::device_sampling(const SamplingParams& p,
                                                     const SamplingContext& ctx) {
-  const bool plain = p.logit_bias.empty() && p.repetition_penalty == 1.0 &&
-                     p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
-                     static_cast<int>(ctx.output.size()) >= p.min_tokens && ctx.allowed.empty() &&
-                     p.logprobs <= kDeviceTopLogprobs;
+  const bool plain = p.logit_bias.empty() && static_cast<int>(ctx.output.size()) >= p.min_tokens &&
+                     ctx.allowed.empty() && p.logprobs <= kDeviceTopLogprobs;
   if (!plain) return std::nullopt;
-  const int logprobs = p.logprobs >= 0 ? p.logprobs : (p.track_logprob ? 0 : -1);
-  return RowSampling{p.temperature, p.top_k, p.top_p, p.min_p, 0.0, logprobs};
+  RowSampling rs;
+  rs.temperature = p.temperature;
+  rs.top_k = p.top_k;
+  rs.top_p = p.top_p;
+  rs.min_p = p.min_p;
+  rs.logprobs = p.logprobs >= 0 ? p.logprobs : (p.track_logprob ? 0 : -1);
+  rs.repetition_penalty = p.repetition_penalty;
+  rs.presence_penalty = p.presence_penalty;
+  rs.frequency_penalty = p.frequency_penalty;
+  return rs;
 }
 
 int32_t Sampler::sample(std::span<const float> logits, const SamplingParams& p,

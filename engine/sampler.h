@@ -46,10 +46,10 @@ class Sampler {
                  const SamplingContext& ctx, std::mt19937_64& rng, LogprobEntry* logprobs,
                  std::optional<double> draw = std::nullopt);
 
-  // The parameters Backend::sample can take for this row (nothing but temperature, top-k, top-p
-  // and min-p shaping the distribution: no bias, penalties, masks or min_tokens in force; with
-  // logprobs, or the tracked logprob, when asked); nullopt otherwise. The draw (for a temperature
-  // above 0) is left to the caller.
+  // The parameters Backend::sample can take for this row (temperature, top-k, top-p, min-p and
+  // the penalties; no bias, masks or min_tokens in force; with logprobs, or the tracked logprob,
+  // when asked); nullopt otherwise. The draw (for a temperature above 0) and the penalties'
+  // token lists are left to the caller.
   static std::optional<RowSampling> device_sampling(const SamplingParams& params,
                                                     const SamplingContext& ctx);
 

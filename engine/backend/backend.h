@@ -82,6 +82,10 @@ struct RowSampling {
   double min_p = 0.0;
   double draw = 0.0;  // the row's uniform draw in [0, 1), from its sequence's generator
   int logprobs = -1;  // >= 0: also the chosen token's logprob and this many alternatives
+  double repetition_penalty = 1.0, presence_penalty = 0.0, frequency_penalty = 0.0;
+  // With a penalty: the row's distinct prompt and output tokens, and how often each is in the
+  // output (host memory that lives through the call).
+  std::span<const int32_t> penalty_ids, penalty_counts;
 };
 
 // The most alternatives a row's logprobs carry on the device (SamplingParams::kMaxLogprobs).

@@ -491,6 +491,14 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
   expect_f32(*this, logits, "sample input");
   expect(*this, static_cast<int64_t>(rows.size()) == logits.size(0), "one RowSampling per row");
   std::vector<llm::cuda::SampleRow> host(rows.size());
+  std::vector<int32_t> tokens;  // every row's penalised ids, then every row's output counts
+  for (const RowSampling& in : rows)
+    tokens.insert(tokens.end(), in.penalty_ids.begin(), in.penalty_ids.end());
+  const size_t listed = tokens.size();
+  for (const RowSampling& in : rows) {
+    tokens.insert(tokens.end(), in.penalty_counts.begin(), in.penalty_counts.end());
+  }
+  size_t next = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     const RowSampling& in = rows[r];
     llm::cuda::SampleRow& out = host[r];
@@ -500,6 +508,13 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
     out.min_p = in.min_p;
     out.draw = in.draw;
     out.logprobs = in.logprobs;
+    out.repetition = in.repetition_penalty;
+    out.presence = in.presence_penalty;
+    out.frequency = in.frequency_penalty;
+    expect(*this, in.penalty_ids.size() == in.penalty_counts.size(), "penalty ids and counts");
+    out.penalty_begin = static_cast<int>(next);
+    next += in.penalty_ids.size();
+    out.penalty_end = static_cast<int>(next);
   }
   auto* dev = static_cast<llm::cuda::SampleRow*>(
       scratch(sample_rows_, host.size() * sizeof(llm::cuda::SampleRow)));
@@ -507,8 +522,20 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
   check(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(host[0]), cudaMemcpyHostToDevice,
                         stream_),
         "sampling parameters");
-  llm::cuda::sample(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),
-                    stream_);
+  // Penalties rewrite a copy of the logits: logprobs are of the raw ones, as on the host.
+  const float* to_sample = logits.as<float>();
+  if (listed > 0) {
+    auto* tok = static_cast<int32_t*>(scratch(penalty_tokens_, tokens.size() * sizeof(int32_t)));
+    check(cudaMemcpyAsync(tok, tokens.data(), tokens.size() * sizeof(int32_t),
+                          cudaMemcpyHostToDevice, stream_),
+          "penalty tokens");
+    auto* work = static_cast<float*>(scratch(penalised_logits_, logits.nbytes()));
+    llm::cuda::apply_penalties(logits.as<float>(), work, logits.size(0), logits.size(1), dev, tok,
+                               tok + listed, stream_);
+    check_launch("apply_penalties");
+    to_sample = work;
+  }
+  llm::cuda::sample(to_sample, logits.size(0), logits.size(1), dev, ids.as<int>(), stream_);
   check_launch("sample");
   if (std::any_of(rows.begin(), rows.end(), [](const RowSampling& r) { return r.logprobs >= 0; })) {
     llm::cuda::logprobs(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),

@@ -104,6 +104,8 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   Scratch gemm_input_;         // x rounded to the weight dtype: [T, K] bf16/f16
   Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)
+  Scratch penalty_tokens_;     // sample()'s penalised token ids and output counts
+  Scratch penalised_logits_;   // sample()'s logits after penalties [rows, vocab]
   Scratch split_kv_;           // decode_attention's partial outputs (kernels/cuda/attention.h)
   Scratch cublas_workspace_;   // given to cuBLAS so a captured GEMM never allocates
   ncclComm_t nccl_ = nullptr;  // with tp_size > 1

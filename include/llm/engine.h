@@ -45,6 +45,9 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   // Device backends: decode steps replayed as CUDA graphs, one per batch-size bucket.
   bool cuda_graphs = false;
+  // Device backends: sample rows on the device where their parameters allow (the same tokens
+  // as the host sampler for the same seed); off, every non-greedy row is sampled on the host.
+  bool device_sampling = true;
   // Tensor parallelism: the model split over this many ranks, Megatron-style. Alone, the ranks
   // are threads of this process: CPU ranks, or one device each (cuda, simt) joined by NCCL. With
   // tp_master ("HOST:PORT", CPU backend) they are processes: rank 0 (this engine) listens there

@@ -231,6 +231,34 @@ __global__ void sample_kernel(const float* logits, long long vocab, const Sample
   if (threadIdx.x == 0) ids[blockIdx.x] = static_cast<int>(0xFFFFFFFFu - (pick & 0xFFFFFFFFu));
 }
 
+// One block per row: the row copied, then each listed token penalised by the thread that reads
+// it (tokens are distinct within a row), as engine/sampler.cpp does on the host.
+__global__ void apply_penalties_kernel(const float* logits, float* work, long long vocab,
+                                       const SampleRow* params, const int* token_ids,
+                                       const int* output_counts) {
+  const long long base = static_cast<long long>(blockIdx.x) * vocab;
+  for (long long i = threadIdx.x; i < vocab; i += blockDim.x) work[base + i] = logits[base + i];
+  __syncthreads();
+  const SampleRow p = params[blockIdx.x];
+  const float rp = static_cast<float>(p.repetition);
+  for (int i = p.penalty_begin + static_cast<int>(threadIdx.x); i < p.penalty_end;
+       i += static_cast<int>(blockDim.x)) {
+    float& l = work[base + token_ids[i]];
+    if (p.repetition != 1.0) l = l > 0 ? l / rp : l * rp;
+    const int c = output_counts[i];
+    if (c > 0) l -= static_cast<float>(p.frequency * c + p.presence);
+  }
+}
+
+void apply_penalties(const float* logits, float* work, long long rows, long long vocab,
+                     const SampleRow* row_params, const int* token_ids, const int* output_counts,
+                     cudaStream_t stream) {
+  if (rows > 0) {
+    LLM_LAUNCH(apply_penalties_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, logits,
+               work, vocab, row_params, token_ids, output_counts);
+  }
+}
+
 // One block per row: the normaliser, the sampled token's logprob, then the top alternatives by
 // radix select on the rank key (count >= n), gathered and ordered by one thread (n <= 20).
 __global__ void logprobs_kernel(const float* logits, long long vocab, const SampleRow* params,

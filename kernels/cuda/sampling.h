@@ -27,6 +27,11 @@ struct SampleRow {
   double draw = 0.0;             // [0, 1)
   int top_k = 0;                 // <= 0 or >= vocab: every token
   int logprobs = -1;             // >= 0: also the token's logprob and this many alternatives
+  // Penalties over the row's distinct prompt and output tokens [penalty_begin, penalty_end) of
+  // apply_penalties' arrays: repetition (CTRL: positive logits divided, negative multiplied),
+  // then frequency * output count + presence subtracted for tokens the output holds.
+  double repetition = 1.0, presence = 0.0, frequency = 0.0;
+  int penalty_begin = 0, penalty_end = 0;
 };
 
 // The most alternatives a row's logprobs carry (SamplingParams::kMaxLogprobs).
@@ -37,6 +42,12 @@ inline constexpr int kMaxTopLogprobs = 20;
 // only when the draw lands within rounding of a boundary.
 void sample(const float* logits, long long rows, long long vocab, const SampleRow* row_params,
             int* ids, cudaStream_t stream);
+
+// work[r, :] = logits[r, :] with row r's penalties applied: token_ids[i] (distinct per row) with
+// output_counts[i] for i in [penalty_begin, penalty_end). [rows, vocab] f32 each.
+void apply_penalties(const float* logits, float* work, long long rows, long long vocab,
+                     const SampleRow* row_params, const int* token_ids, const int* output_counts,
+                     cudaStream_t stream);
 
 // For the rows with row_params[r].logprobs >= 0, the host sampler's logprobs of the raw logits
 // (log-softmax with the max in f32 and the normaliser summed in double): values[r, 0] is token

@@ -316,6 +316,47 @@ EngineConfig simt_config(const char* dtype) {
   return c;
 }
 
+// Seeded sampling through the engine is the same stream with the device sampling (penalties,
+// logprobs, top-k/top-p/min-p, a greedy row with logprobs) and without it (the host sampler on
+// copied-back logits), batched together, over every step of each completion.
+TEST(SimtEngine, SeededSamplingIsTheSameOnTheDeviceAndTheHost) {
+  auto run = [](bool device) {
+    EngineConfig c = simt_config("bf16");
+    c.device_sampling = device;
+    auto engine = Engine::create(c);
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    for (int i = 0; i < 5; ++i) {
+      Request r;
+      r.prompt_token_ids = random_prompt(9 + 4 * i, 100 + static_cast<uint64_t>(i));
+      SamplingParams& p = r.params;
+      p.max_tokens = 24;
+      p.ignore_eos = true;
+      p.seed = 7 + i;
+      p.temperature = i == 4 ? 0.0 : 0.7 + 0.2 * i;
+      if (i == 1) p.top_k = 12, p.top_p = 0.8;
+      if (i == 2) p.min_p = 0.05, p.repetition_penalty = 1.3, p.frequency_penalty = 0.4;
+      if (i == 3) p.presence_penalty = 0.8, p.logprobs = 3;
+      if (i == 4) p.logprobs = 2;
+      streams.push_back(engine->submit(std::move(r)));
+    }
+    std::vector<Completion> out;
+    for (auto& s : streams) out.push_back(collect(*s, 1).at(0));
+    return out;
+  };
+  const std::vector<Completion> device = run(true), host = run(false);
+  for (size_t i = 0; i < device.size(); ++i) {
+    EXPECT_EQ(device[i].token_ids, host[i].token_ids) << "request " << i;
+    ASSERT_EQ(device[i].logprobs.size(), host[i].logprobs.size()) << "request " << i;
+    for (size_t t = 0; t < device[i].logprobs.size(); ++t) {
+      const LogprobEntry &a = device[i].logprobs[t], &b = host[i].logprobs[t];
+      EXPECT_NEAR(a.sampled.logprob, b.sampled.logprob, 1e-6);
+      ASSERT_EQ(a.top.size(), b.top.size());
+      for (size_t j = 0; j < a.top.size(); ++j) EXPECT_EQ(a.top[j].token_id, b.top[j].token_id);
+    }
+  }
+  EXPECT_EQ(device[3].logprobs.size(), 24u);
+}
+
 // The KV pool comes out of the emulated device's memory: a utilisation that leaves nothing after
 // the weights and activations is one clear error naming the flag.
 TEST(SimtEngine, GpuMemoryUtilizationBoundsTheKvPool) {

@@ -8,6 +8,8 @@
 #include <array>
 #include <cmath>
 #include <iostream>
+#include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <vector>
@@ -103,8 +105,8 @@ namespace {
 
 // The device sampler against the host's (engine/sampler.h) on fresh random rows: logits with
 // ties and -inf entries, every parameter shape (temperature alone, top-k small and large, top-p,
-// min-p, all together, greedy), one draw per row given to both. Every row must pick the same
-// token (sums in another order could differ only within rounding of a boundary).
+// min-p, all together, greedy, penalties, logprobs), one draw per row given to both. Every row must
+// pick the same token (sums in another order could differ only within rounding of a boundary).
 TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
   std::mt19937_64 rng(2026);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -114,6 +116,9 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
     std::vector<float> logits = random_logits(rows, vocab, static_cast<unsigned>(vocab));
     std::vector<llm::cuda::SampleRow> params(static_cast<size_t>(rows));
     std::vector<llm::SamplingParams> host(static_cast<size_t>(rows));
+    std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> contexts(
+        static_cast<size_t>(rows));
+    std::vector<int> pen_ids, pen_counts;
     for (long long r = 0; r < rows; ++r) {
       float* row = &logits[static_cast<size_t>(r * vocab)];
       // Ties with the best logit, and tokens that can never be chosen.
@@ -145,6 +150,40 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
       p.logprobs = std::array<int, 5>{-1, 0, 1, 5, 20}[static_cast<size_t>(r % 5)];
       llm::cuda::SampleRow& d = params[static_cast<size_t>(r)];
       d.logprobs = p.logprobs;
+      // Penalties on every third row: a prompt and an output with repeats, listed as the engine
+      // lists them (distinct ids, their output counts).
+      auto& [prompt, output] = contexts[static_cast<size_t>(r)];
+      if (r % 3 == 2) {
+        p.repetition_penalty = 1.1 + unit(rng);
+        p.presence_penalty = 2.0 * unit(rng) - 0.5;
+        p.frequency_penalty = unit(rng);
+        std::uniform_int_distribution<int> id(0, static_cast<int>(vocab) - 1);
+        // The row's best tokens are among them, so the penalties change the outcome; every
+        // other such row is shifted below zero, where the repetition penalty multiplies.
+        if (r % 2 == 0) {
+          for (long long i = 0; i < vocab; ++i) row[i] -= 30.0f;
+        }
+        std::vector<int> order(static_cast<size_t>(vocab));
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + 4, order.end(),
+                          [&](int a, int b) { return row[a] > row[b]; });
+        prompt.assign(order.begin(), order.begin() + 3);
+        output.push_back(order[3]);
+        for (int i = 0; i < 12; ++i) prompt.push_back(id(rng));
+        for (int i = 0; i < 9; ++i) output.push_back(i % 3 == 0 && i > 0 ? output[0] : id(rng));
+        std::map<int, int> counts;
+        for (int t : prompt) counts.emplace(t, 0);
+        for (int t : output) ++counts[t];
+        d.penalty_begin = static_cast<int>(pen_ids.size());
+        for (const auto& [t, c] : counts) {
+          pen_ids.push_back(t);
+          pen_counts.push_back(c);
+        }
+        d.penalty_end = static_cast<int>(pen_ids.size());
+        d.repetition = p.repetition_penalty;
+        d.presence = p.presence_penalty;
+        d.frequency = p.frequency_penalty;
+      }
       d.inv_temperature = p.temperature > 0 ? 1.0 / p.temperature : 0.0;
       d.top_k = p.top_k;
       d.top_p = p.top_p;
@@ -154,7 +193,12 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
     DeviceArray<float> d_logits(logits);
     DeviceArray<llm::cuda::SampleRow> d_params(params);
     DeviceArray<int> ids(std::vector<int>(static_cast<size_t>(rows), -1));
-    llm::cuda::sample(d_logits.ptr, rows, vocab, d_params.ptr, ids.ptr, nullptr);
+    pen_ids.insert(pen_ids.end(), pen_counts.begin(), pen_counts.end());
+    DeviceArray<int> d_pen(pen_ids);
+    DeviceArray<float> work(std::vector<float>(logits.size(), NAN));
+    llm::cuda::apply_penalties(d_logits.ptr, work.ptr, rows, vocab, d_params.ptr, d_pen.ptr,
+                               d_pen.ptr + pen_counts.size(), nullptr);
+    llm::cuda::sample(work.ptr, rows, vocab, d_params.ptr, ids.ptr, nullptr);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
     const std::vector<int> got = ids.get();
     constexpr int kTop = llm::cuda::kMaxTopLogprobs;
@@ -173,7 +217,9 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
                                        static_cast<size_t>(vocab));
       llm::LogprobEntry lp;
       const llm::SamplingParams& hp = host[static_cast<size_t>(r)];
-      const int want = sampler.sample(row, hp, {}, unused, hp.logprobs >= 0 ? &lp : nullptr,
+      const auto& [prompt, output] = contexts[static_cast<size_t>(r)];
+      const llm::SamplingContext ctx{prompt, output, {}};
+      const int want = sampler.sample(row, hp, ctx, unused, hp.logprobs >= 0 ? &lp : nullptr,
                                       params[static_cast<size_t>(r)].draw);
       EXPECT_EQ(got[static_cast<size_t>(r)], want) << "vocab " << vocab << " row " << r;
       if (hp.logprobs >= 0) {
