@@ -58,6 +58,25 @@ std::vector<float> decode(DType t, const std::vector<uint8_t>& b) {
   return out;
 }
 
+// A paged K/V cache pair [blocks, kv_heads, block_size, head_dim] on the backend, holding the
+// given encoded contents.
+struct DeviceCache {
+  Buffer k_buf, v_buf;
+  Tensor k, v;
+};
+DeviceCache upload_cache(Backend& be, DType t, const std::vector<uint8_t>& k_bytes,
+                         const std::vector<uint8_t>& v_bytes, int blocks, int kv_heads, int bs,
+                         int hd) {
+  DeviceCache c;
+  c.k_buf = be.alloc(k_bytes.size());
+  c.v_buf = be.alloc(v_bytes.size());
+  c.k = c.k_buf.view(t, {blocks, kv_heads, bs, hd});
+  c.v = c.v_buf.view(t, {blocks, kv_heads, bs, hd});
+  be.copy_from_host(c.k, k_bytes.data());
+  be.copy_from_host(c.v, v_bytes.data());
+  return c;
+}
+
 class BackendAttention : public ::testing::TestWithParam<BackendCase> {};
 
 TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
@@ -157,11 +176,9 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
     }
 
     const auto k_bytes = encode(bc.kv_dtype, k_host), v_bytes = encode(bc.kv_dtype, v_host);
-    Buffer kbuf = be->alloc(k_bytes.size()), vbuf = be->alloc(v_bytes.size());
-    const Tensor kc = kbuf.view(bc.kv_dtype, {num_blocks, KVH, bs, hd});
-    const Tensor vc = vbuf.view(bc.kv_dtype, {num_blocks, KVH, bs, hd});
-    be->copy_from_host(kc, k_bytes.data());
-    be->copy_from_host(vc, v_bytes.data());
+    const DeviceCache cache =
+        upload_cache(*be, bc.kv_dtype, k_bytes, v_bytes, num_blocks, KVH, bs, hd);
+    const Tensor kc = cache.k, vc = cache.v;
     DeviceTensor dqkv = to_backend(*be, qkv, {T, width});
     DeviceTensor dslots = to_backend_i32(*be, slots, {T});
     DeviceTensor dqs = to_backend_i32(*be, query_start, {S + 1});
@@ -296,11 +313,8 @@ TEST_P(BackendRopeKv, RotatesAndStoresKeysAndValues) {
     const size_t cache_elems = static_cast<size_t>(blocks) * KVH * bs * hd;
     const std::vector<float> nans(cache_elems, NAN);
     const auto k_bytes = encode(bc.kv_dtype, nans);
-    Buffer kbuf = be->alloc(k_bytes.size()), vbuf = be->alloc(k_bytes.size());
-    const Tensor kc = kbuf.view(bc.kv_dtype, {blocks, KVH, bs, hd});
-    const Tensor vc = vbuf.view(bc.kv_dtype, {blocks, KVH, bs, hd});
-    be->copy_from_host(kc, k_bytes.data());
-    be->copy_from_host(vc, k_bytes.data());
+    const DeviceCache cache = upload_cache(*be, bc.kv_dtype, k_bytes, k_bytes, blocks, KVH, bs, hd);
+    const Tensor kc = cache.k, vc = cache.v;
     DeviceTensor d = to_backend(*be, qkv, {T, width});
     DeviceTensor dp = to_backend_i32(*be, pos, {T}), dslots = to_backend_i32(*be, slots, {T});
     DeviceTensor dcs = to_backend(*be, cs, {max_pos, half, 2});
