@@ -110,7 +110,8 @@ fi
 # --- speed: kernels --------------------------------------------------------------------------
 if [[ $mode == gpu ]]; then
   attention_args=()  # llm-bench attention's defaults: an 8B layer, T 512/2048/8192, S 1/16/64
-  model_args=(--dim 4096 --layers 4 --heads 32 --kv-heads 8 --ffn 14336 --vocab 128256)
+  # (Llama 3 8B's shape, 4 of its 32 layers; the context holds the 8192-token prefill.)
+  model_args=(--dim 4096 --layers 4 --heads 32 --kv-heads 8 --ffn 14336 --vocab 128256 --context 8448)
   prefills=(512 2048 8192)
   decodes=(1 16 64)
 else
