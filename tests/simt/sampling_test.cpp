@@ -112,7 +112,7 @@ TEST(SimtSampling, DeviceSamplingPicksTheHostSamplersToken) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   int rows_checked = 0, distinct_tokens = 0, rows_with_logprobs = 0;
   for (const long long vocab : {64LL, 512LL, 3001LL}) {
-    const long long rows = 48;
+    const long long rows = 30;
     std::vector<float> logits = random_logits(rows, vocab, static_cast<unsigned>(vocab));
     std::vector<llm::cuda::SampleRow> params(static_cast<size_t>(rows));
     std::vector<llm::SamplingParams> host(static_cast<size_t>(rows));
