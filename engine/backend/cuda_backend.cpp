@@ -501,20 +501,14 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
   size_t next = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     const RowSampling& in = rows[r];
-    llm::cuda::SampleRow& out = host[r];
-    out.inv_temperature = in.temperature > 0.0 ? 1.0 / in.temperature : 0.0;
-    out.top_k = in.top_k;
-    out.top_p = in.top_p;
-    out.min_p = in.min_p;
-    out.draw = in.draw;
-    out.logprobs = in.logprobs;
-    out.repetition = in.repetition_penalty;
-    out.presence = in.presence_penalty;
-    out.frequency = in.frequency_penalty;
     expect(*this, in.penalty_ids.size() == in.penalty_counts.size(), "penalty ids and counts");
-    out.penalty_begin = static_cast<int>(next);
+    host[r] = {.inv_temperature = in.temperature > 0.0 ? 1.0 / in.temperature : 0.0,
+               .top_p = in.top_p, .min_p = in.min_p, .draw = in.draw, .top_k = in.top_k,
+               .logprobs = in.logprobs, .repetition = in.repetition_penalty,
+               .presence = in.presence_penalty, .frequency = in.frequency_penalty,
+               .penalty_begin = static_cast<int>(next),
+               .penalty_end = static_cast<int>(next + in.penalty_ids.size())};
     next += in.penalty_ids.size();
-    out.penalty_end = static_cast<int>(next);
   }
   auto* dev = static_cast<llm::cuda::SampleRow*>(
       scratch(sample_rows_, host.size() * sizeof(llm::cuda::SampleRow)));
