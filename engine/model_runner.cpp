@@ -65,13 +65,13 @@ ModelRunner::ModelRunner(Backend& backend, const LlamaModel& model, const KvCach
   h_tables_ = HostArray<int32_t>(backend, seqs * static_cast<size_t>(max_blocks_per_seq_));
   h_tables_.assign(h_tables_.capacity(), 0);
   h_logits_ = HostArray<float>(backend, seqs * static_cast<size_t>(vocab_));
+  h_logits_.assign(h_logits_.capacity(), 0.0f);
   lp_values_.buffer = backend.alloc(seqs * (1 + kDeviceTopLogprobs) * sizeof(float));
   lp_values_.tensor = lp_values_.buffer.view(DType::kF32, {max_num_seqs, 1 + kDeviceTopLogprobs});
   lp_ids_.buffer = backend.alloc(seqs * kDeviceTopLogprobs * sizeof(int32_t));
   lp_ids_.tensor = lp_ids_.buffer.view(DType::kI32, {max_num_seqs, kDeviceTopLogprobs});
   h_lp_values_ = HostArray<float>(backend, seqs * (1 + kDeviceTopLogprobs));
   h_lp_ids_ = HostArray<int32_t>(backend, seqs * kDeviceTopLogprobs);
-  h_logits_.assign(h_logits_.capacity(), 0.0f);
 }
 
 Tensor ModelRunner::run(std::span<const BatchEntry> batch) {
