@@ -490,8 +490,11 @@ bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tenso
   bind();
   expect_f32(*this, logits, "sample input");
   expect(*this, static_cast<int64_t>(rows.size()) == logits.size(0), "one RowSampling per row");
-  std::vector<llm::cuda::SampleRow> host(rows.size());
-  std::vector<int32_t> tokens;  // every row's penalised ids, then every row's output counts
+  // Reused every step: no allocation once the largest step has been seen.
+  std::vector<llm::cuda::SampleRow>& host = sample_rows_host_;
+  host.assign(rows.size(), {});
+  std::vector<int32_t>& tokens = penalty_tokens_host_;
+  tokens.clear();
   for (const RowSampling& in : rows)
     tokens.insert(tokens.end(), in.penalty_ids.begin(), in.penalty_ids.end());
   const size_t listed = tokens.size();

@@ -21,6 +21,7 @@
 #include "engine/backend/backend.h"
 #include "engine/backend/cuda_backend_factory.h"
 #include "kernels/cuda/cuda_api.h"
+#include "kernels/cuda/sampling.h"
 
 namespace llm::cuda {
 inline namespace LLM_CUDA_ABI {
@@ -106,6 +107,10 @@ class CudaBackend final : public Backend {
   Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)
   Scratch penalty_tokens_;     // sample()'s penalised token ids and output counts
   Scratch penalised_logits_;   // sample()'s logits after penalties [rows, vocab]
+  // sample()'s host-side staging of the same: per-row parameters; every row's penalised ids,
+  // then every row's output counts.
+  std::vector<llm::cuda::SampleRow> sample_rows_host_;
+  std::vector<int32_t> penalty_tokens_host_;
   Scratch split_kv_;           // decode_attention's partial outputs (kernels/cuda/attention.h)
   Scratch cublas_workspace_;   // given to cuBLAS so a captured GEMM never allocates
   ncclComm_t nccl_ = nullptr;  // with tp_size > 1
