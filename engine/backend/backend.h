@@ -5,6 +5,10 @@
 // - Activations are row-major [num_tokens, features]; the batch is flat ("varlen"): the tokens
 //   of all sequences in a step are concatenated, sequence s owning rows
 //   [query_start[s], query_start[s+1]).
+// - Activations are f32, or on a backend whose activation_dtype() says so 16-bit (bf16/f16) between
+//   the ops that produce and consume them (norm outputs, qkv, attention output, the MLP's
+//   gate_up and product); the residual stream, the output projections that add to it, and the
+//   logits stay f32. Ops take f32 wherever they take a 16-bit activation.
 // - Linear weights are [out_features, in_features] as in Hugging Face checkpoints; matmul
 //   computes out = x . w^T.
 // - The fused projection output qkv is [num_tokens, (num_heads + 2 * num_kv_heads) * head_dim]:
@@ -115,6 +119,10 @@ class Backend {
   virtual void reserve_workspace(const WorkspaceLimits& /*limits*/) {}
   // What the KV cache stores for a model whose weights are `weight_dtype`.
   virtual DType kv_cache_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
+  // What the model keeps its activations in (see the conventions above) for a model whose weights
+  // are `weight_dtype`: a 16-bit type halves the traffic of every op between two GEMMs and feeds
+  // the GEMMs without a conversion pass. f32 here: the CPU's kernels compute on f32 activations.
+  virtual DType activation_dtype(DType /*weight_dtype*/) const { return DType::kF32; }
   // Whether matmul and embedding read weights of the quantized type `t` as they are (else the
   // model uploads such weights dequantized to its float dtype).
   virtual bool computes_on(DType /*t*/) const { return false; }
@@ -144,8 +152,13 @@ class Backend {
   virtual void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) = 0;
   // residual += delta; out = rmsnorm(residual) * weight. One pass over the residual stream.
   virtual void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) = 0;
-  // out[T, N] = x[T, K] . w[N, K]^T; x and out f32, w of the model's weight dtype.
+  // out[T, N] = x[T, K] . w[N, K]^T; x and out f32 or activation_dtype() (each rounded once, as
+  // stored), w of the model's weight dtype.
   virtual void matmul(Tensor x, Tensor w, Tensor out) = 0;
+  // out[T, N] += x[T, K] . w[N, K]^T with out f32: an output projection added to the residual
+  // stream inside the GEMM (its epilogue), so the sum is not written and read back. false, doing
+  // nothing, where the backend has no such GEMM (the caller multiplies and adds itself).
+  virtual bool matmul_accumulate(Tensor /*x*/, Tensor /*w*/, Tensor /*out*/) { return false; }
   // Rotate-half RoPE in place on the query and key heads of qkv, at positions[t], over the first
   // rotary_dim dimensions of each head (all of them unless the model rotates part of the head).
   // cos_sin is [max_positions, rotary_dim / 2, 2] (cos, sin), precomputed (engine/model/rope.h).

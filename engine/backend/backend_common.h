@@ -22,7 +22,7 @@ template <class Params>
 Params attention_params(const Tensor& qkv, const Tensor& k_cache, const Tensor& v_cache,
                         const AttentionBatch& b, const AttentionShape& s, const Tensor& out) {
   Params p{};
-  p.qkv = qkv.as<float>();
+  p.qkv = static_cast<decltype(p.qkv)>(qkv.data);
   p.ld = qkv.size(1);
   p.k_cache = static_cast<decltype(p.k_cache)>(k_cache.data);
   p.v_cache = static_cast<decltype(p.v_cache)>(v_cache.data);
@@ -40,7 +40,7 @@ Params attention_params(const Tensor& qkv, const Tensor& k_cache, const Tensor& 
   p.scale = s.scale;
   p.window = s.window;
   p.softcap = s.softcap;
-  p.out = out.as<float>();
+  p.out = static_cast<decltype(p.out)>(out.data);
   return p;
 }
 

@@ -62,6 +62,13 @@ cudaDataType cuda_type(DType t) {
                                            " tensors have no cuBLAS float type");
 }
 
+// The cuBLAS type of an activation tensor (f32, bf16 or f16), naming it in the error otherwise.
+cudaDataType activation_type(const Backend& be, const Tensor& t, const char* what) {
+  expect(be, t.dtype == DType::kF32 || t.dtype == DType::kBF16 || t.dtype == DType::kF16,
+         std::string(what) + " must be f32, bf16 or f16, got " + std::string(dtype_name(t.dtype)));
+  return cuda_type(t.dtype);
+}
+
 }  // namespace
 
 CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
@@ -266,6 +273,8 @@ std::optional<MemoryInfo> CudaBackend::memory_info() const {
 
 void CudaBackend::reserve_workspace(const WorkspaceLimits& l) {
   bind();
+  // Only a caller whose activations differ from the weights' type needs it (the model's do not);
+  // sized for 16-bit weights, it grows for f32 ones on first use.
   scratch(gemm_input_, static_cast<size_t>(l.max_tokens * l.max_in_features) * 2);
   scratch(split_kv_,
           decode_attention_workspace_bytes(l.max_seqs, l.num_heads, l.head_dim, l.max_seq_len,
@@ -290,8 +299,9 @@ void CudaBackend::check_launch(const char* op) {
 
 void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
   bind();
-  expect_f32(*this, out, "embedding output");
+  const cudaDataType out_type = activation_type(*this, out, "embedding output");
   if (dtype_is_quantized(table.dtype)) {
+    expect_f32(*this, out, "a quantized table's embedding output");
     // A GGUF file's quantized table: the gathered rows dequantized (zeros for ids < 0).
     expect(*this,
            llm::cuda::quant_embedding(table.data, table.dtype, ids.as<int>(), ids.numel(),
@@ -301,7 +311,7 @@ void CudaBackend::embedding(Tensor table, Tensor ids, Tensor out) {
     return;
   }
   llm::cuda::embedding(table.data, cuda_type(table.dtype), ids.as<int>(), ids.numel(),
-                       table.size(1), out.as<float>(), stream_);
+                       table.size(1), out.data, out_type, stream_);
   check_launch("embedding");
 }
 
@@ -309,16 +319,17 @@ void CudaBackend::rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
   bind();
   expect_f32(*this, x, "rmsnorm input");
   expect_f32(*this, weight, "rmsnorm weight");
-  llm::cuda::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.as<float>(),
-                     stream_);
+  llm::cuda::rmsnorm(x.as<float>(), weight.as<float>(), x.size(0), x.size(1), eps, out.data,
+                     activation_type(*this, out, "rmsnorm output"), stream_);
   check_launch("rmsnorm");
 }
 
 void CudaBackend::gelu_tanh_mul(Tensor gate_up, Tensor out) {
   bind();
-  expect_f32(*this, gate_up, "gelu_tanh_mul input");
-  llm::cuda::gelu_tanh_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2,
-                           out.as<float>(), stream_);
+  const cudaDataType type = activation_type(*this, gate_up, "gelu_tanh_mul input");
+  expect(*this, out.dtype == gate_up.dtype, "gelu_tanh_mul output of the input's dtype");
+  llm::cuda::gelu_tanh_mul(gate_up.data, gate_up.size(0), gate_up.size(1) / 2, out.data, type,
+                           stream_);
   check_launch("gelu_tanh_mul");
 }
 
@@ -338,22 +349,22 @@ void CudaBackend::softcap(Tensor x, float cap) {
 
 void CudaBackend::add_bias(Tensor x, Tensor bias) {
   bind();
-  expect_f32(*this, x, "add_bias input");
+  const cudaDataType type = activation_type(*this, x, "add_bias input");
   expect_f32(*this, bias, "bias");
   expect(*this, bias.numel() == x.size(1), "bias length");
-  llm::cuda::add_bias(x.as<float>(), bias.as<float>(), x.size(0), x.size(1), stream_);
+  llm::cuda::add_bias(x.data, type, bias.as<float>(), x.size(0), x.size(1), stream_);
   check_launch("add_bias");
 }
 
 void CudaBackend::qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float eps,
                           const AttentionShape& s) {
   bind();
-  expect_f32(*this, qkv, "qk_norm input");
+  const cudaDataType type = activation_type(*this, qkv, "qk_norm input");
   const int row_heads = s.num_heads + 2 * s.num_kv_heads;
   expect(*this, qkv.size(1) == static_cast<int64_t>(row_heads) * s.head_dim, "qk_norm qkv width");
   expect(*this, q_weight.numel() == s.head_dim && k_weight.numel() == s.head_dim,
          "qk_norm weights must be [head_dim]");
-  llm::cuda::qk_norm(qkv.as<float>(), q_weight.as<float>(), k_weight.as<float>(), qkv.size(0),
+  llm::cuda::qk_norm(qkv.data, type, q_weight.as<float>(), k_weight.as<float>(), qkv.size(0),
                      row_heads, s.num_heads, s.num_kv_heads, s.head_dim, eps, stream_);
   check_launch("qk_norm");
 }
@@ -361,9 +372,11 @@ void CudaBackend::qk_norm(Tensor qkv, Tensor q_weight, Tensor k_weight, float ep
 void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
   bind();
   expect_f32(*this, residual, "residual");
+  expect_f32(*this, delta, "residual delta");
   expect_f32(*this, weight, "rmsnorm weight");
   llm::cuda::add_rmsnorm(residual.as<float>(), delta.as<float>(), weight.as<float>(),
-                         residual.size(0), residual.size(1), eps, out.as<float>(), stream_);
+                         residual.size(0), residual.size(1), eps, out.data,
+                         activation_type(*this, out, "add_rmsnorm output"), stream_);
   check_launch("add_rmsnorm");
 }
 
@@ -372,16 +385,16 @@ void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, floa
 // (transposed: op A = T, lda = K) and row-major x [T, K] the column-major K x T one (lda = K).
 void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
   bind();
-  expect_f32(*this, x, "matmul input");
-  expect_f32(*this, out, "matmul output");
   expect(*this, w.ndim == 2, "matmul weight must be 2-D");
   const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
   expect(*this, w.size(1) == K && out.size(0) == T && out.size(1) == N,
          "matmul of x [" + std::to_string(T) + ", " + std::to_string(K) + "] by w [" +
              std::to_string(N) + ", " + std::to_string(w.size(1)) + "]");
-  if (T == 0) return;
   if (dtype_is_quantized(w.dtype)) {
     // GGUF blocks, dequantized inside the kernel (kernels/cuda/quant_matmul.h).
+    expect_f32(*this, x, "matmul input (quantized weights)");
+    expect_f32(*this, out, "matmul output (quantized weights)");
+    if (T == 0) return;
     expect(
         *this,
         llm::cuda::quant_matmul(x.as<float>(), T, K, w.data, w.dtype, N, out.as<float>(), stream_),
@@ -389,29 +402,54 @@ void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
     check_launch("quant_matmul");
     return;
   }
+  gemm(x, w, out, /*accumulate=*/false);
+}
+
+bool CudaBackend::matmul_accumulate(Tensor x, Tensor w, Tensor out) {
+  if (dtype_is_quantized(w.dtype)) return false;
+  bind();
+  expect(
+      *this,
+      w.ndim == 2 && w.size(1) == x.size(1) && out.size(0) == x.size(0) && out.size(1) == w.size(0),
+      "matmul_accumulate shapes");
+  expect_f32(*this, out, "matmul_accumulate output");
+  gemm(x, w, out, /*accumulate=*/true);
+  return true;
+}
+
+void CudaBackend::gemm(Tensor x, Tensor w, Tensor out, bool accumulate) {
+  const int64_t T = x.size(0), K = x.size(1), N = w.size(0);
   const cudaDataType type = cuda_type(w.dtype);
+  const cudaDataType x_type = activation_type(*this, x, "matmul input");
+  const cudaDataType out_type = activation_type(*this, out, "matmul output");
+  // cublasGemmEx's outputs: f32, or the inputs' 16-bit type.
+  expect(*this, out_type == CUDA_R_32F || out_type == type,
+         "matmul output " + std::string(dtype_name(out.dtype)) + " for " +
+             std::string(dtype_name(w.dtype)) + " weights");
+  if (T == 0) return;
   const void* b = x.data;
-  if (type != CUDA_R_32F) {
-    // cublasGemmEx takes A and B of one type: the activations are rounded to the weights'.
-    void* xin = scratch(gemm_input_, static_cast<size_t>(T * K) * 2);
-    convert_f32(x.as<float>(), T * K, xin, type, stream_);
-    check_launch("convert_f32");
+  if (x_type != type) {
+    // cublasGemmEx takes A and B of one type: activations of another are converted first (the
+    // model's are already the weights' type; this serves other callers).
+    void* xin = scratch(gemm_input_, static_cast<size_t>(T * K) * dtype_size(w.dtype));
+    convert(x.data, x_type, T * K, xin, type, stream_);
+    check_launch("convert");
     b = xin;
   }
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(T),
                      static_cast<int>(K), &alpha, w.data, type, static_cast<int>(K), b, type,
-                     static_cast<int>(K), &beta, out.data, CUDA_R_32F, static_cast<int>(N),
+                     static_cast<int>(K), &beta, out.data, out_type, static_cast<int>(N),
                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx");
 }
 
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
   bind();
-  expect_f32(*this, qkv, "rope input");
+  const cudaDataType type = activation_type(*this, qkv, "rope input");
   const int half = static_cast<int>(cos_sin.size(1));  // rotary_dim / 2
   expect(*this, 2 * half <= s.head_dim, "rope table wider than the head");
-  llm::cuda::rope(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
+  llm::cuda::rope(qkv.data, type, qkv.size(0), qkv.size(1), positions.as<int>(),
                   cos_sin.as<float>(), s.num_heads, s.num_kv_heads, s.head_dim, half, stream_);
   check_launch("rope");
 }
@@ -419,11 +457,11 @@ void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const Atten
 void CudaBackend::rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
                                 Tensor k_cache, Tensor v_cache, const AttentionShape& s) {
   bind();
-  expect_f32(*this, qkv, "rope input");
+  const cudaDataType type = activation_type(*this, qkv, "rope input");
   expect(*this, k_cache.dtype == v_cache.dtype, "key and value caches of different types");
   const int half = static_cast<int>(cos_sin.size(1));  // rotary_dim / 2
   expect(*this, 2 * half <= s.head_dim, "rope table wider than the head");
-  llm::cuda::rope_kv_write(qkv.as<float>(), qkv.size(0), qkv.size(1), positions.as<int>(),
+  llm::cuda::rope_kv_write(qkv.data, type, qkv.size(0), qkv.size(1), positions.as<int>(),
                            cos_sin.as<float>(), slot_mapping.as<int>(), s.num_heads, s.num_kv_heads,
                            s.head_dim, half, s.block_size, k_cache.data, v_cache.data,
                            cuda_type(k_cache.dtype), stream_);
@@ -433,11 +471,11 @@ void CudaBackend::rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Te
 void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tensor v_cache,
                            const AttentionShape& s) {
   bind();
-  expect_f32(*this, qkv, "kv_write input");
+  const cudaDataType type = activation_type(*this, qkv, "kv_write input");
   expect(*this, k_cache.dtype == v_cache.dtype, "key and value caches of different types");
   const int64_t q = static_cast<int64_t>(s.num_heads) * s.head_dim;
   const int64_t kv = static_cast<int64_t>(s.num_kv_heads) * s.head_dim;
-  llm::cuda::kv_write(qkv.as<float>(), qkv.size(0), qkv.size(1), q, q + kv, slot_mapping.as<int>(),
+  llm::cuda::kv_write(qkv.data, type, qkv.size(0), qkv.size(1), q, q + kv, slot_mapping.as<int>(),
                       s.num_kv_heads, s.head_dim, s.block_size, k_cache.data, v_cache.data,
                       cuda_type(k_cache.dtype), stream_);
   check_launch("kv_write");
@@ -446,7 +484,13 @@ void CudaBackend::kv_write(Tensor qkv, Tensor slot_mapping, Tensor k_cache, Tens
 void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const AttentionBatch& b,
                             const AttentionShape& s, Tensor out) {
   bind();
-  expect_f32(*this, qkv, "attention input");
+  const cudaDataType act_type = activation_type(*this, qkv, "attention input");
+  expect(*this, out.dtype == qkv.dtype, "attention output of the input's dtype");
+  // 16-bit activations come with a cache of the same type (the kernels are instantiated per
+  // cache type and read such activations as that type).
+  expect(*this, act_type == CUDA_R_32F || qkv.dtype == k_cache.dtype,
+         std::string(dtype_name(qkv.dtype)) + " attention input with a " +
+             std::string(dtype_name(k_cache.dtype)) + " cache");
   expect(*this, s.head_dim % 2 == 0 && s.head_dim <= kMaxHeadDim,
          "head_dim " + std::to_string(s.head_dim) + " (must be even and at most " +
              std::to_string(kMaxHeadDim) + ")");
@@ -454,6 +498,7 @@ void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const At
          "num_heads must be a multiple of num_kv_heads");
   auto p = attention_params<PagedAttentionParams>(qkv, k_cache, v_cache, b, s, out);
   p.cache_type = cuda_type(k_cache.dtype);
+  p.act_type = act_type;
   // Decode rows (one new token) and prefill rows go to their own kernels; each skips the
   // other's sequences. A single prefill sequence needs no decode launch at all.
   if (!(b.num_seqs == 1 && b.max_query_len > 1)) {
@@ -469,9 +514,9 @@ void CudaBackend::attention(Tensor qkv, Tensor k_cache, Tensor v_cache, const At
 
 void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
   bind();
-  expect_f32(*this, gate_up, "silu_mul input");
-  llm::cuda::silu_mul(gate_up.as<float>(), gate_up.size(0), gate_up.size(1) / 2, out.as<float>(),
-                      stream_);
+  const cudaDataType type = activation_type(*this, gate_up, "silu_mul input");
+  expect(*this, out.dtype == gate_up.dtype, "silu_mul output of the input's dtype");
+  llm::cuda::silu_mul(gate_up.data, gate_up.size(0), gate_up.size(1) / 2, out.data, type, stream_);
   check_launch("silu_mul");
 }
 

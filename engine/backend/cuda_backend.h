@@ -1,11 +1,12 @@
 // CudaBackend: the Backend on a CUDA device. Weights keep the checkpoint layout ([N, K]
-// row-major) in f32, bf16 or f16; matmul goes through cublasGemmEx with f32 compute after
-// rounding the f32 activations to the weight's type into preallocated scratch. Block-quantized
-// weights (a GGUF file's, or --quantization's) stay GGUF's row-major blocks and are dequantized
-// inside kernels/cuda/quant_matmul.cu's kernels, f32 activations as they are. The KV cache
-// stores the weight type. All work is queued on one stream. A split model's ranks each own a
-// device and sum or gather through NCCL on that stream; decode steps can be replayed as CUDA
-// graphs.
+// row-major) in f32, bf16 or f16. Activations between GEMMs are of the weights' type where that
+// is 16-bit (activation_dtype), so cublasGemmEx reads them as they are and writes its output in
+// that type, with f32 compute; the output projections add into the f32 residual stream inside
+// the GEMM (beta = 1). Block-quantized weights (a GGUF file's, or --quantization's) stay GGUF's
+// row-major blocks and are dequantized inside kernels/cuda/quant_matmul.cu's kernels, on f32
+// activations. The KV cache stores the weight type. All work is queued on one stream. A split
+// model's ranks each own a device and sum or gather through NCCL on that stream; decode steps can
+// be replayed as CUDA graphs.
 //
 // The same source builds twice (see kernels/cuda/cuda_api.h): against the CUDA runtime, cuBLAS
 // and NCCL (llm_backend_cuda) and against the host SIMT emulator (llm_backend_simt); the inline
@@ -46,6 +47,11 @@ class CudaBackend final : public Backend {
   void reserve_workspace(const WorkspaceLimits& limits) override;
   // The weights' own type: f32 models keep an exact f32 cache, 16-bit ones halve it.
   DType kv_cache_dtype(DType weight_dtype) const override { return weight_dtype; }
+  // The weights' own type too when it is 16-bit: the GEMMs then read activations as they are and
+  // write them rounded once (f32 accumulation inside every kernel and GEMM).
+  DType activation_dtype(DType weight_dtype) const override {
+    return weight_dtype == DType::kBF16 || weight_dtype == DType::kF16 ? weight_dtype : DType::kF32;
+  }
   // Every block-quantized type: kernels/cuda/quant_matmul.h dequantizes GGUF's blocks as it
   // multiplies, and gathers embedding rows from them.
   bool computes_on(DType t) const override { return dtype_is_quantized(t); }
@@ -58,6 +64,8 @@ class CudaBackend final : public Backend {
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
   void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) override;
   void matmul(Tensor x, Tensor w, Tensor out) override;
+  // cublasGemmEx with beta = 1 into the f32 residual (float weights; not block-quantized ones).
+  bool matmul_accumulate(Tensor x, Tensor w, Tensor out) override;
   void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) override;
   void rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
                      Tensor k_cache, Tensor v_cache, const AttentionShape& shape) override;
@@ -95,6 +103,8 @@ class CudaBackend final : public Backend {
   };
   void* scratch(Scratch& s, size_t bytes);
   void check_launch(const char* op);
+  // out (+)= x . w^T through cublasGemmEx (float weights); accumulate: beta = 1.
+  void gemm(Tensor x, Tensor w, Tensor out, bool accumulate);
   // Makes this backend's device current on the calling thread: ranks are driven from several
   // threads, and CUDA's current device is per thread.
   void bind() const;
@@ -103,7 +113,8 @@ class CudaBackend final : public Backend {
   CudaBackendOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  Scratch gemm_input_;         // x rounded to the weight dtype: [T, K] bf16/f16
+  // x converted to the weight dtype when the two differ: [T, K] of the weight dtype
+  Scratch gemm_input_;
   Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)
   Scratch penalty_tokens_;     // sample()'s penalised token ids and output counts
   Scratch penalised_logits_;   // sample()'s logits after penalties [rows, vocab]

@@ -276,22 +276,31 @@ OwnedTensor LlamaModel::stacked_linear(const Checkpoint& ck, const std::vector<s
 
 Workspace LlamaModel::make_workspace(int max_tokens) const {
   const ModelConfig& c = local_;
-  auto make = [&](int64_t cols) {
-    OwnedTensor t;
-    t.buffer = backend_->alloc(static_cast<size_t>(max_tokens * cols) * sizeof(float));
-    t.tensor = t.buffer.view(DType::kF32, {max_tokens, cols});
-    return t;
+  // The dequantizing GEMMs (a GGUF file's weights, --quantization) take f32 activations.
+  bool quantized = lm_head_.buffer.data() && dtype_is_quantized(lm_head_.tensor.dtype);
+  for (const Layer& L : layers_) {
+    for (const OwnedTensor* w : {&L.qkv_proj, &L.o_proj, &L.gate_up, &L.down_proj}) {
+      quantized = quantized || dtype_is_quantized(w->tensor.dtype);
+    }
+  }
+  if (!lm_head_.buffer.data()) quantized = quantized || dtype_is_quantized(embed_.tensor.dtype);
+  const DType act = quantized ? DType::kF32 : backend_->activation_dtype(dtype_);
+  auto make = [&](int64_t cols, DType t) {
+    OwnedTensor o;
+    o.buffer = backend_->alloc(static_cast<size_t>(max_tokens * cols) * dtype_size(t));
+    o.tensor = o.buffer.view(t, {max_tokens, cols});
+    return o;
   };
   Workspace ws;
   ws.max_tokens = max_tokens;
-  ws.residual = make(c.hidden_size);
-  ws.normed = make(c.hidden_size);
-  ws.qkv = make(c.q_size() + 2 * c.kv_size());
-  ws.attn_out = make(c.q_size());
-  ws.proj_out = make(c.hidden_size);
-  ws.gate_up = make(2 * static_cast<int64_t>(c.intermediate_size));
-  ws.mlp_act = make(c.intermediate_size);
-  ws.last = make(c.hidden_size);
+  ws.residual = make(c.hidden_size, DType::kF32);
+  ws.normed = make(c.hidden_size, act);
+  ws.qkv = make(c.q_size() + 2 * c.kv_size(), act);
+  ws.attn_out = make(c.q_size(), act);
+  ws.proj_out = make(c.hidden_size, DType::kF32);
+  ws.gate_up = make(2 * static_cast<int64_t>(c.intermediate_size), act);
+  ws.mlp_act = make(c.intermediate_size, act);
+  ws.last = make(c.hidden_size, act);
   return ws;
 }
 
@@ -321,14 +330,33 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
   be.embedding(embed_.tensor, in.token_ids, x);
   if (split) be.all_reduce_sum(x);  // each token's row came from one rank, zeros from the rest
   if (embed_scale_ > 0) be.scale(x, embed_scale_);
+  // A sublayer's output projection reaches the residual stream x in one of two ways: added in the
+  // GEMM itself where the backend can and nothing comes between (a split's all-reduce, a bias, a
+  // sandwich norm), or written to proj and added by the next norm, which fuses the add.
+  bool proj_pending = false;  // proj holds an output not yet added to x
+  auto project = [&](Tensor input, const Tensor& w, const OwnedTensor& bias,
+                     const OwnedTensor& out_norm) {
+    const bool direct = !split && !bias.buffer.data() && !out_norm.buffer.data();
+    if (direct && be.matmul_accumulate(input, w, x)) {
+      proj_pending = false;
+      return;
+    }
+    be.matmul(input, w, proj);
+    if (split) be.all_reduce_sum(proj);
+    if (bias.buffer.data()) be.add_bias(proj, bias.tensor);
+    if (out_norm.buffer.data()) be.rmsnorm(proj, out_norm.tensor, eps, proj);
+    proj_pending = true;
+  };
+  auto norm_into_h = [&](const OwnedTensor& weight) {
+    if (proj_pending) {
+      be.add_rmsnorm(x, proj, weight.tensor, eps, h);
+    } else {
+      be.rmsnorm(x, weight.tensor, eps, h);
+    }
+  };
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
-    // The residual add of the previous sublayer is fused into this norm.
-    if (l == 0) {
-      be.rmsnorm(x, L.input_norm.tensor, eps, h);
-    } else {
-      be.add_rmsnorm(x, proj, L.input_norm.tensor, eps, h);
-    }
+    norm_into_h(L.input_norm);
     be.matmul(h, L.qkv_proj.tensor, qkv);
     if (config_.qkv_bias) be.add_bias(qkv, L.qkv_bias.tensor);
     if (config_.qk_norm) be.qk_norm(qkv, L.q_norm.tensor, L.k_norm.tensor, eps, shape);
@@ -339,27 +367,22 @@ void LlamaModel::forward(const StepInputs& in, const KvCache& cache, Workspace& 
                      cache.values(static_cast<int>(l)), shape);
     be.attention(qkv, cache.keys(static_cast<int>(l)), cache.values(static_cast<int>(l)), in.attn,
                  shape, attn);
-    be.matmul(attn, L.o_proj.tensor, proj);
-    if (split) be.all_reduce_sum(proj);
-    if (config_.o_bias) be.add_bias(proj, L.o_bias.tensor);
-    if (config_.sandwich_norms) be.rmsnorm(proj, L.attn_out_norm.tensor, eps, proj);
-    be.add_rmsnorm(x, proj, L.post_norm.tensor, eps, h);
+    project(attn, L.o_proj.tensor, L.o_bias, L.attn_out_norm);
+    norm_into_h(L.post_norm);
     be.matmul(h, L.gate_up.tensor, gate_up);
     if (config_.gelu_mlp) {
       be.gelu_tanh_mul(gate_up, act);
     } else {
       be.silu_mul(gate_up, act);
     }
-    be.matmul(act, L.down_proj.tensor, proj);
-    if (split) be.all_reduce_sum(proj);
-    if (config_.sandwich_norms) be.rmsnorm(proj, L.mlp_out_norm.tensor, eps, proj);
+    project(act, L.down_proj.tensor, OwnedTensor{}, L.mlp_out_norm);
   }
   // Only the rows that are sampled need the final norm and the (large) lm_head product.
   const int64_t num_logits = in.logits_indices.numel();
   if (num_logits == 0) return;  // a step of non-final prefill chunks: only the KV writes matter
   Tensor last = ws.last.tensor.rows(0, num_logits);
   // The final norm runs over all rows (cheap: hidden-sized) so the residual add stays fused.
-  be.add_rmsnorm(x, proj, final_norm_.tensor, eps, h);
+  norm_into_h(final_norm_);
   be.embedding(h, in.logits_indices, last);
   be.matmul(last, (lm_head_.buffer.data() ? lm_head_ : embed_).tensor, logits);
   if (config_.final_logit_softcap > 0) be.softcap(logits, config_.final_logit_softcap);

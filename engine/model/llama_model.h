@@ -21,17 +21,19 @@ struct StepInputs {
   Tensor logits_indices;  // [L] i32: rows whose next-token logits are wanted
 };
 
-// Scratch activations for up to max_tokens rows, allocated once (no allocation per step).
+// Scratch activations for up to max_tokens rows, allocated once (no allocation per step). A is
+// the backend's activation_dtype(): f32, or 16-bit on a GPU. The residual stream and what is added
+// to it stay f32.
 struct Workspace {
   int max_tokens = 0;
   OwnedTensor residual;  // [max_tokens, hidden] f32: the residual stream
-  OwnedTensor normed;    // [max_tokens, hidden] f32: rmsnorm output fed to projections
-  OwnedTensor qkv;       // [max_tokens, q_size + 2 * kv_size] f32
-  OwnedTensor attn_out;  // [max_tokens, q_size] f32
+  OwnedTensor normed;    // [max_tokens, hidden] A: rmsnorm output fed to projections
+  OwnedTensor qkv;       // [max_tokens, q_size + 2 * kv_size] A
+  OwnedTensor attn_out;  // [max_tokens, q_size] A
   OwnedTensor proj_out;  // [max_tokens, hidden] f32: o_proj / down_proj output
-  OwnedTensor gate_up;   // [max_tokens, 2 * intermediate] f32
-  OwnedTensor mlp_act;   // [max_tokens, intermediate] f32
-  OwnedTensor last;      // [max_tokens, hidden] f32: rows gathered for the lm_head
+  OwnedTensor gate_up;   // [max_tokens, 2 * intermediate] A
+  OwnedTensor mlp_act;   // [max_tokens, intermediate] A
+  OwnedTensor last;      // [max_tokens, hidden] A: rows gathered for the lm_head
 };
 
 class LlamaModel {

@@ -12,8 +12,10 @@ inline namespace LLM_CUDA_ABI {
 
 // One step's attention over the paged cache. All pointers are device memory.
 struct PagedAttentionParams {
-  const float* qkv = nullptr;  // [num_tokens, ld] f32; query head h at columns [h*hd, (h+1)*hd)
+  const void* qkv = nullptr;  // [num_tokens, ld] of act_type; query head h at [h*hd, (h+1)*hd)
   long long ld = 0;
+  // The activations' type, qkv's and out's: CUDA_R_32F, or a 16-bit type (then the cache's).
+  cudaDataType act_type = CUDA_R_32F;
   const void* k_cache = nullptr;  // [num_blocks, num_kv_heads, block_size, head_dim]
   const void* v_cache = nullptr;  //   of cache_type, already holding this step's tokens
   cudaDataType cache_type = CUDA_R_32F;
@@ -31,7 +33,7 @@ struct PagedAttentionParams {
   float scale = 0.0f;
   int window = 0;        // > 0: keys (p - window, p] only (AttentionShape::window)
   float softcap = 0.0f;  // > 0: scores capped by softcap * tanh(score / softcap)
-  float* out = nullptr;  // [num_tokens, num_heads * head_dim] f32
+  void* out = nullptr;   // [num_tokens, num_heads * head_dim] of act_type
 };
 
 inline constexpr int kMaxHeadDim = 256;

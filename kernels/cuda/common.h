@@ -33,6 +33,38 @@ __device__ inline __half from_f32<__half>(float v) {
   return __float2half(v);
 }
 
+// An activation element of a type known only at run time (cudaDataType: CUDA_R_32F, CUDA_R_16BF
+// or CUDA_R_16F). For kernels that touch activations once per element they produce, such as
+// attention's query load and output store: a uniform branch there costs nothing, where a
+// template parameter would multiply the instantiations of a large kernel.
+__device__ inline float load_as(const void* base, long long i, cudaDataType type) {
+  if (type == CUDA_R_16BF) return to_f32(static_cast<const __nv_bfloat16*>(base)[i]);
+  if (type == CUDA_R_16F) return to_f32(static_cast<const __half*>(base)[i]);
+  return static_cast<const float*>(base)[i];
+}
+__device__ inline void store_as(void* base, long long i, cudaDataType type, float v) {
+  if (type == CUDA_R_16BF) {
+    static_cast<__nv_bfloat16*>(base)[i] = from_f32<__nv_bfloat16>(v);
+  } else if (type == CUDA_R_16F) {
+    static_cast<__half*>(base)[i] = from_f32<__half>(v);
+  } else {
+    static_cast<float*>(base)[i] = v;
+  }
+}
+
+// Host side: calls f(T{}) with T the storage type `type` names (float for CUDA_R_32F), so one
+// generic lambda launches a kernel template for whichever type the tensor has.
+template <class F>
+inline void with_storage_type(cudaDataType type, F&& f) {
+  if (type == CUDA_R_16BF) {
+    f(__nv_bfloat16{});
+  } else if (type == CUDA_R_16F) {
+    f(__half{});
+  } else {
+    f(float{});
+  }
+}
+
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Before a loop over a register array: nvcc unrolls it fully, so every index is a constant and

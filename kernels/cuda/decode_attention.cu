@@ -115,9 +115,9 @@ __global__ void __launch_bounds__(kDecodeThreads)
   const int floats = heads * hd + heads * partition_tokens + kWarps * heads * hd + 2 * heads;
   long long* const row_at = reinterpret_cast<long long*>(smem + (floats + 1) / 2 * 2);
 
-  const float* const qrow = p.qkv + static_cast<long long>(row) * p.ld;
+  const long long qrow = static_cast<long long>(row) * p.ld + static_cast<long long>(h0) * hd;
   for (int i = threadIdx.x; i < heads * hd; i += kDecodeThreads) {
-    q[i] = qrow[static_cast<long long>(h0) * hd + i] * p.scale;
+    q[i] = load_as(p.qkv, qrow + i, p.act_type) * p.scale;
   }
   const int* const table = p.block_tables + static_cast<long long>(s) * p.max_blocks_per_seq;
   for (int j = threadIdx.x; j < n; j += kDecodeThreads) {
@@ -262,8 +262,9 @@ __global__ void __launch_bounds__(kDecodeThreads)
     for (int w = 0; w < kWarps; ++w) v += partial[(w * heads + g) * hd + d];
     v /= stat_sum[g];
     if (num_parts == 1) {
-      p.out[static_cast<long long>(row) * p.num_heads * hd + static_cast<long long>(h) * hd + d] =
-          v;
+      store_as(p.out,
+               static_cast<long long>(row) * p.num_heads * hd + static_cast<long long>(h) * hd + d,
+               p.act_type, v);
     } else {
       const SplitScratch ws = carve(workspace, p.num_seqs, p.num_heads, num_parts, hd);
       const long long at = (static_cast<long long>(s) * p.num_heads + h) * num_parts + part;
@@ -298,8 +299,9 @@ __global__ void decode_combine_kernel(PagedAttentionParams p, int partition_toke
       acc += w * ws.out[(base + i) * hd + d];
       total += w;
     }
-    p.out[static_cast<long long>(row) * p.num_heads * hd + static_cast<long long>(h) * hd + d] =
-        acc / total;
+    store_as(p.out,
+             static_cast<long long>(row) * p.num_heads * hd + static_cast<long long>(h) * hd + d,
+             p.act_type, acc / total);
   }
 }
 

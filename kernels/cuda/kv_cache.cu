@@ -8,8 +8,8 @@
 namespace llm::cuda {
 inline namespace LLM_CUDA_ABI {
 
-template <typename T>
-__global__ void kv_write_kernel(const float* qkv, long long num_tokens, long long ld,
+template <typename T, typename A>
+__global__ void kv_write_kernel(const A* qkv, long long num_tokens, long long ld,
                                 long long k_offset, long long v_offset, const int* slot_mapping,
                                 int num_kv_heads, int head_dim, int block_size, T* k_cache,
                                 T* v_cache) {
@@ -25,34 +25,28 @@ __global__ void kv_write_kernel(const float* qkv, long long num_tokens, long lon
        slot % block_size) *
           head_dim +
       d;
-  k_cache[at] = from_f32<T>(qkv[t * ld + k_offset + c]);
-  v_cache[at] = from_f32<T>(qkv[t * ld + v_offset + c]);
+  k_cache[at] = from_f32<T>(to_f32(qkv[t * ld + k_offset + c]));
+  v_cache[at] = from_f32<T>(to_f32(qkv[t * ld + v_offset + c]));
 }
 
-void kv_write(const float* qkv, long long num_tokens, long long ld, long long k_offset,
-              long long v_offset, const int* slot_mapping, int num_kv_heads, int head_dim,
-              int block_size, void* k_cache, void* v_cache, cudaDataType cache_type,
+void kv_write(const void* qkv, cudaDataType qkv_type, long long num_tokens, long long ld,
+              long long k_offset, long long v_offset, const int* slot_mapping, int num_kv_heads,
+              int head_dim, int block_size, void* k_cache, void* v_cache, cudaDataType cache_type,
               cudaStream_t stream) {
   const long long n = num_tokens * num_kv_heads * head_dim;
   const int threads = 256;
   if (n == 0) return;
   const unsigned blocks = static_cast<unsigned>((n + threads - 1) / threads);
-  if (cache_type == CUDA_R_16BF) {
-    auto* k = &kv_write_kernel<__nv_bfloat16>;
-    LLM_LAUNCH(k, blocks, threads, 0, stream, qkv, num_tokens, ld, k_offset, v_offset, slot_mapping,
-               num_kv_heads, head_dim, block_size, static_cast<__nv_bfloat16*>(k_cache),
-               static_cast<__nv_bfloat16*>(v_cache));
-  } else if (cache_type == CUDA_R_16F) {
-    auto* k = &kv_write_kernel<__half>;
-    LLM_LAUNCH(k, blocks, threads, 0, stream, qkv, num_tokens, ld, k_offset, v_offset, slot_mapping,
-               num_kv_heads, head_dim, block_size, static_cast<__half*>(k_cache),
-               static_cast<__half*>(v_cache));
-  } else {
-    auto* k = &kv_write_kernel<float>;
-    LLM_LAUNCH(k, blocks, threads, 0, stream, qkv, num_tokens, ld, k_offset, v_offset, slot_mapping,
-               num_kv_heads, head_dim, block_size, static_cast<float*>(k_cache),
-               static_cast<float*>(v_cache));
-  }
+  with_storage_type(cache_type, [&](auto cache_tag) {
+    with_storage_type(qkv_type, [&](auto act_tag) {
+      using T = decltype(cache_tag);
+      using A = decltype(act_tag);
+      auto* k = &kv_write_kernel<T, A>;
+      LLM_LAUNCH(k, blocks, threads, 0, stream, static_cast<const A*>(qkv), num_tokens, ld,
+                 k_offset, v_offset, slot_mapping, num_kv_heads, head_dim, block_size,
+                 static_cast<T*>(k_cache), static_cast<T*>(v_cache));
+    });
+  });
 }
 
 }  // namespace LLM_CUDA_ABI

@@ -65,7 +65,9 @@ __global__ void __launch_bounds__(kPrefillThreads)
     const int rr = i / hd, d = i % hd, qrow = tile * kTileQ + rr;
     qs[i] =
         qrow < qlen
-            ? p.qkv[static_cast<long long>(q0 + qrow) * p.ld + static_cast<long long>(h) * hd + d] *
+            ? load_as(p.qkv,
+                      static_cast<long long>(q0 + qrow) * p.ld + static_cast<long long>(h) * hd + d,
+                      p.act_type) *
                   p.scale
             : 0.0f;
   }
@@ -139,13 +141,13 @@ __global__ void __launch_bounds__(kPrefillThreads)
   }
 
   if (!row_valid) return;
-  float* orow =
-      p.out + static_cast<long long>(q0 + qi) * p.num_heads * hd + static_cast<long long>(h) * hd;
+  const long long orow =
+      static_cast<long long>(q0 + qi) * p.num_heads * hd + static_cast<long long>(h) * hd;
   const float inv = 1.0f / l;
   LLM_UNROLL
   for (int i = 0; i < kDims; ++i) {
     const int d = lane + kLanesPerRow * i;
-    if (d < hd) orow[d] = o[i] * inv;
+    if (d < hd) store_as(p.out, orow + d, p.act_type, o[i] * inv);
   }
 }
 

@@ -13,6 +13,8 @@
 // flight while this one is used. Shared rows are padded by 16 bytes: a row stride of an odd
 // number of 16-byte chunks puts the 8 rows an ldmatrix phase reads in 8 different bank groups.
 // Q is rounded to the cache type after scaling and P before the PV product (f32 accumulation).
+#include <type_traits>
+
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/launch.h"
 // (launch.h and attention.h bring cuda_api.h first.)
@@ -72,16 +74,17 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_mma_kernel(PagedAt
   T* const qs = smem;
   T* const stages = qs + kRows * kStride;
 
-  // Q rows: f32 activations, scaled, rounded to T; rows past the sequence are zeros.
+  // Q rows: the activations (f32, or already T), scaled, rounded to T; rows past the sequence
+  // are zeros.
   for (int i = threadIdx.x; i < kRows * (HD / 2); i += kThreads) {
     const int r = i / (HD / 2), d = 2 * (i % (HD / 2)), pair = tile * kRows + r;
     float x = 0.0f, y = 0.0f;
     if (pair < rows) {
       const int tok = pair / group, h = kvh * group + pair % group;
-      const float* q =
-          p.qkv + static_cast<long long>(q0 + tok) * p.ld + static_cast<long long>(h) * HD + d;
-      x = q[0] * p.scale;
-      y = q[1] * p.scale;
+      const long long q =
+          static_cast<long long>(q0 + tok) * p.ld + static_cast<long long>(h) * HD + d;
+      x = load_as(p.qkv, q, p.act_type) * p.scale;
+      y = load_as(p.qkv, q + 1, p.act_type) * p.scale;
     }
     *reinterpret_cast<std::uint32_t*>(qs + r * kStride + d) = pack2<T>(x, y);
   }
@@ -214,17 +217,30 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_mma_kernel(PagedAt
     l[i] += __shfl_xor_sync(kFullMask, l[i], 1);
     l[i] += __shfl_xor_sync(kFullMask, l[i], 2);
   }
-  for (int i = 0; i < 2; ++i) {
-    const int pair = tile * kRows + warp * 16 + lane / 4 + 8 * i;
-    if (pair >= rows) continue;
-    const int tok = pair / group, h = kvh * group + pair % group;
-    float* const orow = p.out + static_cast<long long>(q0 + tok) * p.num_heads * HD +
-                        static_cast<long long>(h) * HD;
-    const float inv = 1.0f / l[i];
-    for (int j = 0; j < HD / 8; ++j) {
-      orow[j * 8 + 2 * quad_lane] = o[j][2 * i] * inv;
-      orow[j * 8 + 2 * quad_lane + 1] = o[j][2 * i + 1] * inv;
+  // Rows of O in the activations' type (f32, or T); the type is chosen once, and both loops
+  // unroll so o stays in registers.
+  auto store_rows = [&](auto* out) {
+    using Out = std::remove_pointer_t<decltype(out)>;
+    LLM_UNROLL
+    for (int i = 0; i < 2; ++i) {
+      const int pair = tile * kRows + warp * 16 + lane / 4 + 8 * i;
+      if (pair < rows) {
+        const int tok = pair / group, h = kvh * group + pair % group;
+        Out* const orow = out + static_cast<long long>(q0 + tok) * p.num_heads * HD +
+                          static_cast<long long>(h) * HD + 2 * quad_lane;
+        const float inv = 1.0f / l[i];
+        LLM_UNROLL
+        for (int j = 0; j < HD / 8; ++j) {
+          orow[j * 8] = from_f32<Out>(o[j][2 * i] * inv);
+          orow[j * 8 + 1] = from_f32<Out>(o[j][2 * i + 1] * inv);
+        }
+      }
     }
+  };
+  if (p.act_type == CUDA_R_32F) {
+    store_rows(static_cast<float*>(p.out));
+  } else {
+    store_rows(static_cast<T*>(p.out));
   }
 }
 

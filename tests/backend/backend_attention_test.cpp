@@ -28,36 +28,6 @@ struct AttentionCase {
   float softcap = 0.f;  // AttentionShape::softcap
 };
 
-// Cache contents as stored: f32 bits, or 16-bit patterns in a float-sized slot's first half.
-std::vector<uint8_t> encode(DType t, const std::vector<float>& v) {
-  std::vector<uint8_t> out(v.size() * dtype_size(t));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (t == DType::kF32) {
-      std::memcpy(&out[i * 4], &v[i], 4);
-    } else {
-      const uint16_t h = std::isnan(v[i])    ? (t == DType::kBF16 ? 0x7fc0 : 0x7e00)
-                         : t == DType::kBF16 ? cpu::f32_to_bf16(v[i])
-                                             : cpu::f32_to_f16(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    }
-  }
-  return out;
-}
-
-std::vector<float> decode(DType t, const std::vector<uint8_t>& b) {
-  std::vector<float> out(b.size() / dtype_size(t));
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (t == DType::kF32) {
-      std::memcpy(&out[i], &b[i * 4], 4);
-    } else {
-      uint16_t h;
-      std::memcpy(&h, &b[i * 2], 2);
-      out[i] = t == DType::kBF16 ? cpu::bf16_to_f32(h) : cpu::f16_to_f32(h);
-    }
-  }
-  return out;
-}
-
 // A paged K/V cache pair [blocks, kv_heads, block_size, head_dim] on the backend, holding the
 // given encoded contents.
 struct DeviceCache {
@@ -157,6 +127,7 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       }
     }
     // The step's rows: queries, and the new tokens' keys/values in their columns.
+    // (Rounded to the activations' type below, keys and values being of the cache's already.)
     std::vector<float> qkv = random_floats(static_cast<size_t>(T) * width, ++seed);
     std::vector<int32_t> query_start = {0}, seq_lens, slots;
     for (int s = 0; s < S; ++s) {
@@ -175,16 +146,17 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
       seq_lens.push_back(sp.cached + sp.new_tokens);
     }
 
+    qkv = rounded(bc.act_dtype, qkv);
     const auto k_bytes = encode(bc.kv_dtype, k_host), v_bytes = encode(bc.kv_dtype, v_host);
     const DeviceCache cache =
         upload_cache(*be, bc.kv_dtype, k_bytes, v_bytes, num_blocks, KVH, bs, hd);
     const Tensor kc = cache.k, vc = cache.v;
-    DeviceTensor dqkv = to_backend(*be, qkv, {T, width});
+    DeviceTensor dqkv = to_backend(*be, qkv, {T, width}, bc.act_dtype);
     DeviceTensor dslots = to_backend_i32(*be, slots, {T});
     DeviceTensor dqs = to_backend_i32(*be, query_start, {S + 1});
     DeviceTensor dlens = to_backend_i32(*be, seq_lens, {S});
     DeviceTensor dtables = to_backend_i32(*be, tables, {S, max_blocks});
-    DeviceTensor out = poisoned(*be, {T, static_cast<int64_t>(H) * hd});
+    DeviceTensor out = poisoned(*be, {T, static_cast<int64_t>(H) * hd}, bc.act_dtype);
     const AttentionShape shape{H,  KVH, hd, bs, static_cast<float>(1.0 / std::sqrt(hd)),
                                c.window, c.softcap};
     AttentionBatch batch{dqs.tensor, dlens.tensor, dtables.tensor, S, max_ctx, max_q};
@@ -259,7 +231,8 @@ TEST_P(BackendAttention, KvWriteAndPagedAttentionMatchFloat64) {
         }
       }
     }
-    expect_close(to_host(*be, out.tensor), want, bound, 1.0, "attention " + c.name);
+    expect_close_as(bc.act_dtype, to_host(*be, out.tensor), want, bound, 1.0,
+                    "attention " + c.name);
   }
 }
 
@@ -287,8 +260,8 @@ TEST_P(BackendRopeKv, RotatesAndStoresKeysAndValues) {
   for (const int rotary : {hd, hd / 2}) {
     SCOPED_TRACE("rotary " + std::to_string(rotary));
     const int half = rotary / 2;
-    const auto qkv =
-        random_floats(static_cast<size_t>(T * width), 50u + static_cast<unsigned>(rotary));
+    const auto qkv = rounded(bc.act_dtype, random_floats(static_cast<size_t>(T * width),
+                                                         50u + static_cast<unsigned>(rotary)));
     std::vector<float> cs(static_cast<size_t>(max_pos * half * 2));
     for (int p = 0; p < max_pos; ++p) {
       for (int i = 0; i < half; ++i) {
@@ -315,12 +288,12 @@ TEST_P(BackendRopeKv, RotatesAndStoresKeysAndValues) {
     const auto k_bytes = encode(bc.kv_dtype, nans);
     const DeviceCache cache = upload_cache(*be, bc.kv_dtype, k_bytes, k_bytes, blocks, KVH, bs, hd);
     const Tensor kc = cache.k, vc = cache.v;
-    DeviceTensor d = to_backend(*be, qkv, {T, width});
+    DeviceTensor d = to_backend(*be, qkv, {T, width}, bc.act_dtype);
     DeviceTensor dp = to_backend_i32(*be, pos, {T}), dslots = to_backend_i32(*be, slots, {T});
     DeviceTensor dcs = to_backend(*be, cs, {max_pos, half, 2});
     const AttentionShape shape{H, KVH, hd, bs, 0.25f};
     be->rope_kv_write(d.tensor, dp.tensor, dcs.tensor, dslots.tensor, kc, vc, shape);
-    expect_close(to_host(*be, d.tensor), want, scale, 1e-6, "rotated qkv");
+    expect_close_as(bc.act_dtype, to_host(*be, d.tensor), want, scale, 1e-6, "rotated qkv");
 
     std::vector<uint8_t> kb(k_bytes.size()), vb(k_bytes.size());
     be->synchronize();

@@ -74,6 +74,15 @@ std::vector<BackendCase> backend_cases() {
   simt_f32.kv_dtype = DType::kF32;
   simt_f32.attention_rounds_query = [](int) { return false; };
   cases.push_back(simt_f32);
+  // The model's activations on this backend: 16-bit beside a cache of the same type.
+  BackendCase simt_bf16act = simt;
+  simt_bf16act.name = "simt_bf16act";
+  simt_bf16act.act_dtype = DType::kBF16;
+  cases.push_back(simt_bf16act);
+  BackendCase simt_f16act = simt_f16;
+  simt_f16act.name = "simt_f16act";
+  simt_f16act.act_dtype = DType::kF16;
+  cases.push_back(simt_f16act);
   // The same source on a real device, when there is one.
   BackendCase cuda{"cuda", nullptr, DType::kBF16};
   cuda.matmul_rounds_input = [](DType) { return true; };
@@ -120,6 +129,39 @@ std::vector<float> rounded(DType t, std::vector<float> v) {
   return v;
 }
 
+double unit_roundoff(DType t) {
+  return t == DType::kBF16 ? 0x1p-8 : t == DType::kF16 ? 0x1p-11 : 0.0;
+}
+
+std::vector<uint8_t> encode(DType t, const std::vector<float>& v) {
+  std::vector<uint8_t> out(v.size() * dtype_size(t));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t == DType::kF32) {
+      std::memcpy(&out[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h = std::isnan(v[i])    ? (t == DType::kBF16 ? 0x7fc0 : 0x7e00)
+                         : t == DType::kBF16 ? cpu::f32_to_bf16(v[i])
+                                             : cpu::f32_to_f16(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    }
+  }
+  return out;
+}
+
+std::vector<float> decode(DType t, const std::vector<uint8_t>& b) {
+  std::vector<float> out(b.size() / dtype_size(t));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (t == DType::kF32) {
+      std::memcpy(&out[i], &b[i * 4], 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, &b[i * 2], 2);
+      out[i] = t == DType::kBF16 ? cpu::bf16_to_f32(h) : cpu::f16_to_f32(h);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 template <class T>
@@ -128,7 +170,7 @@ DeviceTensor make(Backend& be, const std::vector<T>& host, DType dtype,
   DeviceTensor d;
   d.buffer = be.alloc(host.size() * sizeof(T));
   d.tensor = d.buffer.view(dtype, shape);
-  EXPECT_EQ(static_cast<size_t>(d.tensor.numel()), host.size());
+  EXPECT_EQ(d.tensor.nbytes(), host.size() * sizeof(T));
   be.copy_from_host(d.tensor, host.data());
   return d;
 }
@@ -136,8 +178,9 @@ DeviceTensor make(Backend& be, const std::vector<T>& host, DType dtype,
 }  // namespace
 
 DeviceTensor to_backend(Backend& be, const std::vector<float>& host,
-                        std::initializer_list<int64_t> shape) {
-  return make(be, host, DType::kF32, shape);
+                        std::initializer_list<int64_t> shape, DType dtype) {
+  if (dtype == DType::kF32) return make(be, host, DType::kF32, shape);
+  return make(be, encode(dtype, host), dtype, shape);
 }
 
 DeviceTensor to_backend_i32(Backend& be, const std::vector<int32_t>& host,
@@ -145,17 +188,17 @@ DeviceTensor to_backend_i32(Backend& be, const std::vector<int32_t>& host,
   return make(be, host, DType::kI32, shape);
 }
 
-DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape) {
+DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape, DType dtype) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
-  return make(be, std::vector<float>(static_cast<size_t>(n), NAN), DType::kF32, shape);
+  return to_backend(be, std::vector<float>(static_cast<size_t>(n), NAN), shape, dtype);
 }
 
 std::vector<float> to_host(Backend& be, const Tensor& t) {
-  std::vector<float> out(static_cast<size_t>(t.numel()));
+  std::vector<uint8_t> bytes(t.nbytes());
   be.synchronize();
-  be.copy_to_host(out.data(), t);
-  return out;
+  be.copy_to_host(bytes.data(), t);
+  return decode(t.dtype, bytes);
 }
 
 DeviceWeight upload_weight(Backend& be, const std::vector<float>& host, int64_t rows, int64_t cols,
@@ -222,6 +265,15 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& want
       return;
     }
   }
+}
+
+void expect_close_as(DType t, const std::vector<float>& got, const std::vector<double>& want,
+                     const std::vector<double>& scale, double tol, const std::string& what) {
+  std::vector<double> wide(scale.size());
+  for (size_t i = 0; i < scale.size(); ++i) {
+    wide[i] = tol * scale[i] + unit_roundoff(t) * std::abs(want[i]);
+  }
+  expect_close(got, want, wide, 1.0, what + " (" + std::string(dtype_name(t)) + ")");
 }
 
 }  // namespace llm::test

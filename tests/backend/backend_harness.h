@@ -20,6 +20,9 @@ struct BackendCase {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
   DType kv_dtype = DType::kF32;  // what its KV cache stores (the reference rounds K/V to it)
+  // What the ops' activations are in this case (the model's Backend::activation_dtype): inputs
+  // are rounded to it, outputs stored in it, and the reference allows one rounding to it.
+  DType act_dtype = DType::kF32;
   // Whether matmul rounds the f32 activations to the weight's dtype before the product (a 16-bit
   // GEMM takes both operands in one type; the CPU's AVX-512 BF16 kernel does for bf16 weights);
   // the reference rounds x the same way. Asked after make(), which may choose the kernels.
@@ -78,17 +81,27 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f);
 float round_to(DType t, float v);
 std::vector<float> rounded(DType t, std::vector<float> v);
 
+// Unit roundoff of storing a value as `t`: |stored - v| <= unit_roundoff(t) * |v| (0 for f32,
+// whose rounding the f32 tolerances already cover).
+double unit_roundoff(DType t);
+
+// Elements as stored: f32 bits, or 16-bit patterns (NaN stays NaN), and back to f32.
+std::vector<uint8_t> encode(DType t, const std::vector<float>& v);
+std::vector<float> decode(DType t, const std::vector<uint8_t>& b);
+
 // Backend memory holding a host array; the Buffer keeps it alive.
 struct DeviceTensor {
   Buffer buffer;
   Tensor tensor;
 };
+// `host` stored as `dtype` (rounded to it).
 DeviceTensor to_backend(Backend& be, const std::vector<float>& host,
-                        std::initializer_list<int64_t> shape);
+                        std::initializer_list<int64_t> shape, DType dtype = DType::kF32);
 DeviceTensor to_backend_i32(Backend& be, const std::vector<int32_t>& host,
                             std::initializer_list<int64_t> shape);
-// An f32 output of this shape, filled with NaN so elements an op fails to write show up.
-DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape);
+// An output of this shape and dtype, filled with NaN so elements an op fails to write show up.
+DeviceTensor poisoned(Backend& be, std::initializer_list<int64_t> shape, DType dtype = DType::kF32);
+// A tensor's elements (f32, bf16 or f16) as f32.
 std::vector<float> to_host(Backend& be, const Tensor& t);
 
 // A weight [rows, cols] uploaded as `dtype` through Backend::upload and then prepared for
@@ -114,5 +127,9 @@ std::vector<unsigned char> random_blocks(DType dtype, int64_t rows, int64_t cols
 // that made the value, so the bound follows the conditioning); names the first bad element.
 void expect_close(const std::vector<float>& got, const std::vector<double>& want,
                   const std::vector<double>& scale, double tol, const std::string& what);
+// The same for an output stored as `t`: the bound also allows its one rounding,
+// unit_roundoff(t) * |want[i]|.
+void expect_close_as(DType t, const std::vector<float>& got, const std::vector<double>& want,
+                     const std::vector<double>& scale, double tol, const std::string& what);
 
 }  // namespace llm::test

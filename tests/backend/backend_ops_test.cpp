@@ -23,10 +23,11 @@ TEST_P(BackendOps, MatmulMatchesFloat64ForEveryWeightTypeAndRaggedShape) {
       {6, 512, 64, DType::kF16},   {64, 128, 160, DType::kBF16},
   };
   uint64_t seed = 100;
+  const DType act = GetParam().act_dtype;
   for (const MatmulCase& c : cases) {
     const std::string what = "matmul T=" + std::to_string(c.T) + " K=" + std::to_string(c.K) +
                              " N=" + std::to_string(c.N) + " " + std::string(dtype_name(c.dtype));
-    const auto x = random_floats(static_cast<size_t>(c.T * c.K), ++seed);
+    const auto x = rounded(act, random_floats(static_cast<size_t>(c.T * c.K), ++seed));
     const auto w = random_floats(static_cast<size_t>(c.N * c.K), ++seed, 0.5f);
     const auto wq = rounded(c.dtype, w);  // the weight the backend actually holds
     // The activations the product actually sees.
@@ -45,17 +46,19 @@ TEST_P(BackendOps, MatmulMatchesFloat64ForEveryWeightTypeAndRaggedShape) {
         scale[static_cast<size_t>(t * c.N + n)] = a;
       }
     }
-    DeviceTensor dx = to_backend(be(), x, {c.T, c.K});
+    // Outputs in the activations' type where the model has them so (16-bit weights of that type).
+    const DType out_type = act == c.dtype ? act : DType::kF32;
+    DeviceTensor dx = to_backend(be(), x, {c.T, c.K}, act);
     const DeviceWeight dw = upload_weight(be(), w, c.N, c.K, c.dtype);
-    DeviceTensor out = poisoned(be(), {c.T, c.N});
+    DeviceTensor out = poisoned(be(), {c.T, c.N}, out_type);
     be().matmul(dx.tensor, dw.tensor, out.tensor);
-    expect_close(to_host(be(), out.tensor), want, scale, 1e-5, what);
+    expect_close_as(out_type, to_host(be(), out.tensor), want, scale, 1e-5, what);
 
     if (!GetParam().matmul_batch_invariant) continue;
     // Batch invariance: each row alone gives bit-identical results to the row in the batch.
     const std::vector<float> batched = to_host(be(), out.tensor);
     for (int64_t t : {int64_t{0}, c.T - 1}) {
-      DeviceTensor one = poisoned(be(), {1, c.N});
+      DeviceTensor one = poisoned(be(), {1, c.N}, out_type);
       be().matmul(dx.tensor.rows(t, 1), dw.tensor, one.tensor);
       const std::vector<float> alone = to_host(be(), one.tensor);
       for (int64_t n = 0; n < c.N; ++n) {
@@ -101,14 +104,16 @@ TEST_P(BackendOps, RmsnormAndFusedResidualAdd) {
       for (int64_t i = 0; i < D; ++i) want[t * D + i] = want_res[t * D + i] * inv * w[i];
     }
     DeviceTensor dx = to_backend(be(), x, {T, D}), dd = to_backend(be(), delta, {T, D});
-    DeviceTensor dw = to_backend(be(), w, {D}), out = poisoned(be(), {T, D});
+    const DType act = GetParam().act_dtype;
+    DeviceTensor dw = to_backend(be(), w, {D}), out = poisoned(be(), {T, D}, act);
     if (fused) {
       be().add_rmsnorm(dx.tensor, dd.tensor, dw.tensor, eps, out.tensor);
       expect_close(to_host(be(), dx.tensor), want_res, scale, 1e-6, "add_rmsnorm residual");
     } else {
       be().rmsnorm(dx.tensor, dw.tensor, eps, out.tensor);
     }
-    expect_close(to_host(be(), out.tensor), want, scale, 1e-5, fused ? "add_rmsnorm" : "rmsnorm");
+    expect_close_as(act, to_host(be(), out.tensor), want, scale, 1e-5,
+                    fused ? "add_rmsnorm" : "rmsnorm");
   }
 }
 
@@ -121,11 +126,13 @@ TEST_P(BackendOps, EmbeddingGathersRowsOfEveryTableType) {
     const auto tq = rounded(dt, table);
     DeviceWeight dtable = upload_weight(be(), table, V, D, dt, /*prepare=*/false);
     DeviceTensor did = to_backend_i32(be(), ids, {static_cast<int64_t>(ids.size())});
-    DeviceTensor out = poisoned(be(), {static_cast<int64_t>(ids.size()), D});
+    // Rows gathered into the activations' type (the rows for the logits are activations).
+    const DType act = GetParam().act_dtype;
+    DeviceTensor out = poisoned(be(), {static_cast<int64_t>(ids.size()), D}, act);
     be().embedding(dtable.tensor, did.tensor, out.tensor);
     std::vector<double> want, scale(ids.size() * D, 0.0);
     for (int32_t id : ids) {
-      for (int64_t i = 0; i < D; ++i) want.push_back(id < 0 ? 0.0 : tq[id * D + i]);
+      for (int64_t i = 0; i < D; ++i) want.push_back(id < 0 ? 0.0 : round_to(act, tq[id * D + i]));
     }
     expect_close(to_host(be(), out.tensor), want, scale, 0,
                  "embedding " + std::string(dtype_name(dt)));
@@ -136,7 +143,8 @@ TEST_P(BackendOps, EmbeddingGathersRowsOfEveryTableType) {
 TEST_P(BackendOps, RopeRotatesQueryAndKeyHeadsOnly) {
   const int heads = 4, kv_heads = 2, hd = 16, T = 6, max_pos = 64;
   const int64_t width = (heads + 2 * kv_heads) * hd;
-  const auto qkv = random_floats(T * width, 5);
+  const DType act = GetParam().act_dtype;
+  const auto qkv = rounded(act, random_floats(T * width, 5));
   const std::vector<int32_t> pos = {0, 1, 5, 63, 2, 40};
   for (const int rotary : {hd, hd / 2}) {
     const int half = rotary / 2;
@@ -160,19 +168,20 @@ TEST_P(BackendOps, RopeRotatesQueryAndKeyHeadsOnly) {
         }
       }
     }
-    DeviceTensor d = to_backend(be(), qkv, {T, width});
+    DeviceTensor d = to_backend(be(), qkv, {T, width}, act);
     DeviceTensor dp = to_backend_i32(be(), pos, {T}),
                  dcs = to_backend(be(), cs, {max_pos, half, 2});
     AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
     be().rope(d.tensor, dp.tensor, dcs.tensor, shape);
-    expect_close(to_host(be(), d.tensor), want, scale, 1e-6,
-                 "rope over " + std::to_string(rotary) + " of " + std::to_string(hd));
+    expect_close_as(act, to_host(be(), d.tensor), want, scale, 1e-6,
+                    "rope over " + std::to_string(rotary) + " of " + std::to_string(hd));
   }
 }
 
 TEST_P(BackendOps, SiluMul) {
   const int64_t T = 3, F = 77;
-  const auto gu = random_floats(T * 2 * F, 6, 4.0f);
+  const DType act = GetParam().act_dtype;
+  const auto gu = rounded(act, random_floats(T * 2 * F, 6, 4.0f));
   std::vector<double> want(T * F), scale(T * F);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t f = 0; f < F; ++f) {
@@ -181,15 +190,16 @@ TEST_P(BackendOps, SiluMul) {
       scale[t * F + f] = std::abs(want[t * F + f]);
     }
   }
-  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}), out = poisoned(be(), {T, F});
+  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}, act), out = poisoned(be(), {T, F}, act);
   be().silu_mul(d.tensor, out.tensor);
-  expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "silu_mul");
+  expect_close_as(act, to_host(be(), out.tensor), want, scale, 1e-5, "silu_mul");
 }
 
 // Gemma's MLP activation (PyTorch's gelu approximate="tanh") and its two elementwise scalings.
 TEST_P(BackendOps, GeluTanhMulScaleAndSoftcap) {
   const int64_t T = 3, F = 53;
-  const auto gu = random_floats(T * 2 * F, 12, 4.0f);
+  const DType act = GetParam().act_dtype;
+  const auto gu = rounded(act, random_floats(T * 2 * F, 12, 4.0f));
   std::vector<double> want(T * F), scale(T * F);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t f = 0; f < F; ++f) {
@@ -200,9 +210,9 @@ TEST_P(BackendOps, GeluTanhMulScaleAndSoftcap) {
       scale[t * F + f] = std::abs(x * u) + 1e-3;
     }
   }
-  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}), out = poisoned(be(), {T, F});
+  DeviceTensor d = to_backend(be(), gu, {T, 2 * F}, act), out = poisoned(be(), {T, F}, act);
   be().gelu_tanh_mul(d.tensor, out.tensor);
-  expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "gelu_tanh_mul");
+  expect_close_as(act, to_host(be(), out.tensor), want, scale, 1e-5, "gelu_tanh_mul");
 
   const auto x = random_floats(T * F, 13, 20.0f);
   std::vector<double> scaled(x.size()), capped(x.size()), ones(x.size(), 1.0);
@@ -221,14 +231,15 @@ TEST_P(BackendOps, GeluTanhMulScaleAndSoftcap) {
 
 TEST_P(BackendOps, AddBiasToEveryRow) {
   const int64_t T = 4, N = 70;
-  const auto x = random_floats(T * N, 7), bias = random_floats(N, 8);
+  const DType act = GetParam().act_dtype;
+  const auto x = rounded(act, random_floats(T * N, 7)), bias = random_floats(N, 8);
   std::vector<double> want(T * N), scale(T * N, 1.0);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t n = 0; n < N; ++n) want[t * N + n] = static_cast<double>(x[t * N + n]) + bias[n];
   }
-  DeviceTensor d = to_backend(be(), x, {T, N}), db = to_backend(be(), bias, {N});
+  DeviceTensor d = to_backend(be(), x, {T, N}, act), db = to_backend(be(), bias, {N});
   be().add_bias(d.tensor, db.tensor);
-  expect_close(to_host(be(), d.tensor), want, scale, 1e-6, "add_bias");
+  expect_close_as(act, to_host(be(), d.tensor), want, scale, 1e-6, "add_bias");
 }
 
 // Qwen3's per-head norm: every query head with one weight, every key head with another, the
@@ -237,7 +248,8 @@ TEST_P(BackendOps, QkNormNormalisesEachQueryAndKeyHead) {
   const int heads = 4, kv_heads = 2, hd = 24, T = 5;
   const int64_t width = (heads + 2 * kv_heads) * hd;
   const float eps = 1e-6f;
-  const auto qkv = random_floats(T * width, 9, 3.0f);
+  const DType act = GetParam().act_dtype;
+  const auto qkv = rounded(act, random_floats(T * width, 9, 3.0f));
   const auto qw = random_floats(hd, 10), kw = random_floats(hd, 11);
   std::vector<double> want(qkv.begin(), qkv.end()), scale(want.size(), 1.0);
   for (int t = 0; t < T; ++t) {
@@ -249,11 +261,11 @@ TEST_P(BackendOps, QkNormNormalisesEachQueryAndKeyHead) {
       for (int i = 0; i < hd; ++i) want[b + i] = qkv[b + i] * inv * (h < heads ? qw[i] : kw[i]);
     }
   }
-  DeviceTensor d = to_backend(be(), qkv, {T, width});
+  DeviceTensor d = to_backend(be(), qkv, {T, width}, act);
   DeviceTensor dq = to_backend(be(), qw, {hd}), dk = to_backend(be(), kw, {hd});
   AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
   be().qk_norm(d.tensor, dq.tensor, dk.tensor, eps, shape);
-  expect_close(to_host(be(), d.tensor), want, scale, 1e-5, "qk_norm");
+  expect_close_as(act, to_host(be(), d.tensor), want, scale, 1e-5, "qk_norm");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backend_cases()),

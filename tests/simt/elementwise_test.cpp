@@ -26,7 +26,7 @@ TEST(SimtElementwise, SiluMulMatchesFloat64Reference) {
       cudaMemcpy(d_in, gate_up.data(), gate_up.size() * sizeof(float), cudaMemcpyHostToDevice),
       cudaSuccess);
   ASSERT_EQ(cudaMemset(d_out, 0xFF, (n + 1) * sizeof(float)), cudaSuccess);  // NaN everywhere
-  llm::cuda::silu_mul(d_in, tokens, F, d_out, nullptr);
+  llm::cuda::silu_mul(d_in, tokens, F, d_out, CUDA_R_32F, nullptr);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
   std::vector<float> out(n + 1);
   ASSERT_EQ(cudaMemcpy(out.data(), d_out, out.size() * sizeof(float), cudaMemcpyDeviceToHost),
