@@ -43,8 +43,9 @@ void check(ncclResult_t r, const std::string& what) {
   }
 }
 
-// cuBLAS's own workspace is allocated lazily, which a graph capture forbids; 32 MiB is what
-// NVIDIA suggests for Hopper, more than the other architectures need.
+// cuBLAS's own workspace is allocated lazily, which a graph capture forbids, and cuBLASLt's is
+// the caller's: one buffer serves both (their calls are ordered on the one stream). 32 MiB is
+// what NVIDIA suggests for Hopper, more than the other architectures need.
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
 cudaDataType cuda_type(DType t) {
@@ -82,11 +83,10 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cublasCreate(&cublas_), "cublasCreate");
   check(cublasSetStream(cublas_, stream_), "cublasSetStream");
-  if (options.cuda_graphs) {
-    check(cublasSetWorkspace(cublas_, scratch(cublas_workspace_, kCublasWorkspaceBytes),
-                             kCublasWorkspaceBytes),
-          "cublasSetWorkspace");
-  }
+  check(cublasSetWorkspace(cublas_, scratch(cublas_workspace_, kCublasWorkspaceBytes),
+                           kCublasWorkspaceBytes),
+        "cublasSetWorkspace");
+  check(cublasLtCreate(&lt_), "cublasLtCreate");
   if (options.tp_size > 1) {
     ncclUniqueId id;
     static_assert(sizeof id.internal == std::tuple_size_v<decltype(options.nccl_id)>);
@@ -109,6 +109,11 @@ CudaBackend::~CudaBackend() {
   if (nccl_ != nullptr) ncclCommDestroy(nccl_);
   cudaFree(gemm_input_.data);
   cudaFree(split_kv_.data);
+  for (const auto& [key, plan] : gemm_plans_) {
+    cublasLtMatmulDescDestroy(plan.desc);
+    for (cublasLtMatrixLayout_t l : {plan.w, plan.x, plan.out}) cublasLtMatrixLayoutDestroy(l);
+  }
+  cublasLtDestroy(lt_);
   cublasDestroy(cublas_);
   cudaFree(cublas_workspace_.data);
   cudaStreamDestroy(stream_);
@@ -422,14 +427,14 @@ void CudaBackend::gemm(Tensor x, Tensor w, Tensor out, bool accumulate) {
   const cudaDataType type = cuda_type(w.dtype);
   const cudaDataType x_type = activation_type(*this, x, "matmul input");
   const cudaDataType out_type = activation_type(*this, out, "matmul output");
-  // cublasGemmEx's outputs: f32, or the inputs' 16-bit type.
+  // The GEMM's outputs: f32, or the inputs' 16-bit type.
   expect(*this, out_type == CUDA_R_32F || out_type == type,
          "matmul output " + std::string(dtype_name(out.dtype)) + " for " +
              std::string(dtype_name(w.dtype)) + " weights");
   if (T == 0) return;
   const void* b = x.data;
   if (x_type != type) {
-    // cublasGemmEx takes A and B of one type: activations of another are converted first (the
+    // The GEMM takes A and B of one type: activations of another are converted first (the
     // model's are already the weights' type; this serves other callers).
     void* xin = scratch(gemm_input_, static_cast<size_t>(T * K) * dtype_size(w.dtype));
     convert(x.data, x_type, T * K, xin, type, stream_);
@@ -437,11 +442,51 @@ void CudaBackend::gemm(Tensor x, Tensor w, Tensor out, bool accumulate) {
     b = xin;
   }
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  const GemmPlan& plan = gemm_plan(T, N, K, type, out_type);
+  if (plan.has_algo) {
+    check(cublasLtMatmul(lt_, plan.desc, &alpha, w.data, plan.w, b, plan.x, &beta, out.data,
+                         plan.out, out.data, plan.out, &plan.algo, cublas_workspace_.data,
+                         cublas_workspace_.bytes, stream_),
+          "cublasLtMatmul");
+    return;
+  }
+  // No cuBLASLt algorithm for this problem (unusual sizes or alignment): the classic API.
   check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(T),
                      static_cast<int>(K), &alpha, w.data, type, static_cast<int>(K), b, type,
                      static_cast<int>(K), &beta, out.data, out_type, static_cast<int>(N),
                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx");
+}
+
+// The column-major view described at matmul(): A = w (K x N, transposed), B = x (K x T), C = D =
+// out (N x T). Made once per shape; only host objects, so a graph capture may make one.
+const CudaBackend::GemmPlan& CudaBackend::gemm_plan(int64_t T, int64_t N, int64_t K,
+                                                    cudaDataType type, cudaDataType out_type) {
+  const auto key = std::make_tuple(T, N, K, static_cast<int>(type), static_cast<int>(out_type));
+  if (auto it = gemm_plans_.find(key); it != gemm_plans_.end()) return it->second;
+  GemmPlan p;
+  check(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cuBLASLt descriptor");
+  const int32_t trans = CUBLAS_OP_T;
+  check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans),
+        "cuBLASLt transpose");
+  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  check(cublasLtMatrixLayoutCreate(&p.w, type, u(K), u(N), K), "cuBLASLt layout");
+  check(cublasLtMatrixLayoutCreate(&p.x, type, u(K), u(T), K), "cuBLASLt layout");
+  check(cublasLtMatrixLayoutCreate(&p.out, out_type, u(N), u(T), N), "cuBLASLt layout");
+  cublasLtMatmulPreference_t pref = nullptr;
+  check(cublasLtMatmulPreferenceCreate(&pref), "cuBLASLt preference");
+  const uint64_t workspace = cublas_workspace_.bytes;
+  check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &workspace, sizeof workspace),
+        "cuBLASLt workspace preference");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt_, p.desc, p.w, p.x, p.out, p.out, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  p.has_algo = st == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (p.has_algo) p.algo = result.algo;
+  return gemm_plans_.emplace(key, p).first->second;
 }
 
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {

@@ -1,9 +1,9 @@
 // CudaBackend: the Backend on a CUDA device. Weights keep the checkpoint layout ([N, K]
 // row-major) in f32, bf16 or f16. Activations between GEMMs are of the weights' type where that
-// is 16-bit (activation_dtype), so cublasGemmEx reads them as they are and writes its output in
-// that type, with f32 compute; the output projections add into the f32 residual stream inside
-// the GEMM (beta = 1). Block-quantized weights (a GGUF file's, or --quantization's) stay GGUF's
-// row-major blocks and are dequantized inside kernels/cuda/quant_matmul.cu's kernels, on f32
+// is 16-bit (activation_dtype), so the GEMMs (cuBLASLt) read them as they are and write their
+// output in that type, with f32 compute; the output projections add into the f32 residual stream
+// inside the GEMM (beta = 1). Block-quantized weights (a GGUF file's, or --quantization's) stay
+// GGUF's row-major blocks and are dequantized inside kernels/cuda/quant_matmul.cu's kernels, on f32
 // activations. The KV cache stores the weight type. All work is queued on one stream. A split
 // model's ranks each own a device and sum or gather through NCCL on that stream; decode steps can
 // be replayed as CUDA graphs.
@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/backend/backend.h"
@@ -64,7 +65,7 @@ class CudaBackend final : public Backend {
   void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) override;
   void add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) override;
   void matmul(Tensor x, Tensor w, Tensor out) override;
-  // cublasGemmEx with beta = 1 into the f32 residual (float weights; not block-quantized ones).
+  // The GEMM with beta = 1 into the f32 residual (float weights; not block-quantized ones).
   bool matmul_accumulate(Tensor x, Tensor w, Tensor out) override;
   void rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& shape) override;
   void rope_kv_write(Tensor qkv, Tensor positions, Tensor cos_sin, Tensor slot_mapping,
@@ -103,8 +104,17 @@ class CudaBackend final : public Backend {
   };
   void* scratch(Scratch& s, size_t bytes);
   void check_launch(const char* op);
-  // out (+)= x . w^T through cublasGemmEx (float weights); accumulate: beta = 1.
+  // out (+)= x . w^T through cuBLASLt (float weights); accumulate: beta = 1, C = D = out.
   void gemm(Tensor x, Tensor w, Tensor out, bool accumulate);
+  // cuBLASLt's descriptors and chosen algorithm for one GEMM shape, kept for the backend's life.
+  struct GemmPlan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t w = nullptr, x = nullptr, out = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool has_algo = false;  // false: cuBLASLt offered none; the GEMM goes to cublasGemmEx
+  };
+  const GemmPlan& gemm_plan(int64_t T, int64_t N, int64_t K, cudaDataType type,
+                            cudaDataType out_type);
   // Makes this backend's device current on the calling thread: ranks are driven from several
   // threads, and CUDA's current device is per thread.
   void bind() const;
@@ -113,6 +123,9 @@ class CudaBackend final : public Backend {
   CudaBackendOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  cublasLtHandle_t lt_ = nullptr;
+  // gemm_plan's, by (T, N, K, weight type, output type): one per step size that ran.
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, int>, GemmPlan> gemm_plans_;
   // x converted to the weight dtype when the two differ: [T, K] of the weight dtype
   Scratch gemm_input_;
   Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)

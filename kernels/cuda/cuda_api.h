@@ -1,4 +1,4 @@
-// The one header CUDA code includes for the CUDA runtime, cuBLAS, NCCL and the bf16/f16 types.
+// The one header CUDA code includes for the CUDA runtime, cuBLAS(Lt), NCCL and the bf16/f16 types.
 // A real build (nvcc, or host code linked against libcudart) gets the NVIDIA headers; an
 // emulator build (LLM_SIMT defined, set by linking llm_simt) gets kernels/simt's host
 // stand-ins with the same names and signatures. Include it before any other CUDA header.
@@ -12,6 +12,8 @@
 #define LLM_CUDA_ABI host_simt
 #else
 #include <cublas_v2.h>
+// (after cublas_v2.h, which must be the first to bring cublas_api.h)
+#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

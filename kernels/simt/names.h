@@ -1,4 +1,4 @@
-// Link-level names of the emulated CUDA runtime, cuBLAS and NCCL entry points.
+// Link-level names of the emulated CUDA runtime, cuBLAS, cuBLASLt and NCCL entry points.
 //
 // The emulator implements the functions that the real headers declare (cuda_runtime_api.h and
 // cublas_api.h come in anyway through cuda_bf16.h), so the backend is checked against the exact
@@ -67,6 +67,20 @@
 #define cublasGemmEx llm_simt_cublasGemmEx
 #define cublasGemmStridedBatchedEx llm_simt_cublasGemmStridedBatchedEx
 #define cublasSgemm_v2 llm_simt_cublasSgemm_v2
+
+// cuBLASLt
+#define cublasLtCreate llm_simt_cublasLtCreate
+#define cublasLtDestroy llm_simt_cublasLtDestroy
+#define cublasLtMatrixLayoutCreate llm_simt_cublasLtMatrixLayoutCreate
+#define cublasLtMatrixLayoutDestroy llm_simt_cublasLtMatrixLayoutDestroy
+#define cublasLtMatmulDescCreate llm_simt_cublasLtMatmulDescCreate
+#define cublasLtMatmulDescDestroy llm_simt_cublasLtMatmulDescDestroy
+#define cublasLtMatmulDescSetAttribute llm_simt_cublasLtMatmulDescSetAttribute
+#define cublasLtMatmulPreferenceCreate llm_simt_cublasLtMatmulPreferenceCreate
+#define cublasLtMatmulPreferenceDestroy llm_simt_cublasLtMatmulPreferenceDestroy
+#define cublasLtMatmulPreferenceSetAttribute llm_simt_cublasLtMatmulPreferenceSetAttribute
+#define cublasLtMatmulAlgoGetHeuristic llm_simt_cublasLtMatmulAlgoGetHeuristic
+#define cublasLtMatmul llm_simt_cublasLtMatmul
 
 // NCCL (declared by kernels/simt/nccl.h, not by the real nccl.h, which needs cuda_runtime.h)
 #define ncclGetUniqueId llm_simt_ncclGetUniqueId

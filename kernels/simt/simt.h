@@ -30,6 +30,7 @@
 // clang-format off
 #include "kernels/simt/names.h"
 #include <cublas_v2.h>  // also brings cuda_fp16.h, cuda_bf16.h, driver_types.h, library_types.h
+#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include "kernels/simt/device_functions.h"
