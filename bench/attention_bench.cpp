@@ -4,7 +4,8 @@
 // and replayed from a CUDA graph. For each: the bytes it must move at least (Q, K/V once, the
 // output) and its FLOPs (QK^T and PV over the visible pairs), the time at peak (the larger of
 // the two bounds), the measured time, and the achieved fraction. Defaults: an 8B-class layer
-// (32 query heads, 8 KV heads, head size 128, bf16 cache) and an H100 SXM's peaks.
+// (32 query heads, 8 KV heads, head size 128, bf16 cache and bf16 activations, as a bf16 model
+// runs on the CUDA backend) and an H100 SXM's peaks.
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -65,7 +66,7 @@ std::unique_ptr<Backend> make_device(const std::string& name) {
 }
 
 // One attention call's inputs on the device: S sequences with `new_tokens` each over `cached`
-// tokens already in the cache (random bf16 keys/values, random f32 queries), shuffled blocks.
+// tokens already in the cache (random bf16 keys/values and queries), shuffled blocks.
 struct Step {
   Buffer qkv_buf, k_buf, v_buf, out_buf, qs_buf, lens_buf, tables_buf;
   Tensor qkv, k, v, out;
@@ -81,11 +82,14 @@ Step make_step(Backend& be, const Options& o, int seqs, int cached, int new_toke
   const int per_seq = (ctx + bs - 1) / bs, blocks = seqs * per_seq;
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const int64_t width = static_cast<int64_t>(H + 2 * KVH) * hd;
-  std::vector<float> qkv(static_cast<size_t>(T * width));
-  for (float& x : qkv) x = dist(rng);
   // bf16 bit patterns of random values (the upper half of the f32).
-  std::vector<uint16_t> cache(static_cast<size_t>(blocks) * KVH * bs * hd);
-  for (uint16_t& x : cache) x = static_cast<uint16_t>(std::bit_cast<uint32_t>(dist(rng)) >> 16);
+  auto random_bf16 = [&](size_t n) {
+    std::vector<uint16_t> v(n);
+    for (uint16_t& x : v) x = static_cast<uint16_t>(std::bit_cast<uint32_t>(dist(rng)) >> 16);
+    return v;
+  };
+  const std::vector<uint16_t> qkv = random_bf16(static_cast<size_t>(T * width));
+  std::vector<uint16_t> cache = random_bf16(static_cast<size_t>(blocks) * KVH * bs * hd);
   std::vector<int32_t> ids(static_cast<size_t>(blocks));
   for (int i = 0; i < blocks; ++i) ids[static_cast<size_t>(i)] = i;
   std::shuffle(ids.begin(), ids.end(), rng);
@@ -101,12 +105,12 @@ Step make_step(Backend& be, const Options& o, int seqs, int cached, int new_toke
     if (src) be.copy_from_host(view, src);
     return view;
   };
-  st.qkv = put(st.qkv_buf, DType::kF32, {T, width}, qkv.data(), qkv.size() * 4);
+  st.qkv = put(st.qkv_buf, DType::kBF16, {T, width}, qkv.data(), qkv.size() * 2);
   st.k = put(st.k_buf, DType::kBF16, {blocks, KVH, bs, hd}, cache.data(), cache.size() * 2);
   std::shuffle(cache.begin(), cache.end(), rng);
   st.v = put(st.v_buf, DType::kBF16, {blocks, KVH, bs, hd}, cache.data(), cache.size() * 2);
-  st.out = put(st.out_buf, DType::kF32, {T, static_cast<int64_t>(H) * hd}, nullptr,
-               static_cast<size_t>(T) * H * hd * 4);
+  st.out = put(st.out_buf, DType::kBF16, {T, static_cast<int64_t>(H) * hd}, nullptr,
+               static_cast<size_t>(T) * H * hd * 2);
   st.batch.query_start = put(st.qs_buf, DType::kI32, {seqs + 1}, qs.data(), qs.size() * 4);
   st.batch.seq_lens = put(st.lens_buf, DType::kI32, {seqs}, lens.data(), lens.size() * 4);
   st.batch.block_tables =
@@ -147,7 +151,8 @@ int run(const Options& o) {
                                                    {"iters", o.iters},
                                                    {"peak_tflops", o.peak_tflops},
                                                    {"peak_tbs", o.peak_tbs},
-                                                   {"cache", "bf16"}});
+                                                   {"cache", "bf16"},
+                                                   {"activations", "bf16"}});
   report["results"] = nlohmann::json::array();
   Rows rows;
   const double H = o.heads, KVH = o.kv_heads, hd = o.head_dim;
@@ -188,7 +193,7 @@ int run(const Options& o) {
   for (int T : prefills) {
     const double pairs = 0.5 * T * (T + 1.0);  // causal (query, key) pairs per head
     const double flops = 4.0 * H * hd * pairs;
-    const double bytes = T * H * hd * 4 * 2 + T * KVH * hd * 2 * 2;  // Q in, O out; K, V once
+    const double bytes = T * H * hd * 2 * 2 + T * KVH * hd * 2 * 2;  // Q in, O out; K, V once
     const std::string label = "T=" + std::to_string(T);
     if (o.plan) {
       record("prefill", label, bytes, flops, 0);
@@ -201,7 +206,7 @@ int run(const Options& o) {
   for (int S : decodes) {
     const double ctx = o.context;
     const double flops = 4.0 * H * hd * ctx * S;
-    const double bytes = S * (ctx * KVH * hd * 2 * 2 + H * hd * 4 * 2 + ctx / o.block_size * 4);
+    const double bytes = S * (ctx * KVH * hd * 2 * 2 + H * hd * 2 * 2 + ctx / o.block_size * 4);
     const std::string label = "S=" + std::to_string(S) + " C=" + std::to_string(o.context);
     if (o.plan) {
       record("decode", label, bytes, flops, 0);
