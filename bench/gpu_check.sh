@@ -89,8 +89,8 @@ bin="$build/bin"
 
 # --- correctness -----------------------------------------------------------------------------
 if [[ $mode == gpu ]]; then
-  filter='Backends/*/cuda'
-  attention_filter='Backends/BackendAttention.*/cuda'
+  filter='Backends/*/cuda*'
+  attention_filter='Backends/BackendAttention.*/cuda*'
 else
   filter='Backends/*/simt*'
   attention_filter='Backends/BackendAttention.*/simt'

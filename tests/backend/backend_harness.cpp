@@ -102,6 +102,10 @@ std::vector<BackendCase> backend_cases() {
   };
 #endif
   cases.push_back(cuda);
+  BackendCase cuda_bf16act = cuda;
+  cuda_bf16act.name = "cuda_bf16act";
+  cuda_bf16act.act_dtype = DType::kBF16;
+  cases.push_back(cuda_bf16act);
   return cases;
 }
 
