@@ -1,57 +1,16 @@
 // The CUDA runtime on the host: kDevices emulated devices whose memory is host memory (each
-// with its own budget, so tensor-parallel ranks see one device each), streams and
-// events that complete at once (kernels and copies run synchronously, so stream order holds
-// trivially), and the per-thread last-error state. Misuse the real runtime rejects (freeing an
-// unknown pointer, a copy that leaves its device allocation, a bad launch configuration) is
-// rejected here too, so the backend's error handling is exercised in tests.
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
-#include <cstdlib>
+// with its own budget, so tensor-parallel ranks see one device each), copies, and the
+// per-thread last-error state; streams.cpp has the streams, events and graphs. Misuse the real
+// runtime rejects (freeing an unknown pointer, a copy that leaves its device allocation, a bad
+// launch configuration) is rejected here too, so the backend's error handling is exercised in
+// tests.
 #include <cstring>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <vector>
 
-#include "kernels/cuda/cuda_api.h"
-#include "kernels/simt/guarded_memory.h"
-
-struct CUstream_st {
-  unsigned flags = 0;
-  // Set between cudaStreamBeginCapture and cudaStreamEndCapture: work issued to the stream is
-  // recorded here instead of running.
-  std::unique_ptr<std::vector<std::function<void()>>> capture;
-  cudaStreamCaptureMode capture_mode = cudaStreamCaptureModeGlobal;
-};
-// A captured graph and its instantiation: the recorded work, replayed in issue order (the
-// emulator runs everything in order, so a graph is a list).
-struct CUgraph_st {
-  std::vector<std::function<void()>> work;
-};
-struct CUgraphExec_st {
-  std::vector<std::function<void()>> work;
-};
-struct CUevent_st {
-  std::chrono::steady_clock::time_point time;
-  bool recorded = false;
-};
+#include "kernels/simt/runtime_state.h"
 
 namespace llm::simt {
 namespace {
-
-constexpr std::size_t kAlignment = 256;                 // cudaMalloc's guarantee
-constexpr std::size_t kDefaultSharedLimit = 48 * 1024;  // without cudaFuncSetAttribute
-constexpr std::size_t kSharedOptIn = 101376;            // sm_86/sm_89, the smallest of our targets
-
-struct FreeDeleter {
-  void operator()(void* p) const noexcept { std::free(p); }
-};
-using Buffer = std::unique_ptr<void, FreeDeleter>;
 
 std::size_t parse_bytes(const char* text, std::size_t fallback) {
   try {
@@ -79,54 +38,13 @@ std::size_t parse_bytes(const char* text, std::size_t fallback) {
   }
 }
 
-struct Allocation {
-  std::size_t size = 0;
-  int device = 0;
-  GuardedAllocation memory;
-};
+}  // namespace
 
-struct State {
-  std::mutex mu;
-  std::size_t total = 0;                          // per device
-  std::array<std::size_t, kDevices> used{};       // per device, rounded to kAlignment
-  std::map<const std::byte*, Allocation> device;  // base -> allocation
-  std::map<const void*, Buffer> pinned;
-  std::set<std::unique_ptr<CUstream_st>> streams;
-  std::set<std::unique_ptr<CUevent_st>> events;
-  std::set<std::unique_ptr<CUgraph_st>> graphs;
-  std::set<std::unique_ptr<CUgraphExec_st>> graph_execs;
-  std::map<const void*, std::size_t> shared_limits;
-  std::uint64_t seed = 0x5eed;
-
-  State() {
-    const char* mem = std::getenv("LLM_SIMT_DEVICE_MEMORY");
-    total = mem ? parse_bytes(mem, std::size_t{2} << 30) : std::size_t{2} << 30;
-    if (const char* s = std::getenv("LLM_SIMT_SEED")) seed = parse_bytes(s, seed);
-  }
-
-  // True when [p, p + n) lies inside one device allocation.
-  bool is_device_range(const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::byte*>(p);
-    auto it = device.upper_bound(b);
-    if (it == device.begin()) return false;
-    --it;
-    return b >= it->first && b + n <= it->first + it->second.size;
-  }
-
-  template <typename Set, typename Ptr>
-  auto find(Set& set, Ptr* p) {
-    return std::find_if(set.begin(), set.end(), [p](const auto& u) { return u.get() == p; });
-  }
-
-  // Releases the handle `p` held in `set`; false when it is not one of them.
-  template <typename Set, typename Ptr>
-  bool release(Set& set, Ptr* p) {
-    const auto it = find(set, p);
-    if (it == set.end()) return false;
-    set.erase(it);
-    return true;
-  }
-};
+State::State() {
+  const char* mem = std::getenv("LLM_SIMT_DEVICE_MEMORY");
+  total = mem ? parse_bytes(mem, std::size_t{2} << 30) : std::size_t{2} << 30;
+  if (const char* s = std::getenv("LLM_SIMT_SEED")) seed = parse_bytes(s, seed);
+}
 
 State& state() {
   static State s;
@@ -134,10 +52,7 @@ State& state() {
 }
 
 thread_local cudaError_t tl_last_error = cudaSuccess;
-thread_local int tl_device = 0;  // cudaSetDevice's, per host thread as in CUDA
-// Calls unsafe during capture (cudaMalloc, synchronisation) fail, as on a GPU, while this
-// thread has a global or thread-local capture open, or any thread has a global one open: the
-// global mode reaches across threads, so ranks on several threads must capture thread-locally.
+thread_local int tl_device = 0;
 thread_local int tl_strict_captures = 0;
 std::atomic<int> g_global_captures{0};
 bool unsafe_call_refused() {
@@ -158,7 +73,6 @@ bool capturing(cudaStream_t stream) {
          stream->capture != nullptr;
 }
 
-// Ends a capture that failed: CUDA invalidates it, and so does the emulator.
 cudaError_t invalidate_capture(cudaStream_t stream, cudaError_t err) {
   if (capturing(stream)) {
     stream->capture->clear();
@@ -171,8 +85,6 @@ bool valid_stream(State& s, cudaStream_t stream) {
   if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) return true;
   return s.find(s.streams, stream) != s.streams.end();
 }
-
-}  // namespace
 
 bool record_if_capturing(cudaStream_t stream, std::function<void()> work) {
   std::lock_guard lock(state().mu);
@@ -336,173 +248,6 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t str
     return cudaSuccess;
   }
   return cudaMemset(ptr, value, count);
-}
-
-// --- streams, events and graphs (work completes when issued) ------------------------------
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
-  if (stream == nullptr) return fail(cudaErrorInvalidValue);
-  auto owned = std::make_unique<CUstream_st>();
-  owned->flags = flags;
-  *stream = owned.get();
-  std::lock_guard lock(state().mu);
-  state().streams.insert(std::move(owned));
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamCreate(cudaStream_t* stream) {
-  return cudaStreamCreateWithFlags(stream, 0);
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  return s.release(s.streams, stream) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  std::lock_guard lock(state().mu);
-  if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (llm::simt::capturing(stream) || llm::simt::unsafe_call_refused()) {
-    return llm::simt::invalidate_capture(stream, cudaErrorStreamCaptureUnsupported);
-  }
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamQuery(cudaStream_t stream) {
-  return cudaStreamSynchronize(stream);
-}
-
-cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int /*flags*/) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  if (!llm::simt::valid_stream(s, stream) || s.find(s.events, event) == s.events.end()) {
-    return fail(cudaErrorInvalidResourceHandle);
-  }
-  return cudaSuccess;
-}
-
-// Graphs: capture records what the stream is given (kernels, cuBLAS, NCCL, device-to-device
-// copies and memsets, arguments taken by value at capture time) and a launch replays it. What
-// CUDA refuses during capture (pageable copies, cudaMalloc, synchronising) fails the same way.
-cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
-  std::lock_guard lock(state().mu);
-  if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) {
-    return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot be captured
-  }
-  if (!llm::simt::valid_stream(state(), stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (stream->capture) return fail(cudaErrorIllegalState);
-  stream->capture = std::make_unique<std::vector<std::function<void()>>>();
-  stream->capture_mode = mode;
-  if (mode != cudaStreamCaptureModeRelaxed) ++llm::simt::tl_strict_captures;
-  if (mode == cudaStreamCaptureModeGlobal) ++llm::simt::g_global_captures;
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
-  if (graph == nullptr) return fail(cudaErrorInvalidValue);
-  *graph = nullptr;
-  std::lock_guard lock(state().mu);
-  if (!llm::simt::valid_stream(state(), stream) || !llm::simt::capturing(stream)) {
-    return fail(cudaErrorIllegalState);
-  }
-  auto work = std::move(*stream->capture);
-  stream->capture.reset();
-  if (stream->capture_mode != cudaStreamCaptureModeRelaxed) --llm::simt::tl_strict_captures;
-  if (stream->capture_mode == cudaStreamCaptureModeGlobal) --llm::simt::g_global_captures;
-  if (!work.empty() && work.back() == nullptr) return fail(cudaErrorStreamCaptureInvalidated);
-  auto owned = std::make_unique<CUgraph_st>(CUgraph_st{std::move(work)});
-  *graph = owned.get();
-  state().graphs.insert(std::move(owned));
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
-                                 unsigned long long /*flags*/) {
-  if (exec == nullptr) return fail(cudaErrorInvalidValue);
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  if (s.find(s.graphs, graph) == s.graphs.end()) return fail(cudaErrorInvalidValue);
-  auto owned = std::make_unique<CUgraphExec_st>(CUgraphExec_st{graph->work});
-  *exec = owned.get();
-  s.graph_execs.insert(std::move(owned));
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
-  {
-    auto& s = state();
-    std::lock_guard lock(s.mu);
-    if (s.find(s.graph_execs, exec) == s.graph_execs.end()) return fail(cudaErrorInvalidValue);
-    if (!llm::simt::valid_stream(s, stream)) return fail(cudaErrorInvalidResourceHandle);
-  }
-  for (const auto& work : exec->work) work();
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  return s.release(s.graphs, graph) ? cudaSuccess : fail(cudaErrorInvalidValue);
-}
-
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  return s.release(s.graph_execs, exec) ? cudaSuccess : fail(cudaErrorInvalidValue);
-}
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
-  if (event == nullptr) return fail(cudaErrorInvalidValue);
-  auto owned = std::make_unique<CUevent_st>();
-  *event = owned.get();
-  std::lock_guard lock(state().mu);
-  state().events.insert(std::move(owned));
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t* event) {
-  return cudaEventCreateWithFlags(event, 0);
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  return s.release(s.events, event) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle);
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  if (s.find(s.events, event) == s.events.end() || !llm::simt::valid_stream(s, stream)) {
-    return fail(cudaErrorInvalidResourceHandle);
-  }
-  event->time = std::chrono::steady_clock::now();
-  event->recorded = true;
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  return s.find(s.events, event) == s.events.end() ? fail(cudaErrorInvalidResourceHandle)
-                                                   : cudaSuccess;
-}
-
-cudaError_t cudaEventQuery(cudaEvent_t event) {
-  return cudaEventSynchronize(event);
-}
-
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  if (ms == nullptr) return fail(cudaErrorInvalidValue);
-  if (s.find(s.events, start) == s.events.end() || s.find(s.events, end) == s.events.end() ||
-      !start->recorded || !end->recorded) {
-    return fail(cudaErrorInvalidResourceHandle);
-  }
-  *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
-  return cudaSuccess;
 }
 
 // --- the device ---------------------------------------------------------------------------
