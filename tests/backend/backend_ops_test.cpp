@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 
+#include "llm/error.h"
 #include "tests/backend/backend_harness.h"
 
 namespace llm::test {
@@ -266,6 +269,59 @@ TEST_P(BackendOps, QkNormNormalisesEachQueryAndKeyHead) {
   AttentionShape shape{heads, kv_heads, hd, 16, 0.25f};
   be().qk_norm(d.tensor, dq.tensor, dk.tensor, eps, shape);
   expect_close_as(act, to_host(be(), d.tensor), want, scale, 1e-5, "qk_norm");
+}
+
+// Activations of a type a backend does not take are refused by name before anything runs, and
+// the backend goes on computing: the CPU takes f32 only; the CUDA backend 16-bit activations only
+// of its weights' type (GEMM output) and its cache's (attention).
+TEST_P(BackendOps, ActivationTypesItCannotTakeAreRefusedByName) {
+  const int64_t T = 2, K = 32, N = 16;
+  const auto x = random_floats(T * K, 31), w = random_floats(N * K, 32, 0.5f);
+  const DeviceWeight w32 = upload_weight(be(), w, N, K, DType::kF32);
+  auto refused = [](const std::function<void()>& op, const std::string& message) {
+    try {
+      op();
+      ADD_FAILURE() << "accepted, expected: " << message;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  if (be().activation_dtype(DType::kBF16) == DType::kF32) {
+    DeviceTensor xb = to_backend(be(), x, {T, K}, DType::kBF16), out = poisoned(be(), {T, N});
+    refused([&] { be().matmul(xb.tensor, w32.tensor, out.tensor); },
+            "matmul input must be f32, got bf16");
+  } else {
+    DeviceTensor xf = to_backend(be(), x, {T, K});
+    DeviceTensor outb = poisoned(be(), {T, N}, DType::kBF16);
+    refused([&] { be().matmul(xf.tensor, w32.tensor, outb.tensor); },
+            "matmul output bf16 for f32 weights");
+    // bf16 queries beside an f32 cache (the model never pairs them).
+    const AttentionShape shape{2, 1, 16, 4, 0.25f};
+    DeviceTensor qkv = to_backend(be(), random_floats(T * 64, 33), {T, 64}, DType::kBF16);
+    DeviceTensor cache = poisoned(be(), {2, 1, 4, 16});
+    DeviceTensor attn_out = poisoned(be(), {T, 32}, DType::kBF16);
+    refused(
+        [&] {
+          be().attention(qkv.tensor, cache.tensor, cache.tensor, AttentionBatch{}, shape,
+                         attn_out.tensor);
+        },
+        "bf16 attention input with a f32 cache");
+  }
+  // Nothing was left half done: the same backend multiplies correctly.
+  DeviceTensor xf = to_backend(be(), x, {T, K}), out = poisoned(be(), {T, N});
+  be().matmul(xf.tensor, w32.tensor, out.tensor);
+  std::vector<double> want(static_cast<size_t>(T * N)), scale(want.size());
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) {
+        const double p = static_cast<double>(x[static_cast<size_t>(t * K + k)]) *
+                         w[static_cast<size_t>(n * K + k)];
+        want[static_cast<size_t>(t * N + n)] += p;
+        scale[static_cast<size_t>(t * N + n)] += std::abs(p);
+      }
+    }
+  }
+  expect_close(to_host(be(), out.tensor), want, scale, 1e-5, "matmul after the refusals");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendOps, ::testing::ValuesIn(backend_cases()),
