@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/backend/backend_common.h"
+#include "engine/backend/cuda_status.h"
 #include "kernels/cpu/quant_blocks.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/elementwise.h"
@@ -23,25 +24,6 @@ namespace {
 
 // Elements converted per host chunk in upload (bounds the host staging memory).
 constexpr size_t kUploadChunk = size_t{1} << 22;
-
-void check(cudaError_t err, const std::string& what) {
-  if (err == cudaSuccess) return;
-  const ErrorCode code =
-      err == cudaErrorMemoryAllocation ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
-  throw Error(code, "cuda backend: " + what + ": " + cudaGetErrorString(err));
-}
-
-void check(cublasStatus_t st, const std::string& what) {
-  if (st != CUBLAS_STATUS_SUCCESS) {
-    throw Error(ErrorCode::kInternal, "cuda backend: " + what + ": " + cublasGetStatusString(st));
-  }
-}
-
-void check(ncclResult_t r, const std::string& what) {
-  if (r != ncclSuccess) {
-    throw Error(ErrorCode::kUnavailable, "cuda backend: " + what + ": " + ncclGetErrorString(r));
-  }
-}
 
 // cuBLAS's own workspace is allocated lazily, which a graph capture forbids, and cuBLASLt's is
 // the caller's: one buffer serves both (their calls are ordered on the one stream). 32 MiB is
@@ -86,7 +68,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, std::string name)
   check(cublasSetWorkspace(cublas_, scratch(cublas_workspace_, kCublasWorkspaceBytes),
                            kCublasWorkspaceBytes),
         "cublasSetWorkspace");
-  check(cublasLtCreate(&lt_), "cublasLtCreate");
+  gemm_ =
+      std::make_unique<CudaGemm>(cublas_, stream_, cublas_workspace_.data, cublas_workspace_.bytes);
   if (options.tp_size > 1) {
     ncclUniqueId id;
     static_assert(sizeof id.internal == std::tuple_size_v<decltype(options.nccl_id)>);
@@ -109,11 +92,7 @@ CudaBackend::~CudaBackend() {
   if (nccl_ != nullptr) ncclCommDestroy(nccl_);
   cudaFree(gemm_input_.data);
   cudaFree(split_kv_.data);
-  for (const auto& [key, plan] : gemm_plans_) {
-    cublasLtMatmulDescDestroy(plan.desc);
-    for (cublasLtMatrixLayout_t l : {plan.w, plan.x, plan.out}) cublasLtMatrixLayoutDestroy(l);
-  }
-  cublasLtDestroy(lt_);
+  gemm_.reset();
   cublasDestroy(cublas_);
   cudaFree(cublas_workspace_.data);
   cudaStreamDestroy(stream_);
@@ -385,9 +364,8 @@ void CudaBackend::add_rmsnorm(Tensor residual, Tensor delta, Tensor weight, floa
   check_launch("add_rmsnorm");
 }
 
-// out[T, N] = x[T, K] . w[N, K]^T. cuBLAS is column-major: row-major out is out^T [N, T] with
-// ldc = N, and out^T = w . x^T where row-major w [N, K] is the column-major K x N matrix
-// (transposed: op A = T, lda = K) and row-major x [T, K] the column-major K x T one (lda = K).
+// out[T, N] = x[T, K] . w[N, K]^T: quantized weights through kernels/cuda/quant_matmul.h, float
+// ones through CudaGemm (cuda_gemm.h, which also says how the row-major problem maps to cuBLAS).
 void CudaBackend::matmul(Tensor x, Tensor w, Tensor out) {
   bind();
   expect(*this, w.ndim == 2, "matmul weight must be 2-D");
@@ -441,52 +419,7 @@ void CudaBackend::gemm(Tensor x, Tensor w, Tensor out, bool accumulate) {
     check_launch("convert");
     b = xin;
   }
-  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  const GemmPlan& plan = gemm_plan(T, N, K, type, out_type);
-  if (plan.has_algo) {
-    check(cublasLtMatmul(lt_, plan.desc, &alpha, w.data, plan.w, b, plan.x, &beta, out.data,
-                         plan.out, out.data, plan.out, &plan.algo, cublas_workspace_.data,
-                         cublas_workspace_.bytes, stream_),
-          "cublasLtMatmul");
-    return;
-  }
-  // No cuBLASLt algorithm for this problem (unusual sizes or alignment): the classic API.
-  check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(T),
-                     static_cast<int>(K), &alpha, w.data, type, static_cast<int>(K), b, type,
-                     static_cast<int>(K), &beta, out.data, out_type, static_cast<int>(N),
-                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-        "cublasGemmEx");
-}
-
-// The column-major view described at matmul(): A = w (K x N, transposed), B = x (K x T), C = D =
-// out (N x T). Made once per shape; only host objects, so a graph capture may make one.
-const CudaBackend::GemmPlan& CudaBackend::gemm_plan(int64_t T, int64_t N, int64_t K,
-                                                    cudaDataType type, cudaDataType out_type) {
-  const auto key = std::make_tuple(T, N, K, static_cast<int>(type), static_cast<int>(out_type));
-  if (auto it = gemm_plans_.find(key); it != gemm_plans_.end()) return it->second;
-  GemmPlan p;
-  check(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cuBLASLt descriptor");
-  const int32_t trans = CUBLAS_OP_T;
-  check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans),
-        "cuBLASLt transpose");
-  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-  check(cublasLtMatrixLayoutCreate(&p.w, type, u(K), u(N), K), "cuBLASLt layout");
-  check(cublasLtMatrixLayoutCreate(&p.x, type, u(K), u(T), K), "cuBLASLt layout");
-  check(cublasLtMatrixLayoutCreate(&p.out, out_type, u(N), u(T), N), "cuBLASLt layout");
-  cublasLtMatmulPreference_t pref = nullptr;
-  check(cublasLtMatmulPreferenceCreate(&pref), "cuBLASLt preference");
-  const uint64_t workspace = cublas_workspace_.bytes;
-  check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                             &workspace, sizeof workspace),
-        "cuBLASLt workspace preference");
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  const cublasStatus_t st =
-      cublasLtMatmulAlgoGetHeuristic(lt_, p.desc, p.w, p.x, p.out, p.out, pref, 1, &result, &found);
-  cublasLtMatmulPreferenceDestroy(pref);
-  p.has_algo = st == CUBLAS_STATUS_SUCCESS && found > 0;
-  if (p.has_algo) p.algo = result.algo;
-  return gemm_plans_.emplace(key, p).first->second;
+  check(gemm_->run(b, w.data, out.data, T, N, K, type, out_type, accumulate), "GEMM");
 }
 
 void CudaBackend::rope(Tensor qkv, Tensor positions, Tensor cos_sin, const AttentionShape& s) {
@@ -563,73 +496,6 @@ void CudaBackend::silu_mul(Tensor gate_up, Tensor out) {
   expect(*this, out.dtype == gate_up.dtype, "silu_mul output of the input's dtype");
   llm::cuda::silu_mul(gate_up.data, gate_up.size(0), gate_up.size(1) / 2, out.data, type, stream_);
   check_launch("silu_mul");
-}
-
-bool CudaBackend::argmax(Tensor logits, Tensor ids) {
-  bind();
-  expect_f32(*this, logits, "argmax input");
-  llm::cuda::argmax(logits.as<float>(), logits.size(0), logits.size(1), ids.as<int>(), stream_);
-  check_launch("argmax");
-  return true;
-}
-
-bool CudaBackend::sample(Tensor logits, std::span<const RowSampling> rows, Tensor ids,
-                         Tensor lp_values, Tensor lp_ids) {
-  static_assert(kDeviceTopLogprobs == llm::cuda::kMaxTopLogprobs);
-  if (!options_.device_sampling) return false;
-  bind();
-  expect_f32(*this, logits, "sample input");
-  expect(*this, static_cast<int64_t>(rows.size()) == logits.size(0), "one RowSampling per row");
-  // Reused every step: no allocation once the largest step has been seen.
-  std::vector<llm::cuda::SampleRow>& host = sample_rows_host_;
-  host.assign(rows.size(), {});
-  std::vector<int32_t>& tokens = penalty_tokens_host_;
-  tokens.clear();
-  for (const RowSampling& in : rows)
-    tokens.insert(tokens.end(), in.penalty_ids.begin(), in.penalty_ids.end());
-  const size_t listed = tokens.size();
-  for (const RowSampling& in : rows) {
-    tokens.insert(tokens.end(), in.penalty_counts.begin(), in.penalty_counts.end());
-  }
-  size_t next = 0;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    const RowSampling& in = rows[r];
-    expect(*this, in.penalty_ids.size() == in.penalty_counts.size(), "penalty ids and counts");
-    host[r] = {.inv_temperature = in.temperature > 0.0 ? 1.0 / in.temperature : 0.0,
-               .top_p = in.top_p, .min_p = in.min_p, .draw = in.draw, .top_k = in.top_k,
-               .logprobs = in.logprobs, .repetition = in.repetition_penalty,
-               .presence = in.presence_penalty, .frequency = in.frequency_penalty,
-               .penalty_begin = static_cast<int>(next),
-               .penalty_end = static_cast<int>(next + in.penalty_ids.size())};
-    next += in.penalty_ids.size();
-  }
-  auto* dev = static_cast<llm::cuda::SampleRow*>(
-      scratch(sample_rows_, host.size() * sizeof(llm::cuda::SampleRow)));
-  // Pageable source: staged before cudaMemcpyAsync returns, so `host` may go.
-  check(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(host[0]), cudaMemcpyHostToDevice,
-                        stream_),
-        "sampling parameters");
-  // Penalties rewrite a copy of the logits: logprobs are of the raw ones, as on the host.
-  const float* to_sample = logits.as<float>();
-  if (listed > 0) {
-    auto* tok = static_cast<int32_t*>(scratch(penalty_tokens_, tokens.size() * sizeof(int32_t)));
-    check(cudaMemcpyAsync(tok, tokens.data(), tokens.size() * sizeof(int32_t),
-                          cudaMemcpyHostToDevice, stream_),
-          "penalty tokens");
-    auto* work = static_cast<float*>(scratch(penalised_logits_, logits.nbytes()));
-    llm::cuda::apply_penalties(logits.as<float>(), work, logits.size(0), logits.size(1), dev, tok,
-                               tok + listed, stream_);
-    check_launch("apply_penalties");
-    to_sample = work;
-  }
-  llm::cuda::sample(to_sample, logits.size(0), logits.size(1), dev, ids.as<int>(), stream_);
-  check_launch("sample");
-  if (std::any_of(rows.begin(), rows.end(), [](const RowSampling& r) { return r.logprobs >= 0; })) {
-    llm::cuda::logprobs(logits.as<float>(), logits.size(0), logits.size(1), dev, ids.as<int>(),
-                        lp_values.as<float>(), lp_ids.as<int>(), stream_);
-    check_launch("logprobs");
-  }
-  return true;
 }
 
 void CudaBackend::all_reduce_sum(Tensor x) {

@@ -17,11 +17,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cuda_backend_factory.h"
+#include "engine/backend/cuda_gemm.h"
 #include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/sampling.h"
 
@@ -106,15 +106,6 @@ class CudaBackend final : public Backend {
   void check_launch(const char* op);
   // out (+)= x . w^T through cuBLASLt (float weights); accumulate: beta = 1, C = D = out.
   void gemm(Tensor x, Tensor w, Tensor out, bool accumulate);
-  // cuBLASLt's descriptors and chosen algorithm for one GEMM shape, kept for the backend's life.
-  struct GemmPlan {
-    cublasLtMatmulDesc_t desc = nullptr;
-    cublasLtMatrixLayout_t w = nullptr, x = nullptr, out = nullptr;
-    cublasLtMatmulAlgo_t algo{};
-    bool has_algo = false;  // false: cuBLASLt offered none; the GEMM goes to cublasGemmEx
-  };
-  const GemmPlan& gemm_plan(int64_t T, int64_t N, int64_t K, cudaDataType type,
-                            cudaDataType out_type);
   // Makes this backend's device current on the calling thread: ranks are driven from several
   // threads, and CUDA's current device is per thread.
   void bind() const;
@@ -123,9 +114,7 @@ class CudaBackend final : public Backend {
   CudaBackendOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  cublasLtHandle_t lt_ = nullptr;
-  // gemm_plan's, by (T, N, K, weight type, output type): one per step size that ran.
-  std::map<std::tuple<int64_t, int64_t, int64_t, int, int>, GemmPlan> gemm_plans_;
+  std::unique_ptr<CudaGemm> gemm_;  // matmul's float GEMMs (cuBLASLt)
   // x converted to the weight dtype when the two differ: [T, K] of the weight dtype
   Scratch gemm_input_;
   Scratch sample_rows_;        // sample()'s per-row parameters (kernels/cuda/sampling.h)
